@@ -1,0 +1,92 @@
+//! Model hyper-parameters: the one struct every layer (file format, CPU reference,
+//! GPU engine, trainer) reads the model's shape from.
+
+use serde::{Deserialize, Serialize};
+
+/// Shape and constants of the mask-predictor Transformer (LLaMA-style, no biases).
+///
+/// Stored as JSON in the `config` entry of the safetensors header metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Number of token ids (special tokens included).
+    pub vocab_size: usize,
+    /// Residual stream width `D`.
+    pub d_model: usize,
+    /// Number of Transformer blocks.
+    pub n_layers: usize,
+    /// Attention heads; `D / n_heads` is the head width (must be even for RoPE).
+    pub n_heads: usize,
+    /// SwiGLU hidden width `F`.
+    pub d_ff: usize,
+    /// Longest sequence the model was trained on (positions `0..max_seq_len`).
+    pub max_seq_len: usize,
+    /// RoPE base frequency.
+    pub rope_theta: f32,
+    /// RMSNorm epsilon.
+    pub norm_eps: f32,
+    /// `false` for the diffusion mask predictor, `true` for the autoregressive twin.
+    pub causal: bool,
+    /// Id of `[MASK]`.
+    pub mask_id: u32,
+    /// Id of `[PAD]` (also end of text).
+    pub pad_id: u32,
+    /// Id of `[UNK]`.
+    pub unk_id: u32,
+}
+
+impl ModelConfig {
+    /// Width of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_heads
+    }
+
+    /// A tiny model for tests: awkward sizes on purpose (nothing is a multiple of 64).
+    pub fn tiny(vocab_size: usize) -> Self {
+        ModelConfig {
+            vocab_size,
+            d_model: 96,
+            n_layers: 2,
+            n_heads: 3,
+            d_ff: 160,
+            max_seq_len: 40,
+            rope_theta: 10_000.0,
+            norm_eps: 1e-5,
+            causal: false,
+            mask_id: 0,
+            pad_id: 1,
+            unk_id: 2,
+        }
+    }
+
+    /// Checks the invariants the kernels rely on; returns a readable reason otherwise.
+    pub fn validate(&self) -> Result<(), String> {
+        let ids = [self.mask_id, self.pad_id, self.unk_id];
+        if self.vocab_size == 0 || self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 {
+            return Err("vocab_size, d_model, n_layers and n_heads must be positive".into());
+        }
+        if self.d_model % self.n_heads != 0 {
+            return Err(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads));
+        }
+        if self.head_dim() % 2 != 0 || self.head_dim() > 256 {
+            return Err(format!("head width {} must be even and at most 256", self.head_dim()));
+        }
+        if self.d_model % crate::format::BLOCK != 0 || self.d_ff % crate::format::BLOCK != 0 {
+            return Err(format!(
+                "d_model {} and d_ff {} must be multiples of the {}-weight quantization block",
+                self.d_model,
+                self.d_ff,
+                crate::format::BLOCK
+            ));
+        }
+        if self.max_seq_len == 0 || self.max_seq_len > crate::MAX_SEQ_LEN {
+            return Err(format!("max_seq_len {} must be in 1..={}", self.max_seq_len, crate::MAX_SEQ_LEN));
+        }
+        if ids.iter().any(|&i| i as usize >= self.vocab_size) {
+            return Err(format!("special token ids {ids:?} must be below vocab_size {}", self.vocab_size));
+        }
+        if !(self.norm_eps > 0.0) || !(self.rope_theta > 1.0) {
+            return Err("norm_eps must be positive and rope_theta above 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,525 @@
+//! The model file: safetensors with the config in the header metadata, and the
+//! block-quantized weight layouts the exporter writes and the shaders read.
+//!
+//! # Layout (format version 1)
+//!
+//! Header metadata: `format = "unmask"`, `format_version = "1"`, `config` = the
+//! [`ModelConfig`] as JSON. Tensors (no others are allowed):
+//!
+//! | name | shape | kind |
+//! |---|---|---|
+//! | `tok_embeddings` | (V, D) | matrix |
+//! | `layers.{i}.attn_norm`, `layers.{i}.mlp_norm`, `norm` | (D) | vector, F32 |
+//! | `layers.{i}.attn.wq`, `.wk`, `.wv`, `.wo` | (D, D) | matrix |
+//! | `layers.{i}.mlp.w_gate`, `.w_up` | (F, D) | matrix |
+//! | `layers.{i}.mlp.w_down` | (D, F) | matrix |
+//! | `output` | (V, D) | matrix |
+//!
+//! A matrix `M` of shape (rows, cols) computes `y = W x` (row `r` is output `r`) and is
+//! stored in exactly one of these forms:
+//!
+//! - **dense**: `M`, dtype F32 or F16, shape (rows, cols).
+//! - **Q8**: `M.q8`, dtype I8, shape (rows, cols); `M.scale`, F16, shape (rows, cols/32).
+//!   `w[r][c] = scale[r][c/32] * q8[r][c]`, `q8` in −127..=127.
+//! - **Q4**: `M.q4`, dtype U8, shape (rows, cols/2); `M.scale`, F16, (rows, cols/32).
+//!   Byte `j` of row `r` holds column `2j` in its low nibble and `2j+1` in its high
+//!   nibble; `w = scale * (nibble − 8)`, so codes are −8..=7.
+//!
+//! `cols` must be a multiple of [`BLOCK`] = 32 for the quantized forms. On the GPU the
+//! same bytes are read as little-endian `u32` words (4 Q8 codes or 8 Q4 codes a word),
+//! and scales are widened to f32 (see `shaders/weights_*.wgsl`).
+
+use std::collections::HashMap;
+
+use half::f16;
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use thiserror::Error;
+
+use crate::config::ModelConfig;
+
+/// Weights per quantization block (one scale per block).
+pub const BLOCK: usize = 32;
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: &str = "1";
+
+/// Why a model file was refused. Every variant names the problem.
+#[derive(Debug, Error)]
+pub enum FormatError {
+    #[error("not a readable safetensors file: {0}")]
+    Safetensors(String),
+    #[error("the file has no unmask header metadata (is it an unmask model?)")]
+    MissingMetadata,
+    #[error("unsupported model format version {found:?} (this build reads version {FORMAT_VERSION})")]
+    Version { found: String },
+    #[error("bad model config: {0}")]
+    Config(String),
+    #[error("tensor `{0}` is missing")]
+    Missing(String),
+    #[error("unexpected tensor `{0}` (not part of format version {FORMAT_VERSION})")]
+    Extra(String),
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("tensor `{name}` has dtype {found}, expected {expected}")]
+    Dtype { name: String, found: String, expected: String },
+    #[error("tensor `{name}` holds a non-finite value")]
+    NonFinite { name: String },
+}
+
+/// How a matrix is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightFormat {
+    F32,
+    F16,
+    Q8,
+    Q4,
+}
+
+impl std::str::FromStr for WeightFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            "q8" | "int8" => Ok(Self::Q8),
+            "q4" | "int4" => Ok(Self::Q4),
+            _ => Err(format!("unknown weight format `{s}` (expected f32, f16, q8 or q4)")),
+        }
+    }
+}
+
+/// Matrix payload in memory. Dense values are f32 whatever the file held.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WeightData {
+    /// (rows, cols) row-major; `f16` remembers the stored precision for saving.
+    Dense { values: Vec<f32>, f16: bool },
+    /// (rows, cols) codes and (rows, cols/32) scales.
+    Q8 { codes: Vec<i8>, scales: Vec<f32> },
+    /// (rows, cols/2) packed nibbles and (rows, cols/32) scales.
+    Q4 { packed: Vec<u8>, scales: Vec<f32> },
+}
+
+/// A weight matrix: `rows` outputs by `cols` inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: WeightData,
+}
+
+impl Matrix {
+    /// Quantizes (or stores) row-major f32 weights in the given format.
+    pub fn from_f32(values: &[f32], rows: usize, cols: usize, format: WeightFormat) -> Matrix {
+        assert_eq!(values.len(), rows * cols, "matrix data does not match its shape");
+        let data = match format {
+            WeightFormat::F32 => WeightData::Dense { values: values.to_vec(), f16: false },
+            WeightFormat::F16 => WeightData::Dense {
+                values: values.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
+                f16: true,
+            },
+            WeightFormat::Q8 => {
+                assert_eq!(cols % BLOCK, 0, "Q8 needs cols to be a multiple of {BLOCK}");
+                let mut codes = Vec::with_capacity(values.len());
+                let mut scales = Vec::with_capacity(values.len() / BLOCK);
+                for block in values.chunks(BLOCK) {
+                    let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    // Round the scale through f16 first so quantization uses the stored scale.
+                    let scale = f16::from_f32(amax / 127.0).to_f32();
+                    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                    codes.extend(block.iter().map(|v| (v * inv).round().clamp(-127.0, 127.0) as i8));
+                    scales.push(scale);
+                }
+                WeightData::Q8 { codes, scales }
+            }
+            WeightFormat::Q4 => {
+                assert_eq!(cols % BLOCK, 0, "Q4 needs cols to be a multiple of {BLOCK}");
+                let mut packed = Vec::with_capacity(values.len() / 2);
+                let mut scales = Vec::with_capacity(values.len() / BLOCK);
+                for block in values.chunks(BLOCK) {
+                    // The value of largest magnitude maps to code −8, so the full −8..=7 range is used.
+                    let extreme = block.iter().fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
+                    let scale = f16::from_f32(extreme / -8.0).to_f32();
+                    let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+                    let code = |v: f32| ((v * inv).round().clamp(-8.0, 7.0) as i32 + 8) as u8;
+                    packed.extend(block.chunks(2).map(|p| code(p[0]) | (code(p[1]) << 4)));
+                    scales.push(scale);
+                }
+                WeightData::Q4 { packed, scales }
+            }
+        };
+        Matrix { rows, cols, data }
+    }
+
+    /// The stored format.
+    pub fn format(&self) -> WeightFormat {
+        match &self.data {
+            WeightData::Dense { f16: false, .. } => WeightFormat::F32,
+            WeightData::Dense { f16: true, .. } => WeightFormat::F16,
+            WeightData::Q8 { .. } => WeightFormat::Q8,
+            WeightData::Q4 { .. } => WeightFormat::Q4,
+        }
+    }
+
+    /// Writes row `r`, dequantized, into `out` (len `cols`).
+    pub fn row_into(&self, r: usize, out: &mut [f32]) {
+        let (c, nb) = (self.cols, self.cols / BLOCK);
+        match &self.data {
+            WeightData::Dense { values, .. } => out.copy_from_slice(&values[r * c..(r + 1) * c]),
+            WeightData::Q8 { codes, scales } => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = scales[r * nb + i / BLOCK] * codes[r * c + i] as f32;
+                }
+            }
+            WeightData::Q4 { packed, scales } => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    let byte = packed[(r * c + i) / 2];
+                    let nib = if i % 2 == 0 { byte & 15 } else { byte >> 4 };
+                    *o = scales[r * nb + i / BLOCK] * (nib as f32 - 8.0);
+                }
+            }
+        }
+    }
+
+    /// All weights as row-major f32 (what the CPU reference multiplies with).
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.rows * self.cols];
+        for (r, row) in out.chunks_mut(self.cols).enumerate() {
+            self.row_into(r, row);
+        }
+        out
+    }
+
+    /// The payload as little-endian u32 words, the way the shaders bind it:
+    /// dense → f32 bits, Q8 → 4 codes a word, Q4 → 8 codes a word.
+    pub fn gpu_words(&self) -> Vec<u32> {
+        match &self.data {
+            WeightData::Dense { values, .. } => bytemuck::cast_slice(values).to_vec(),
+            WeightData::Q8 { codes, .. } => bytes_to_words(bytemuck::cast_slice(codes)),
+            WeightData::Q4 { packed, .. } => bytes_to_words(packed),
+        }
+    }
+
+    /// Block scales (rows, cols/32), or an empty slice for dense matrices.
+    pub fn scales(&self) -> &[f32] {
+        match &self.data {
+            WeightData::Dense { .. } => &[],
+            WeightData::Q8 { scales, .. } | WeightData::Q4 { scales, .. } => scales,
+        }
+    }
+
+    /// Bytes this matrix takes in the file.
+    pub fn stored_bytes(&self) -> usize {
+        match &self.data {
+            WeightData::Dense { values, f16 } => values.len() * if *f16 { 2 } else { 4 },
+            WeightData::Q8 { codes, scales } => codes.len() + scales.len() * 2,
+            WeightData::Q4 { packed, scales } => packed.len() + scales.len() * 2,
+        }
+    }
+}
+
+fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect()
+}
+
+/// One Transformer block's weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerWeights {
+    pub attn_norm: Vec<f32>, // (D)
+    pub wq: Matrix,          // (D, D)
+    pub wk: Matrix,          // (D, D)
+    pub wv: Matrix,          // (D, D)
+    pub wo: Matrix,          // (D, D)
+    pub mlp_norm: Vec<f32>,  // (D)
+    pub w_gate: Matrix,      // (F, D)
+    pub w_up: Matrix,        // (F, D)
+    pub w_down: Matrix,      // (D, F)
+}
+
+/// A whole model as loaded from (or about to be written to) a file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelWeights {
+    pub config: ModelConfig,
+    pub tok_embeddings: Matrix, // (V, D)
+    pub layers: Vec<LayerWeights>,
+    pub norm: Vec<f32>, // (D)
+    pub output: Matrix, // (V, D)
+}
+
+/// How to store each kind of tensor when exporting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportFormat {
+    /// The attention and MLP matrices.
+    pub blocks: WeightFormat,
+    /// Token embedding and output head.
+    pub embeddings: WeightFormat,
+}
+
+/// Every tensor name of a model with this config and the shape (rows, cols) of
+/// each matrix, or (len, 0) for a vector; in file order.
+pub fn tensor_plan(c: &ModelConfig) -> Vec<(String, usize, usize, bool)> {
+    let (v, d, f) = (c.vocab_size, c.d_model, c.d_ff);
+    let mut plan = vec![("tok_embeddings".to_string(), v, d, true)];
+    for i in 0..c.n_layers {
+        let p = format!("layers.{i}");
+        plan.push((format!("{p}.attn_norm"), d, 0, false));
+        for w in ["wq", "wk", "wv", "wo"] {
+            plan.push((format!("{p}.attn.{w}"), d, d, true));
+        }
+        plan.push((format!("{p}.mlp_norm"), d, 0, false));
+        plan.push((format!("{p}.mlp.w_gate"), f, d, true));
+        plan.push((format!("{p}.mlp.w_up"), f, d, true));
+        plan.push((format!("{p}.mlp.w_down"), d, f, true));
+    }
+    plan.push(("norm".to_string(), d, 0, false));
+    plan.push(("output".to_string(), v, d, true));
+    plan
+}
+
+impl ModelWeights {
+    /// Builds a model from named row-major f32 tensors (names from [`tensor_plan`]),
+    /// quantizing as asked. Used by the trainer's exporter and by tests.
+    pub fn from_f32(
+        config: ModelConfig,
+        tensors: &HashMap<String, Vec<f32>>,
+        format: ExportFormat,
+    ) -> Result<ModelWeights, FormatError> {
+        config.validate().map_err(FormatError::Config)?;
+        let get = |name: &str, len: usize| -> Result<&Vec<f32>, FormatError> {
+            let t = tensors.get(name).ok_or_else(|| FormatError::Missing(name.to_string()))?;
+            if t.len() != len {
+                return Err(FormatError::Shape { name: name.into(), found: vec![t.len()], expected: vec![len] });
+            }
+            if t.iter().any(|v| !v.is_finite()) {
+                return Err(FormatError::NonFinite { name: name.into() });
+            }
+            Ok(t)
+        };
+        let mut mats: HashMap<String, Matrix> = HashMap::new();
+        let mut vecs: HashMap<String, Vec<f32>> = HashMap::new();
+        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+            if is_matrix {
+                let fmt = if name == "tok_embeddings" || name == "output" { format.embeddings } else { format.blocks };
+                mats.insert(name.clone(), Matrix::from_f32(get(&name, rows * cols)?, rows, cols, fmt));
+            } else {
+                vecs.insert(name.clone(), get(&name, rows)?.clone());
+            }
+        }
+        Ok(Self::assemble(config, mats, vecs))
+    }
+
+    fn assemble(config: ModelConfig, mut mats: HashMap<String, Matrix>, mut vecs: HashMap<String, Vec<f32>>) -> Self {
+        let mut m = |n: String| mats.remove(&n).expect("planned matrix");
+        let mut layers = Vec::with_capacity(config.n_layers);
+        for i in 0..config.n_layers {
+            let p = format!("layers.{i}");
+            layers.push(LayerWeights {
+                attn_norm: vecs.remove(&format!("{p}.attn_norm")).expect("planned vector"),
+                wq: m(format!("{p}.attn.wq")),
+                wk: m(format!("{p}.attn.wk")),
+                wv: m(format!("{p}.attn.wv")),
+                wo: m(format!("{p}.attn.wo")),
+                mlp_norm: vecs.remove(&format!("{p}.mlp_norm")).expect("planned vector"),
+                w_gate: m(format!("{p}.mlp.w_gate")),
+                w_up: m(format!("{p}.mlp.w_up")),
+                w_down: m(format!("{p}.mlp.w_down")),
+            });
+        }
+        ModelWeights {
+            tok_embeddings: m("tok_embeddings".into()),
+            output: m("output".into()),
+            norm: vecs.remove("norm").expect("planned vector"),
+            layers,
+            config,
+        }
+    }
+
+    /// A randomly initialised model (seeded), for tests and benches before training.
+    pub fn random(config: ModelConfig, format: ExportFormat, seed: u64) -> ModelWeights {
+        let mut rng = crate::rng::SplitMix64::new(seed);
+        let mut tensors = HashMap::new();
+        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+            let values: Vec<f32> = if is_matrix {
+                let std = 1.0 / (cols as f32).sqrt();
+                (0..rows * cols).map(|_| rng.normal() * std).collect()
+            } else {
+                (0..rows).map(|_| 1.0 + 0.1 * rng.normal()).collect()
+            };
+            tensors.insert(name, values);
+        }
+        Self::from_f32(config, &tensors, format).expect("random weights follow the plan")
+    }
+
+    /// Parses and validates a model file. Never panics on bad bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ModelWeights, FormatError> {
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| FormatError::Safetensors(e.to_string()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| FormatError::Safetensors(e.to_string()))?;
+        let info = meta.metadata().as_ref().ok_or(FormatError::MissingMetadata)?;
+        if info.get("format").map(String::as_str) != Some("unmask") {
+            return Err(FormatError::MissingMetadata);
+        }
+        match info.get("format_version") {
+            Some(v) if v == FORMAT_VERSION => {}
+            other => return Err(FormatError::Version { found: other.cloned().unwrap_or_else(|| "none".into()) }),
+        }
+        let config: ModelConfig = serde_json::from_str(info.get("config").ok_or(FormatError::MissingMetadata)?)
+            .map_err(|e| FormatError::Config(e.to_string()))?;
+        config.validate().map_err(FormatError::Config)?;
+
+        let mut seen: Vec<String> = Vec::new();
+        let mut mats = HashMap::new();
+        let mut vecs = HashMap::new();
+        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+            if is_matrix {
+                let (mat, used) = read_matrix(&st, &name, rows, cols)?;
+                seen.extend(used);
+                mats.insert(name, mat);
+            } else {
+                let t = st.tensor(&name).map_err(|_| FormatError::Missing(name.clone()))?;
+                check(&name, &t, &[Dtype::F32], &[rows])?;
+                let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                finite(&name, &v)?;
+                seen.push(name.clone());
+                vecs.insert(name, v);
+            }
+        }
+        if let Some(extra) = st.names().into_iter().find(|n| !seen.iter().any(|s| s == *n)) {
+            return Err(FormatError::Extra(extra.to_string()));
+        }
+        Ok(Self::assemble(config, mats, vecs))
+    }
+
+    /// Serializes to the file format described in the module docs.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut push_matrix = |name: &str, m: &Matrix| {
+            let nb = m.cols / BLOCK;
+            let scales = |s: &[f32]| -> Vec<u8> { s.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect() };
+            match &m.data {
+                WeightData::Dense { values, f16: false } => {
+                    owned.push((name.into(), Dtype::F32, vec![m.rows, m.cols], bytemuck::cast_slice(values).to_vec()))
+                }
+                WeightData::Dense { values, f16: true } => owned.push((
+                    name.into(),
+                    Dtype::F16,
+                    vec![m.rows, m.cols],
+                    values.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect(),
+                )),
+                WeightData::Q8 { codes, scales: s } => {
+                    owned.push((format!("{name}.q8"), Dtype::I8, vec![m.rows, m.cols], bytemuck::cast_slice(codes).to_vec()));
+                    owned.push((format!("{name}.scale"), Dtype::F16, vec![m.rows, nb], scales(s)));
+                }
+                WeightData::Q4 { packed, scales: s } => {
+                    owned.push((format!("{name}.q4"), Dtype::U8, vec![m.rows, m.cols / 2], packed.clone()));
+                    owned.push((format!("{name}.scale"), Dtype::F16, vec![m.rows, nb], scales(s)));
+                }
+            }
+        };
+        push_matrix("tok_embeddings", &self.tok_embeddings);
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("layers.{i}");
+            for (n, m) in [("attn.wq", &l.wq), ("attn.wk", &l.wk), ("attn.wv", &l.wv), ("attn.wo", &l.wo)] {
+                push_matrix(&format!("{p}.{n}"), m);
+            }
+            for (n, m) in [("mlp.w_gate", &l.w_gate), ("mlp.w_up", &l.w_up), ("mlp.w_down", &l.w_down)] {
+                push_matrix(&format!("{p}.{n}"), m);
+            }
+        }
+        push_matrix("output", &self.output);
+        let mut vectors = vec![("norm".to_string(), &self.norm)];
+        for (i, l) in self.layers.iter().enumerate() {
+            vectors.push((format!("layers.{i}.attn_norm"), &l.attn_norm));
+            vectors.push((format!("layers.{i}.mlp_norm"), &l.mlp_norm));
+        }
+        for (name, v) in vectors {
+            owned.push((name, Dtype::F32, vec![v.len()], bytemuck::cast_slice(v).to_vec()));
+        }
+        let views: Vec<(String, TensorView)> = owned
+            .iter()
+            .map(|(n, dt, shape, data)| (n.clone(), TensorView::new(*dt, shape.clone(), data).expect("consistent view")))
+            .collect();
+        let meta = HashMap::from([
+            ("format".to_string(), "unmask".to_string()),
+            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("config".to_string(), serde_json::to_string(&self.config).expect("config serializes")),
+        ]);
+        safetensors::serialize(views, Some(meta)).expect("in-memory serialization")
+    }
+
+    /// Total parameter count.
+    pub fn param_count(&self) -> usize {
+        tensor_plan(&self.config).iter().map(|(_, r, c, m)| if *m { r * c } else { *r }).sum()
+    }
+}
+
+fn check(name: &str, t: &TensorView, dtypes: &[Dtype], shape: &[usize]) -> Result<(), FormatError> {
+    if !dtypes.contains(&t.dtype()) {
+        return Err(FormatError::Dtype {
+            name: name.into(),
+            found: format!("{:?}", t.dtype()),
+            expected: dtypes.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(" or "),
+        });
+    }
+    if t.shape() != shape {
+        return Err(FormatError::Shape { name: name.into(), found: t.shape().to_vec(), expected: shape.to_vec() });
+    }
+    Ok(())
+}
+
+fn finite(name: &str, v: &[f32]) -> Result<(), FormatError> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(FormatError::NonFinite { name: name.into() })
+    }
+}
+
+fn f16_values(t: &TensorView) -> Vec<f32> {
+    t.data().chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
+}
+
+/// Reads matrix `name` in whichever stored form is present; returns the tensor names used.
+fn read_matrix(st: &SafeTensors, name: &str, rows: usize, cols: usize) -> Result<(Matrix, Vec<String>), FormatError> {
+    let scale_name = format!("{name}.scale");
+    let read_scales = || -> Result<Vec<f32>, FormatError> {
+        if cols % BLOCK != 0 {
+            return Err(FormatError::Config(format!("`{name}` has {cols} columns, not a multiple of {BLOCK}")));
+        }
+        let t = st.tensor(&scale_name).map_err(|_| FormatError::Missing(scale_name.clone()))?;
+        check(&scale_name, &t, &[Dtype::F16], &[rows, cols / BLOCK])?;
+        let s = f16_values(&t);
+        finite(&scale_name, &s)?;
+        Ok(s)
+    };
+    if let Ok(t) = st.tensor(name) {
+        check(name, &t, &[Dtype::F32, Dtype::F16], &[rows, cols])?;
+        let (values, is_f16) = if t.dtype() == Dtype::F16 {
+            (f16_values(&t), true)
+        } else {
+            (t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(), false)
+        };
+        finite(name, &values)?;
+        return Ok((Matrix { rows, cols, data: WeightData::Dense { values, f16: is_f16 } }, vec![name.into()]));
+    }
+    let q8 = format!("{name}.q8");
+    if let Ok(t) = st.tensor(&q8) {
+        check(&q8, &t, &[Dtype::I8], &[rows, cols])?;
+        let codes: Vec<i8> = bytemuck::cast_slice(t.data()).to_vec();
+        let scales = read_scales()?;
+        return Ok((Matrix { rows, cols, data: WeightData::Q8 { codes, scales } }, vec![q8, scale_name]));
+    }
+    let q4 = format!("{name}.q4");
+    if let Ok(t) = st.tensor(&q4) {
+        check(&q4, &t, &[Dtype::U8], &[rows, cols / 2])?;
+        let packed = t.data().to_vec();
+        let scales = read_scales()?;
+        return Ok((Matrix { rows, cols, data: WeightData::Q4 { packed, scales } }, vec![q4, scale_name]));
+    }
+    Err(FormatError::Missing(name.into()))
+}

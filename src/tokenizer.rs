@@ -1,0 +1,227 @@
+//! One token per character through a Hugging Face `tokenizer.json` (WordLevel model,
+//! per-character pre-tokenizer), so Python `tokenizers` loads the same file.
+//!
+//! Normalisation lives in the file itself: a `Replace` per traditional character
+//! whose simplified form is in the vocabulary, ASCII punctuation to full width, and
+//! whitespace removed. Masks in user text (`_`, `＿`, `[MASK]`) are parsed here,
+//! outside the tokenizer, so they can never collide with poem characters.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+use tokenizers::decoders::fuse::Fuse;
+use tokenizers::models::wordlevel::WordLevel;
+use tokenizers::normalizers::{replace::Replace, NormalizerWrapper, Sequence};
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
+
+/// Special tokens, always the first ids in this order.
+pub const SPECIAL_TOKENS: [&str; 3] = ["[MASK]", "[PAD]", "[UNK]"];
+pub const MASK_ID: u32 = 0;
+pub const PAD_ID: u32 = 1;
+pub const UNK_ID: u32 = 2;
+
+/// ASCII / half-width punctuation people type, mapped to the full-width forms poems use.
+pub const PUNCT_TO_FULL: [(&str, &str); 8] =
+    [(",", "，"), (".", "。"), ("?", "？"), ("!", "！"), (";", "；"), (":", "："), ("､", "、"), ("｡", "。")];
+
+#[derive(Debug, Error)]
+pub enum TokenizerError {
+    #[error("tokenizer.json could not be read: {0}")]
+    Load(String),
+    #[error("tokenizer.json lacks the special token {0}")]
+    MissingSpecial(&'static str),
+    #[error("tokenizer failed: {0}")]
+    Encode(String),
+}
+
+/// A character the vocabulary does not have, with its position in the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownChar {
+    /// Index (in characters) into the text the caller passed.
+    pub char_index: usize,
+    pub ch: char,
+}
+
+/// One slot of an encoded template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Token(u32),
+    Mask,
+}
+
+/// The result of encoding user text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Encoded {
+    pub slots: Vec<Slot>,
+    pub unknown: Vec<UnknownChar>,
+}
+
+impl Encoded {
+    pub fn ids(&self, mask_id: u32) -> Vec<u32> {
+        self.slots.iter().map(|s| if let Slot::Token(t) = s { *t } else { mask_id }).collect()
+    }
+}
+
+/// The project's tokenizer: a wrapped `tokenizers::Tokenizer` plus id tables.
+pub struct PoemTokenizer {
+    inner: Tokenizer,
+    id_to_char: Vec<String>,
+}
+
+impl PoemTokenizer {
+    /// Builds the tokenizer for a vocabulary (in id order after the specials) and a
+    /// traditional→simplified character table. Entries mapping to characters outside
+    /// the vocabulary are dropped (they would only produce `[UNK]` anyway).
+    pub fn build(chars: &[char], t2s: &[(char, char)]) -> Result<Self, TokenizerError> {
+        let mut vocab: HashMap<String, u32> = HashMap::new();
+        for (i, s) in SPECIAL_TOKENS.iter().enumerate() {
+            vocab.insert(s.to_string(), i as u32);
+        }
+        for &c in chars {
+            let n = vocab.len() as u32;
+            vocab.entry(c.to_string()).or_insert(n);
+        }
+        let model = WordLevel::builder()
+            .vocab(vocab.clone().into_iter().collect())
+            .unk_token(SPECIAL_TOKENS[2].into())
+            .build()
+            .map_err(|e| TokenizerError::Load(e.to_string()))?;
+        let err = |e: tokenizers::Error| TokenizerError::Load(e.to_string());
+        let mut norms: Vec<NormalizerWrapper> =
+            vec![Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(r"\s+".into()), "").map_err(err)?.into()];
+        for (from, to) in PUNCT_TO_FULL {
+            norms.push(Replace::new(from, to).map_err(err)?.into());
+        }
+        let mut table: Vec<(char, char)> =
+            t2s.iter().copied().filter(|(t, s)| t != s && vocab.contains_key(&s.to_string())).collect();
+        table.sort();
+        table.dedup_by_key(|p| p.0);
+        for (t, s) in table {
+            norms.push(Replace::new(t.to_string(), s.to_string()).map_err(err)?.into());
+        }
+        let mut tok = Tokenizer::new(model);
+        tok.with_normalizer(Some(Sequence::new(norms)));
+        tok.with_pre_tokenizer(Some(
+            Split::new(SplitPattern::Regex(".".into()), SplitDelimiterBehavior::Isolated, false).map_err(err)?,
+        ));
+        tok.with_decoder(Some(Fuse::new()));
+        tok.add_special_tokens(&SPECIAL_TOKENS.map(|s| AddedToken::from(s, true)));
+        Self::from_tokenizer(tok)
+    }
+
+    /// Loads a `tokenizer.json`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenizerError> {
+        let tok = Tokenizer::from_bytes(bytes).map_err(|e| TokenizerError::Load(e.to_string()))?;
+        Self::from_tokenizer(tok)
+    }
+
+    fn from_tokenizer(inner: Tokenizer) -> Result<Self, TokenizerError> {
+        for (i, s) in SPECIAL_TOKENS.iter().enumerate() {
+            if inner.token_to_id(s) != Some(i as u32) {
+                return Err(TokenizerError::MissingSpecial(s));
+            }
+        }
+        let n = inner.get_vocab_size(true);
+        let mut id_to_char = vec![String::new(); n];
+        for (s, id) in inner.get_vocab(true) {
+            if let Some(slot) = id_to_char.get_mut(id as usize) {
+                *slot = s;
+            }
+        }
+        Ok(PoemTokenizer { inner, id_to_char })
+    }
+
+    /// The `tokenizer.json` text.
+    pub fn to_json(&self) -> String {
+        self.inner.to_string(false).expect("tokenizer serializes")
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.id_to_char.len()
+    }
+
+    /// Encodes plain text (no masks), reporting characters outside the vocabulary.
+    pub fn encode(&self, text: &str) -> Result<Encoded, TokenizerError> {
+        self.encode_segment(text, 0)
+    }
+
+    fn encode_segment(&self, text: &str, char_base: usize) -> Result<Encoded, TokenizerError> {
+        if text.is_empty() {
+            return Ok(Encoded::default());
+        }
+        let enc = self.inner.encode(text, false).map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let mut out = Encoded::default();
+        for (&id, &(start, _)) in enc.get_ids().iter().zip(enc.get_offsets()) {
+            out.slots.push(Slot::Token(id));
+            if id == UNK_ID {
+                let char_index = text[..start.min(text.len())].chars().count();
+                let ch = text[start.min(text.len())..].chars().next().unwrap_or('\u{fffd}');
+                out.unknown.push(UnknownChar { char_index: char_base + char_index, ch });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Encodes text in which `_`, `＿` or `[MASK]` stand for characters to generate.
+    pub fn encode_template(&self, text: &str) -> Result<Encoded, TokenizerError> {
+        let mut out = Encoded::default();
+        let mut seg = String::new();
+        let mut seg_start = 0usize; // char index where `seg` starts
+        let mut idx = 0usize; // char index of the cursor
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            let mask_len = if rest.starts_with("[MASK]") {
+                6
+            } else if c == '_' || c == '＿' {
+                1
+            } else {
+                0
+            };
+            if mask_len > 0 {
+                let e = self.encode_segment(&seg, seg_start)?;
+                out.slots.extend(e.slots);
+                out.unknown.extend(e.unknown);
+                out.slots.push(Slot::Mask);
+                seg.clear();
+                idx += mask_len;
+                seg_start = idx;
+                rest = &rest[if mask_len == 6 { 6 } else { c.len_utf8() }..];
+            } else {
+                seg.push(c);
+                idx += 1;
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        let e = self.encode_segment(&seg, seg_start)?;
+        out.slots.extend(e.slots);
+        out.unknown.extend(e.unknown);
+        Ok(out)
+    }
+
+    /// The id of a single character after normalisation, if it is in the vocabulary.
+    pub fn char_id(&self, c: char) -> Option<u32> {
+        let e = self.encode(&c.to_string()).ok()?;
+        match e.slots.as_slice() {
+            [Slot::Token(id)] if *id != UNK_ID => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Text of the ids for display: `[MASK]` as `＿`, `[UNK]` as `□`, `[PAD]` dropped.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        ids.iter()
+            .map(|&id| match id {
+                MASK_ID => "＿",
+                PAD_ID => "",
+                UNK_ID => "□",
+                _ => self.id_to_char.get(id as usize).map(String::as_str).unwrap_or("□"),
+            })
+            .collect()
+    }
+
+    /// The token string of one id (specials by name).
+    pub fn token(&self, id: u32) -> &str {
+        self.id_to_char.get(id as usize).map(String::as_str).unwrap_or("[UNK]")
+    }
+}
