@@ -18,3 +18,6 @@ pub const MAX_SEQ_LEN: usize = 256;
 pub use config::ModelConfig;
 pub use format::{ExportFormat, FormatError, Matrix, ModelWeights, WeightFormat};
 pub use tokenizer::PoemTokenizer;
+pub mod cpu;
+pub mod sampler;
+pub mod tasks;

@@ -1,0 +1,287 @@
+//! The reverse (unmasking) process: parameters, schedule, the per-position pick and
+//! the commit rule, shared by the CPU loop here and the GPU loop in `gpu::generate`
+//! (whose kernels implement `pick` and `commit` exactly as written here).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::cpu::CpuModel;
+use crate::rng;
+
+/// Which masked positions to commit each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Remasking {
+    /// Commit the predictions the model is most sure of (softmax probability).
+    #[default]
+    LowConfidence,
+    /// Commit random masked positions.
+    Random,
+}
+
+impl std::str::FromStr for Remasking {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "low_confidence" | "low-confidence" | "confidence" => Ok(Self::LowConfidence),
+            "random" => Ok(Self::Random),
+            _ => Err(format!("unknown remasking `{s}` (expected low_confidence or random)")),
+        }
+    }
+}
+
+/// Every sampler option, with defaults. Shared by the CLI, the web page and tests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplerParams {
+    /// Denoising steps in total (split evenly across blocks; a block never takes more
+    /// steps than it has masks).
+    pub steps: usize,
+    /// Semi-autoregressive block length in positions; 0 = one block (fully parallel).
+    pub block_length: usize,
+    pub remasking: Remasking,
+    /// Gumbel temperature; 0 = greedy.
+    pub temperature: f32,
+    /// Fast-dLLM parallel decoding: commit every prediction with probability ≥ this
+    /// (at least one a step) instead of following the step schedule.
+    pub threshold: Option<f32>,
+    /// Positions forced to a token id before sampling; never changed.
+    pub pinned: Vec<(usize, u32)>,
+    pub seed: u32,
+}
+
+impl Default for SamplerParams {
+    fn default() -> Self {
+        SamplerParams {
+            steps: 16,
+            block_length: 0,
+            remasking: Remasking::LowConfidence,
+            temperature: 0.0,
+            threshold: None,
+            pinned: Vec::new(),
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum SampleError {
+    #[error("nothing to generate: the text has no masked positions")]
+    NoMasks,
+    #[error("the sequence has {len} positions; this model handles at most {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("the sequence is empty")]
+    Empty,
+    #[error("pinned position {0} is outside the sequence")]
+    PinOutOfRange(usize),
+    #[error("token id {0} is not in the vocabulary")]
+    BadToken(u32),
+    #[error("steps must be at least 1")]
+    ZeroSteps,
+    #[error("threshold must be in (0, 1], got {0}")]
+    BadThreshold(f32),
+    #[error("temperature must be finite and non-negative, got {0}")]
+    BadTemperature(f32),
+}
+
+/// One denoising step as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// Tokens after this step's commit (T).
+    pub tokens: Vec<u32>,
+    /// Probability of the predicted token at positions masked before this step,
+    /// `-1` elsewhere (T).
+    pub confidence: Vec<f32>,
+}
+
+/// What a generation returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Generation {
+    pub tokens: Vec<u32>,
+    /// Forward passes (model evaluations) spent.
+    pub steps_run: usize,
+    /// Per-step history, when asked for.
+    pub history: Vec<StepRecord>,
+}
+
+/// Applies pins and checks the request; returns the starting tokens.
+pub fn prepare(tokens: &[u32], p: &SamplerParams, vocab: usize, mask_id: u32, max_len: usize) -> Result<Vec<u32>, SampleError> {
+    if tokens.is_empty() {
+        return Err(SampleError::Empty);
+    }
+    if tokens.len() > max_len.min(crate::MAX_SEQ_LEN) {
+        return Err(SampleError::TooLong { len: tokens.len(), max: max_len.min(crate::MAX_SEQ_LEN) });
+    }
+    if p.steps == 0 {
+        return Err(SampleError::ZeroSteps);
+    }
+    if let Some(th) = p.threshold {
+        if !(th > 0.0 && th <= 1.0) {
+            return Err(SampleError::BadThreshold(th));
+        }
+    }
+    if !(p.temperature.is_finite() && p.temperature >= 0.0) {
+        return Err(SampleError::BadTemperature(p.temperature));
+    }
+    let mut x = tokens.to_vec();
+    for &(pos, tok) in &p.pinned {
+        if pos >= x.len() {
+            return Err(SampleError::PinOutOfRange(pos));
+        }
+        x[pos] = tok;
+    }
+    if let Some(&bad) = x.iter().find(|&&t| t as usize >= vocab) {
+        return Err(SampleError::BadToken(bad));
+    }
+    if !x.contains(&mask_id) {
+        return Err(SampleError::NoMasks);
+    }
+    Ok(x)
+}
+
+/// Block bounds: block `b` covers positions `[b·L, (b+1)·L)`; `L = 0` → one block.
+fn block_len(p: &SamplerParams, t: usize) -> usize {
+    if p.block_length == 0 {
+        t
+    } else {
+        p.block_length.min(t)
+    }
+}
+
+/// Tokens to commit at each step (schedule mode): blocks in order, each with
+/// `steps / blocks` steps (at least one, at most its mask count), its masks spread
+/// evenly with the remainder on the first steps (as LLaDA's schedule).
+pub fn schedule(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> Vec<u32> {
+    let l = block_len(p, tokens.len());
+    let masks: Vec<usize> =
+        tokens.chunks(l).map(|b| b.iter().filter(|&&t| t == mask_id).count()).filter(|&m| m > 0).collect();
+    let per_block = (p.steps / masks.len().max(1)).max(1);
+    let mut out = Vec::new();
+    for m in masks {
+        let s = per_block.min(m);
+        let (base, rem) = (m / s, m % s);
+        out.extend((0..s).map(|i| (base + usize::from(i < rem)) as u32));
+    }
+    out
+}
+
+/// The maximum number of steps a generation can take: the schedule's length, or one
+/// step per mask in threshold mode.
+pub fn max_steps(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
+    match p.threshold {
+        Some(_) => tokens.iter().filter(|&&t| t == mask_id).count(),
+        None => schedule(tokens, p, mask_id).len(),
+    }
+}
+
+/// Token ids the sampler never produces: `[MASK]`, `[PAD]`, `[UNK]` (every task's masks
+/// sit inside lines of fixed length).
+pub fn banned(cfg: &crate::ModelConfig, id: u32) -> bool {
+    id == cfg.mask_id || id == cfg.pad_id || id == cfg.unk_id
+}
+
+/// The pick for one masked position (reference of `shaders/pick.wgsl`): the token
+/// `argmax(logit + temperature·gumbel)` over allowed ids (lowest id on ties), its
+/// softmax probability under the raw logits, and the ranking key (probability, or a
+/// uniform draw for random remasking).
+pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u32, pos: u32) -> (u32, f32, f32) {
+    let mut best = (f32::NEG_INFINITY, 0u32);
+    let mut max = f32::NEG_INFINITY;
+    for (v, &l) in logits.iter().enumerate() {
+        if banned(cfg, v as u32) {
+            continue;
+        }
+        max = max.max(l);
+        let score = if p.temperature > 0.0 { l + p.temperature * rng::gumbel(p.seed, step, pos, v as u32) } else { l };
+        if score > best.0 {
+            best = (score, v as u32);
+        }
+    }
+    let sum: f32 = logits.iter().enumerate().filter(|(v, _)| !banned(cfg, *v as u32)).map(|(_, l)| (l - max).exp()).sum();
+    let prob = (logits[best.1 as usize] - max).exp() / sum;
+    let key = match p.remasking {
+        Remasking::LowConfidence => prob,
+        Remasking::Random => rng::uniform(p.seed, step, pos, u32::MAX),
+    };
+    (best.1, prob, key)
+}
+
+/// The commit rule (reference of `shaders/commit.wgsl`). Candidates are the masked
+/// positions of the first block that still has masks; the `k` with the highest key
+/// (lower position first on ties) take their predicted token. `k` is the schedule's
+/// count, or in threshold mode the number of candidates whose probability reaches the
+/// threshold (at least one). Returns the committed positions.
+pub fn commit(
+    tokens: &mut [u32],
+    pred: &[u32],
+    prob: &[f32],
+    key: &[f32],
+    mask_id: u32,
+    block_length: usize,
+    k_scheduled: u32,
+    threshold: Option<f32>,
+) -> Vec<usize> {
+    let t = tokens.len();
+    let l = if block_length == 0 { t } else { block_length.min(t) };
+    let Some(first) = tokens.iter().position(|&x| x == mask_id) else { return Vec::new() };
+    let block_end = ((first / l) + 1) * l;
+    let cands: Vec<usize> = (0..t.min(block_end)).filter(|&i| tokens[i] == mask_id).collect();
+    let k = match threshold {
+        Some(th) => cands.iter().filter(|&&i| prob[i] >= th).count().max(1),
+        None => k_scheduled as usize,
+    }
+    .min(cands.len());
+    let mut chosen = Vec::with_capacity(k);
+    for &i in &cands {
+        let rank = cands.iter().filter(|&&j| key[j] > key[i] || (key[j] == key[i] && j < i)).count();
+        if rank < k {
+            chosen.push(i);
+        }
+    }
+    for &i in &chosen {
+        tokens[i] = pred[i];
+    }
+    chosen
+}
+
+/// Runs the whole reverse process on the CPU reference. `on_step` sees each step as
+/// it happens and may return `false` to stop early.
+pub fn generate_cpu(
+    model: &CpuModel,
+    tokens: &[u32],
+    p: &SamplerParams,
+    keep_history: bool,
+    mut on_step: impl FnMut(&StepRecord) -> bool,
+) -> Result<Generation, SampleError> {
+    let cfg = &model.config;
+    let mut x = prepare(tokens, p, cfg.vocab_size, cfg.mask_id, cfg.max_seq_len)?;
+    let sched = schedule(&x, p, cfg.mask_id);
+    let total = max_steps(&x, p, cfg.mask_id);
+    let t = x.len();
+    let mut out = Generation { tokens: Vec::new(), steps_run: 0, history: Vec::new() };
+    for step in 0..total {
+        let masked: Vec<usize> = (0..t).filter(|&i| x[i] == cfg.mask_id).collect();
+        if masked.is_empty() {
+            break;
+        }
+        let logits = model.forward_rows(&x, &masked);
+        let (mut pred, mut prob, mut key) = (vec![0u32; t], vec![-1f32; t], vec![f32::NEG_INFINITY; t]);
+        for (row, &i) in masked.iter().enumerate() {
+            let (tok, pr, k) = pick(&logits[row * cfg.vocab_size..(row + 1) * cfg.vocab_size], cfg, p, step as u32, i as u32);
+            (pred[i], prob[i], key[i]) = (tok, pr, k);
+        }
+        let k = sched.get(step).copied().unwrap_or(0);
+        commit(&mut x, &pred, &prob, &key, cfg.mask_id, p.block_length, k, p.threshold);
+        out.steps_run += 1;
+        let rec = StepRecord { tokens: x.clone(), confidence: prob };
+        let go_on = on_step(&rec);
+        if keep_history {
+            out.history.push(rec);
+        }
+        if !go_on {
+            break;
+        }
+    }
+    out.tokens = x;
+    Ok(out)
+}

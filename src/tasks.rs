@@ -1,0 +1,234 @@
+//! The tasks people ask for, each as a template of tokens and masks: next line,
+//! previous line, infill and whole poems with pinned characters. Templates end with
+//! `[PAD]` up to the model's length, the way training samples end.
+
+use thiserror::Error;
+
+use crate::config::ModelConfig;
+use crate::tokenizer::{PoemTokenizer, Slot, TokenizerError, UnknownChar};
+
+/// Punctuation that ends a line (clause) of verse.
+pub const LINE_END: [char; 7] = ['，', '。', '？', '！', '；', '：', '、'];
+/// Characters a template may hold at most, leaving nothing out silently.
+pub const MAX_INPUT_CHARS: usize = 200;
+
+#[derive(Debug, Error)]
+pub enum TaskError {
+    #[error("the text is empty")]
+    Empty,
+    #[error("the text is too long: {len} positions, the model handles {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("no `_` in the text: mark the characters to fill with `_` (or ＿, [MASK])")]
+    NoMasks,
+    #[error("not in the model's vocabulary: {}", describe_unknown(.0))]
+    Unknown(Vec<UnknownChar>),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn describe_unknown(u: &[UnknownChar]) -> String {
+    u.iter().map(|c| format!("'{}' (character {})", c.ch, c.char_index + 1)).collect::<Vec<_>>().join(", ")
+}
+
+/// The classical forms: characters a line × lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoemForm {
+    /// 五言绝句
+    WuJue,
+    /// 七言绝句
+    QiJue,
+    /// 五言律诗
+    WuLv,
+    /// 七言律诗
+    QiLv,
+}
+
+impl PoemForm {
+    pub fn chars_per_line(self) -> usize {
+        match self {
+            Self::WuJue | Self::WuLv => 5,
+            Self::QiJue | Self::QiLv => 7,
+        }
+    }
+    pub fn lines(self) -> usize {
+        match self {
+            Self::WuJue | Self::QiJue => 4,
+            Self::WuLv | Self::QiLv => 8,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::WuJue => "五言绝句",
+            Self::QiJue => "七言绝句",
+            Self::WuLv => "五言律诗",
+            Self::QiLv => "七言律诗",
+        }
+    }
+}
+
+impl std::str::FromStr for PoemForm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "wujue" | "5x4" | "五言绝句" => Ok(Self::WuJue),
+            "qijue" | "7x4" | "七言绝句" => Ok(Self::QiJue),
+            "wulv" | "5x8" | "五言律诗" => Ok(Self::WuLv),
+            "qilv" | "7x8" | "七言律诗" => Ok(Self::QiLv),
+            _ => Err(format!("unknown form `{s}` (wujue, qijue, wulv, qilv)")),
+        }
+    }
+}
+
+/// A ready-to-sample template.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prompt {
+    /// (T) ids with `mask_id` where characters are to be generated, `[PAD]` at the end.
+    pub tokens: Vec<u32>,
+    /// Positions of the masks, in order (what the caller reads the answer from).
+    pub masked: Vec<usize>,
+}
+
+/// Builds templates for one model + tokenizer.
+pub struct TaskBuilder<'a> {
+    pub tok: &'a PoemTokenizer,
+    pub cfg: &'a ModelConfig,
+}
+
+impl<'a> TaskBuilder<'a> {
+    pub fn new(tok: &'a PoemTokenizer, cfg: &'a ModelConfig) -> Self {
+        TaskBuilder { tok, cfg }
+    }
+
+    fn encode(&self, text: &str, masks_allowed: bool) -> Result<Vec<Slot>, TaskError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(TaskError::Empty);
+        }
+        let n = text.chars().count();
+        if n > MAX_INPUT_CHARS {
+            return Err(TaskError::TooLong { len: n, max: self.cfg.max_seq_len });
+        }
+        let enc = if masks_allowed { self.tok.encode_template(text)? } else { self.tok.encode(text)? };
+        if !enc.unknown.is_empty() {
+            return Err(TaskError::Unknown(enc.unknown));
+        }
+        if enc.slots.is_empty() {
+            return Err(TaskError::Empty);
+        }
+        Ok(enc.slots)
+    }
+
+    fn id(&self, c: char) -> u32 {
+        self.tok.char_id(c).unwrap_or(self.cfg.unk_id)
+    }
+
+    fn is_line_end(&self, s: &Slot) -> bool {
+        matches!(s, Slot::Token(t) if LINE_END.iter().any(|&c| self.tok.char_id(c) == Some(*t)))
+    }
+
+    fn finish(&self, slots: Vec<Slot>) -> Result<Prompt, TaskError> {
+        let max = self.cfg.max_seq_len;
+        if slots.len() > max {
+            return Err(TaskError::TooLong { len: slots.len(), max });
+        }
+        let mut tokens: Vec<u32> =
+            slots.iter().map(|s| if let Slot::Token(t) = s { *t } else { self.cfg.mask_id }).collect();
+        let masked: Vec<usize> = (0..tokens.len()).filter(|&i| slots[i] == Slot::Mask).collect();
+        if masked.is_empty() {
+            return Err(TaskError::NoMasks);
+        }
+        tokens.resize(max, self.cfg.pad_id);
+        Ok(Prompt { tokens, masked })
+    }
+
+    /// Given one line (or more), the next line: as many masks as the last line has
+    /// characters, closed with `。` after a `，` and with `，` otherwise.
+    pub fn next_line(&self, text: &str) -> Result<Prompt, TaskError> {
+        let mut slots = self.encode(text, false)?;
+        let ends = slots.last().is_some_and(|s| self.is_line_end(s));
+        if !ends {
+            slots.push(Slot::Token(self.id('，')));
+        }
+        let body = &slots[..slots.len() - 1];
+        let n = body.iter().rev().take_while(|s| !self.is_line_end(s)).count();
+        if n == 0 {
+            return Err(TaskError::Invalid("the text has no characters before its punctuation".into()));
+        }
+        let closer = if slots.last() == Some(&Slot::Token(self.id('，'))) { '。' } else { '，' };
+        slots.extend(std::iter::repeat_n(Slot::Mask, n));
+        slots.push(Slot::Token(self.id(closer)));
+        self.finish(slots)
+    }
+
+    /// Given one line (or more), the line before it, as long as the first line.
+    pub fn previous_line(&self, text: &str) -> Result<Prompt, TaskError> {
+        let mut slots = self.encode(text, false)?;
+        let n = slots.iter().take_while(|s| !self.is_line_end(s)).count();
+        if n == 0 {
+            return Err(TaskError::Invalid("the text starts with punctuation".into()));
+        }
+        let first_end = slots.get(n).copied();
+        if first_end.is_none() {
+            slots.push(Slot::Token(self.id('。')));
+        }
+        let closer = if first_end == Some(Slot::Token(self.id('，'))) { '。' } else { '，' };
+        let mut out: Vec<Slot> = std::iter::repeat_n(Slot::Mask, n).collect();
+        out.push(Slot::Token(self.id(closer)));
+        out.extend(slots);
+        self.finish(out)
+    }
+
+    /// Any text with `_` (or `＿`, `[MASK]`) where characters are to be filled.
+    pub fn infill(&self, text: &str) -> Result<Prompt, TaskError> {
+        let slots = self.encode(text, true)?;
+        self.finish(slots)
+    }
+
+    /// A whole poem of `form`. `pins` holds, per line, an optional string of the same
+    /// length as the line where `_` (or any mask mark) leaves a character free; an
+    /// acrostic is `pins = ["春_____", "眠_____", …]` or use [`Self::acrostic`].
+    pub fn poem(&self, form: PoemForm, pins: &[String]) -> Result<Prompt, TaskError> {
+        let (w, lines) = (form.chars_per_line(), form.lines());
+        if pins.len() > lines {
+            return Err(TaskError::Invalid(format!("{} has {lines} lines, got {} pinned lines", form.name(), pins.len())));
+        }
+        let mut slots = Vec::new();
+        for li in 0..lines {
+            let line: Vec<Slot> = match pins.get(li).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+                None => vec![Slot::Mask; w],
+                Some(p) => {
+                    let mut s = self.tok.encode_template(p)?;
+                    if !s.unknown.is_empty() {
+                        return Err(TaskError::Unknown(s.unknown));
+                    }
+                    if s.slots.len() > w {
+                        return Err(TaskError::Invalid(format!("line {} has more than {w} characters", li + 1)));
+                    }
+                    s.slots.resize(w, Slot::Mask);
+                    s.slots
+                }
+            };
+            slots.extend(line);
+            slots.push(Slot::Token(self.id(if li % 2 == 0 { '，' } else { '。' })));
+        }
+        self.finish(slots)
+    }
+
+    /// A poem whose lines start with the characters of `head` (藏头诗).
+    pub fn acrostic(&self, form: PoemForm, head: &str) -> Result<Prompt, TaskError> {
+        let head: Vec<char> = head.trim().chars().collect();
+        if head.len() > form.lines() {
+            return Err(TaskError::Invalid(format!("{} has {} lines; the head has {}", form.name(), form.lines(), head.len())));
+        }
+        let pins: Vec<String> = head.iter().map(|c| format!("{c}{}", "_".repeat(form.chars_per_line() - 1))).collect();
+        self.poem(form, &pins)
+    }
+}
+
+/// The generated characters of a finished generation, at the prompt's mask positions.
+pub fn answer(tok: &PoemTokenizer, prompt: &Prompt, tokens: &[u32]) -> String {
+    let ids: Vec<u32> = prompt.masked.iter().map(|&i| tokens[i]).collect();
+    tok.decode(&ids)
+}
