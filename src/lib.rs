@@ -21,3 +21,4 @@ pub use tokenizer::PoemTokenizer;
 pub mod cpu;
 pub mod sampler;
 pub mod tasks;
+pub mod gpu;

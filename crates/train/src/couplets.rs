@@ -1,0 +1,81 @@
+//! The famous-couplet eval set (design.md §6): consecutive lines `A，B。` of one
+//! sentence from 唐诗三百首 / 千家诗 that the whole corpus pins down — A is followed by
+//! B wherever it occurs and B preceded by A — so exact match is a fair score in both
+//! directions.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::corpus::{split_lines, Text};
+
+#[derive(Serialize)]
+pub struct Couplet {
+    pub first: String,
+    pub second: String,
+    pub source: String,
+}
+
+fn bare(line: &str) -> &str {
+    line.trim_end_matches(crate::corpus::LINE_END)
+}
+
+pub fn extract(texts: &[Text], vocab: &HashSet<char>) -> Vec<Couplet> {
+    // Candidates from the two anthologies.
+    let mut cands: Vec<Couplet> = Vec::new();
+    let mut seen = HashSet::new();
+    for t in texts.iter().filter(|t| t.source == "tangshisanbaishou" || t.source == "qianjiashi") {
+        let lines = split_lines(&t.text);
+        // Regular verse (every line 5 or 7 characters): couplets are lines (2k, 2k+1)
+        // whatever the punctuation (静夜思 has a comma after 霜 in this edition).
+        // Otherwise: a comma-type break inside a sentence, the sentence closed by B.
+        let regular = lines.len() % 2 == 0
+            && lines.iter().all(|l| bare(l).chars().count() == bare(lines[0]).chars().count());
+        for (i, w) in lines.windows(2).enumerate() {
+            let (a, b) = (w[0], w[1]);
+            let sentence = a.ends_with('，') && (b.ends_with('。') || b.ends_with('？') || b.ends_with('！'));
+            if !(if regular { i % 2 == 0 } else { sentence }) {
+                continue;
+            }
+            let (fa, fb) = (bare(a), bare(b));
+            let n = fa.chars().count();
+            if (n != 5 && n != 7) || fb.chars().count() != n {
+                continue;
+            }
+            if !fa.chars().chain(fb.chars()).all(|c| vocab.contains(&c)) {
+                continue;
+            }
+            if seen.insert((fa.to_string(), fb.to_string())) {
+                let book = if t.source == "qianjiashi" { "千家诗" } else { "唐诗三百首" };
+                let author = t.author.trim_start_matches(|c| c == '（' || c == '(');
+                let author = author.rsplit(|c| c == '）' || c == ')').next().unwrap_or(author);
+                cands.push(Couplet {
+                    first: fa.to_string(),
+                    second: fb.to_string(),
+                    source: format!("{book} · {} · {}", author.trim(), t.title),
+                });
+            }
+        }
+    }
+    // Every successor / predecessor of the candidate lines anywhere in the corpus.
+    let firsts: HashSet<&str> = cands.iter().map(|c| c.first.as_str()).collect();
+    let seconds: HashSet<&str> = cands.iter().map(|c| c.second.as_str()).collect();
+    let mut next: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut prev: HashMap<String, HashSet<String>> = HashMap::new();
+    for t in texts {
+        let lines: Vec<&str> = split_lines(&t.text).into_iter().map(bare).collect();
+        for (i, l) in lines.iter().enumerate() {
+            if firsts.contains(l) {
+                next.entry(l.to_string()).or_default().insert(lines.get(i + 1).unwrap_or(&"").to_string());
+            }
+            if seconds.contains(l) {
+                let p = if i == 0 { "" } else { lines[i - 1] };
+                prev.entry(l.to_string()).or_default().insert(p.to_string());
+            }
+        }
+    }
+    cands
+        .into_iter()
+        .filter(|c| next[&c.first].len() == 1 && prev[&c.second].len() == 1)
+        .collect()
+}

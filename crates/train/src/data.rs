@@ -1,0 +1,146 @@
+//! Training samples: whole lines of one text starting at a random line, padded with
+//! [PAD] to the sequence length; ~30% cut short so the model learns text can end after
+//! any line. Then the LLaDA masking (or next-token targets for the causal twin).
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+use unmask::tokenizer::{MASK_ID, PAD_ID};
+use unmask::PoemTokenizer;
+
+use crate::corpus::{split_lines, Text};
+use crate::model::Batch;
+use crate::rng::Rng;
+
+/// A tokenized text: ids and the start offset of every line.
+pub struct Doc {
+    ids: Vec<u32>,
+    line_starts: Vec<usize>,
+}
+
+pub struct Dataset {
+    docs: Vec<Doc>,
+    /// Cumulative sampling weights for binary search.
+    cum: Vec<f64>,
+}
+
+pub const CUT_FRACTION: f64 = 0.3;
+const EPS: f64 = 1e-3;
+
+impl Dataset {
+    pub fn load(path: &std::path::Path, tok: &PoemTokenizer, heldout: bool) -> Result<Dataset> {
+        let s = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+        let mut docs = Vec::new();
+        let mut cum = Vec::new();
+        let mut total = 0.0;
+        for line in s.lines() {
+            let t: Text = serde_json::from_str(line)?;
+            if t.heldout != heldout {
+                continue;
+            }
+            let mut ids = Vec::new();
+            let mut line_starts = Vec::new();
+            for l in split_lines(&t.text) {
+                line_starts.push(ids.len());
+                // Characters are tokens; one outside the vocabulary becomes [UNK].
+                ids.extend(l.chars().map(|c| tok.char_id(c).unwrap_or(unmask::tokenizer::UNK_ID)));
+            }
+            total += t.weight;
+            cum.push(total);
+            docs.push(Doc { ids, line_starts });
+        }
+        Ok(Dataset { docs, cum })
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.docs.iter().map(|d| d.ids.len()).sum()
+    }
+
+    /// One padded sample of length `t`.
+    pub fn sample(&self, rng: &mut Rng, t: usize) -> Vec<u32> {
+        let x = rng.f64() * self.cum.last().copied().unwrap_or(0.0);
+        let di = self.cum.partition_point(|&c| c <= x).min(self.docs.len() - 1);
+        let doc = &self.docs[di];
+        let first = rng.below(doc.line_starts.len());
+        // Whole lines that fit.
+        let start = doc.line_starts[first];
+        let mut ends: Vec<usize> = Vec::new();
+        for k in first + 1..=doc.line_starts.len() {
+            let end = if k == doc.line_starts.len() { doc.ids.len() } else { doc.line_starts[k] };
+            if end - start > t {
+                break;
+            }
+            ends.push(end);
+        }
+        let end = if ends.is_empty() {
+            start + t.min(doc.ids.len() - start) // a single line longer than t (prose)
+        } else if ends.len() > 2 && rng.f64() < CUT_FRACTION {
+            ends[1 + rng.below(ends.len() - 2)] // 2 ..= n−1 lines
+        } else {
+            *ends.last().unwrap()
+        };
+        let mut out: Vec<u32> = doc.ids[start..end].to_vec();
+        out.resize(t, PAD_ID);
+        out
+    }
+}
+
+/// LLaDA masking: per sequence t ~ U(0,1], p = (1−ε)t + ε; each token masked with
+/// prob p; weight 1/p on masked positions; normalised by B·T. If `t_fixed` is given
+/// (eval), sequence i uses that t.
+pub fn diffusion_batch(seqs: &[Vec<u32>], rng: &mut Rng, t_fixed: Option<&[f64]>, dev: &Device) -> Result<Batch> {
+    let (b, t) = (seqs.len(), seqs[0].len());
+    let norm = (b * t) as f64;
+    let (mut input, mut rows, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, s) in seqs.iter().enumerate() {
+        let tt = t_fixed.map(|f| f[i]).unwrap_or_else(|| 1.0 - rng.f64()); // (0, 1]
+        let p = (1.0 - EPS) * tt + EPS;
+        for (j, &id) in s.iter().enumerate() {
+            if rng.f64() < p {
+                input.push(MASK_ID);
+                rows.push((i * t + j) as u32);
+                targets.push(id);
+                weights.push((1.0 / (p * norm)) as f32);
+            } else {
+                input.push(id);
+            }
+        }
+    }
+    if rows.is_empty() {
+        // Keep the graph valid: score position 0 with zero weight.
+        rows.push(0);
+        targets.push(seqs[0][0]);
+        weights.push(0.0);
+    }
+    let k = rows.len();
+    Ok(Batch {
+        input: Tensor::from_vec(input, (b, t), dev)?,
+        rows: Tensor::from_vec(rows, k, dev)?,
+        targets: Tensor::from_vec(targets, k, dev)?,
+        weights: Tensor::from_vec(weights, k, dev)?,
+    })
+}
+
+/// Next-token batch for the causal twin: position j predicts token j+1.
+pub fn causal_batch(seqs: &[Vec<u32>], dev: &Device) -> Result<Batch> {
+    let (b, t) = (seqs.len(), seqs[0].len());
+    let norm = (b * (t - 1)) as f32;
+    let (mut rows, mut targets) = (Vec::new(), Vec::new());
+    for (i, s) in seqs.iter().enumerate() {
+        for j in 0..t - 1 {
+            rows.push((i * t + j) as u32);
+            targets.push(s[j + 1]);
+        }
+    }
+    let k = rows.len();
+    let input: Vec<u32> = seqs.iter().flatten().copied().collect();
+    Ok(Batch {
+        input: Tensor::from_vec(input, (b, t), dev)?,
+        rows: Tensor::from_vec(rows, k, dev)?,
+        targets: Tensor::from_vec(targets, k, dev)?,
+        weights: Tensor::from_vec(vec![1.0 / norm; k], k, dev)?,
+    })
+}

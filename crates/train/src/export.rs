@@ -1,0 +1,53 @@
+//! Checkpoint → the engine's safetensors format (f32, q8, q4), plus the copy the web
+//! page loads from www/model/.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use unmask::{ExportFormat, ModelWeights, WeightFormat};
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[arg(long, default_value = "runs/main")]
+    pub run: PathBuf,
+    #[arg(long, default_value = "data/corpus/tokenizer.json")]
+    pub tokenizer: PathBuf,
+    /// Which variant goes to www/model/poem.safetensors.
+    #[arg(long, default_value = "q8")]
+    pub publish: String,
+    #[arg(long, default_value = "www/model")]
+    pub www: PathBuf,
+}
+
+pub fn export(a: ExportArgs) -> Result<()> {
+    let (meta, params, _) = crate::train::load_params(&a.run)?;
+    eprintln!("checkpoint at step {} of {}", meta.step, meta.total_steps);
+    let out = a.run.join("export");
+    std::fs::create_dir_all(&out)?;
+    let variants = [
+        ("f32", WeightFormat::F32, WeightFormat::F32),
+        ("q8", WeightFormat::Q8, WeightFormat::Q8),
+        ("q4", WeightFormat::Q4, WeightFormat::Q8),
+    ];
+    let params: HashMap<String, Vec<f32>> = params;
+    for (name, blocks, embeddings) in variants {
+        let w = ModelWeights::from_f32(meta.config.clone(), &params, ExportFormat { blocks, embeddings })?;
+        let bytes = w.to_bytes();
+        // Round-trip through the engine's own reader before anyone ships it.
+        ModelWeights::from_bytes(&bytes)?;
+        let path = out.join(format!("poem-{name}.safetensors"));
+        std::fs::write(&path, &bytes)?;
+        println!("{:>10} bytes  {}", bytes.len(), path.display());
+    }
+    std::fs::copy(&a.tokenizer, out.join("tokenizer.json"))?;
+    std::fs::create_dir_all(&a.www)?;
+    let dst = a.www.join("poem.safetensors");
+    std::fs::copy(out.join(format!("poem-{}.safetensors", a.publish)), &dst)?;
+    let tdst = a.www.join("tokenizer.json");
+    std::fs::copy(&a.tokenizer, &tdst)?;
+    for p in [dst, tdst] {
+        println!("{:>10} bytes  {}", std::fs::metadata(&p)?.len(), p.display());
+    }
+    Ok(())
+}

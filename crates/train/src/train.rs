@@ -1,0 +1,285 @@
+//! Training loop: AdamW (decoupled weight decay on matrices only), linear warm-up +
+//! cosine decay fitted to a wall-clock budget, global-norm clipping, checkpoints,
+//! a CSV loss log and a held-out LLaDA loss.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor, Var};
+use serde::{Deserialize, Serialize};
+use unmask::{ModelConfig, PoemTokenizer};
+
+use crate::data::{causal_batch, diffusion_batch, Dataset};
+use crate::model::{loss, Model};
+use crate::rng::Rng;
+
+#[derive(clap::Args, Clone, Serialize, Deserialize, Debug)]
+pub struct TrainArgs {
+    /// Folder with texts.jsonl and tokenizer.json (from `corpus`).
+    #[arg(long, default_value = "data/corpus")]
+    pub data: PathBuf,
+    /// Run folder: checkpoints, log.csv.
+    #[arg(long, default_value = "runs/main")]
+    pub run: PathBuf,
+    /// Wall-clock budget; the step count (and so the cosine schedule) is fitted to it.
+    #[arg(long, default_value_t = 55.0)]
+    pub minutes: f64,
+    /// Fixed step count instead of fitting to --minutes.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 64)]
+    pub seq: usize,
+    #[arg(long, default_value_t = 256)]
+    pub d_model: usize,
+    #[arg(long, default_value_t = 6)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 8)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 704)]
+    pub d_ff: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.1)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 100)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f64,
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    /// Train the autoregressive twin (causal mask, next-token loss).
+    #[arg(long)]
+    pub causal: bool,
+    /// Continue from <run>/ckpt.safetensors.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, default_value_t = 200)]
+    pub eval_every: usize,
+    #[arg(long, default_value_t = 100)]
+    pub ckpt_every: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CkptMeta {
+    pub step: usize,
+    pub total_steps: usize,
+    pub config: ModelConfig,
+    pub args: TrainArgs,
+}
+
+struct AdamW {
+    m: HashMap<String, Var>,
+    v: HashMap<String, Var>,
+    step: usize,
+}
+
+const B1: f64 = 0.9;
+const B2: f64 = 0.95;
+
+impl AdamW {
+    fn new(model: &Model) -> Result<AdamW> {
+        let mut m = HashMap::new();
+        let mut v = HashMap::new();
+        for n in &model.names {
+            let z = model.vars[n].as_tensor().zeros_like()?;
+            m.insert(n.clone(), Var::from_tensor(&z)?);
+            v.insert(n.clone(), Var::from_tensor(&z)?);
+        }
+        Ok(AdamW { m, v, step: 0 })
+    }
+
+    fn update(&mut self, model: &Model, grads: &candle_core::backprop::GradStore, lr: f64, wd: f64, scale: f64) -> Result<()> {
+        self.step += 1;
+        let (c1, c2) = (1.0 - B1.powi(self.step as i32), 1.0 - B2.powi(self.step as i32));
+        for n in &model.names {
+            let var = &model.vars[n];
+            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let g = (g * scale)?;
+            let m = ((self.m[n].as_tensor() * B1)? + (&g * (1.0 - B1))?)?;
+            let v = ((self.v[n].as_tensor() * B2)? + (g.sqr()? * (1.0 - B2))?)?;
+            let upd = ((&m / c1)? / ((&v / c2)?.sqrt()? + 1e-8)?)?;
+            let theta = var.as_tensor();
+            let decay = if model.is_matrix(n) { wd } else { 0.0 };
+            let new = ((theta * (1.0 - lr * decay))? - (upd * lr)?)?;
+            var.set(&new)?;
+            self.m[n].set(&m)?;
+            self.v[n].set(&v)?;
+        }
+        Ok(())
+    }
+}
+
+fn lr_at(a: &TrainArgs, step: usize, total: usize) -> f64 {
+    if step < a.warmup {
+        return a.lr * (step + 1) as f64 / a.warmup as f64;
+    }
+    let prog = (step - a.warmup) as f64 / (total.saturating_sub(a.warmup).max(1)) as f64;
+    let min = 0.1 * a.lr;
+    min + 0.5 * (a.lr - min) * (1.0 + (std::f64::consts::PI * prog.min(1.0)).cos())
+}
+
+pub fn save_ckpt(dir: &Path, model: &Model, opt: &AdamW, meta: &CkptMeta) -> Result<()> {
+    let mut t: HashMap<String, Tensor> = HashMap::new();
+    for n in &model.names {
+        t.insert(n.clone(), model.vars[n].as_tensor().clone());
+        t.insert(format!("adam_m.{n}"), opt.m[n].as_tensor().clone());
+        t.insert(format!("adam_v.{n}"), opt.v[n].as_tensor().clone());
+    }
+    // Write then rename so a crash mid-save never leaves a torn checkpoint.
+    let tmp = dir.join("ckpt.safetensors.tmp");
+    candle_core::safetensors::save(&t, &tmp)?;
+    std::fs::rename(&tmp, dir.join("ckpt.safetensors"))?;
+    std::fs::write(dir.join("ckpt.json"), serde_json::to_string_pretty(meta)?)?;
+    Ok(())
+}
+
+/// Loads the parameters (not the optimizer state) of a checkpoint.
+pub fn load_params(dir: &Path) -> Result<(CkptMeta, HashMap<String, Vec<f32>>, HashMap<String, Tensor>)> {
+    let meta: CkptMeta = serde_json::from_str(&std::fs::read_to_string(dir.join("ckpt.json")).context("ckpt.json")?)?;
+    let all = candle_core::safetensors::load(dir.join("ckpt.safetensors"), &Device::Cpu)?;
+    let mut params = HashMap::new();
+    for (name, ..) in unmask::format::tensor_plan(&meta.config) {
+        params.insert(name.clone(), all[&name].flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok((meta, params, all))
+}
+
+/// Fixed held-out batches: same sequences, t's and masks every time it is computed.
+pub fn heldout_loss(model: &Model, held: &Dataset, seq: usize, causal: bool, n_seqs: usize) -> Result<f64> {
+    let mut rng = Rng::new(0xE7A1);
+    let dev = Device::Cpu;
+    let mut total = 0.0;
+    let batches = n_seqs / 64;
+    for bi in 0..batches {
+        let seqs: Vec<Vec<u32>> = (0..64).map(|_| held.sample(&mut rng, seq)).collect();
+        // Stratified t over the whole set lowers the Monte-Carlo variance.
+        let ts: Vec<f64> = (0..64).map(|i| ((bi * 64 + i) as f64 + 0.5) / (batches * 64) as f64).collect();
+        let b = if causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, Some(&ts), &dev)? };
+        total += loss(model, &b)?.to_scalar::<f32>()? as f64;
+    }
+    Ok(total / batches as f64)
+}
+
+pub fn train(a: TrainArgs) -> Result<()> {
+    let dev = Device::Cpu;
+    std::fs::create_dir_all(&a.run)?;
+    let tok = PoemTokenizer::from_bytes(&std::fs::read(a.data.join("tokenizer.json"))?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let texts = a.data.join("texts.jsonl");
+    let train_set = Dataset::load(&texts, &tok, false)?;
+    let held = Dataset::load(&texts, &tok, true)?;
+    eprintln!("train: {} texts, {} tokens; held-out: {} texts", train_set.len(), train_set.tokens(), held.len());
+    let config = ModelConfig {
+        vocab_size: tok.vocab_size(),
+        d_model: a.d_model,
+        n_layers: a.layers,
+        n_heads: a.heads,
+        d_ff: a.d_ff,
+        max_seq_len: a.seq,
+        rope_theta: 10_000.0,
+        norm_eps: 1e-5,
+        causal: a.causal,
+        mask_id: unmask::tokenizer::MASK_ID,
+        pad_id: unmask::tokenizer::PAD_ID,
+        unk_id: unmask::tokenizer::UNK_ID,
+    };
+    config.validate().map_err(anyhow::Error::msg)?;
+    let (model, mut opt, mut step, mut total) = if a.resume {
+        let (meta, params, all) = load_params(&a.run)?;
+        let model = Model::from_tensors(meta.config.clone(), &params, &dev)?;
+        let mut opt = AdamW::new(&model)?;
+        for n in &model.names {
+            opt.m[n].set(&all[&format!("adam_m.{n}")])?;
+            opt.v[n].set(&all[&format!("adam_v.{n}")])?;
+        }
+        opt.step = meta.step;
+        eprintln!("resumed at step {} of {}", meta.step, meta.total_steps);
+        (model, opt, meta.step, meta.total_steps)
+    } else {
+        let model = Model::new(config.clone(), a.seed, &dev)?;
+        let opt = AdamW::new(&model)?;
+        (model, opt, 0, a.steps.unwrap_or(usize::MAX))
+    };
+    let n_params: usize = model.names.iter().map(|n| model.vars[n].as_tensor().elem_count()).sum();
+    eprintln!("model: {config:?}, {n_params} parameters");
+    let log_path = a.run.join("log.csv");
+    let new_log = !log_path.exists() || !a.resume;
+    let mut log = std::fs::OpenOptions::new().create(true).append(a.resume).write(true).truncate(!a.resume).open(&log_path)?;
+    if new_log {
+        writeln!(log, "step,loss,lr,tokens_per_s,elapsed_s,heldout_loss")?;
+    }
+    // Data order depends on (seed, step) so a resumed run does not replay batches.
+    let mut rng = Rng::new(a.seed.wrapping_mul(0x9E37).wrapping_add(step as u64));
+    let start = Instant::now();
+    let budget = a.minutes * 60.0;
+    let start_step = step;
+    let mut t_mark = (0usize, 0.0f64);
+    let mut ema = f64::NAN;
+    let vars: Vec<Var> = model.names.iter().map(|n| model.vars[n].clone()).collect();
+    while step < total {
+        let seqs: Vec<Vec<u32>> = (0..a.batch).map(|_| train_set.sample(&mut rng, a.seq)).collect();
+        let batch = if a.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, &dev)? };
+        let l = loss(&model, &batch)?;
+        let grads = l.backward()?;
+        let mut sq = 0.0f64;
+        for v in &vars {
+            if let Some(g) = grads.get(v.as_tensor()) {
+                sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            }
+        }
+        let gnorm = sq.sqrt();
+        let scale = if gnorm > a.clip { a.clip / gnorm } else { 1.0 };
+        let lr = lr_at(&a, step, if total == usize::MAX { 1_000_000 } else { total });
+        opt.update(&model, &grads, lr, a.weight_decay, scale)?;
+        step += 1;
+        let lv = l.to_scalar::<f32>()? as f64;
+        ema = if ema.is_nan() { lv } else { 0.95 * ema + 0.05 * lv };
+        let el = start.elapsed().as_secs_f64();
+        // Fit the step count to the budget: time steps 2..10 (step 1 pays warm-up
+        // allocations), refit once at step 100 when the measurement is steadier.
+        let done = step - start_step;
+        if done == 2 {
+            t_mark = (step, el);
+        }
+        if a.steps.is_none() && !a.resume && (done == 10 || done == 100) {
+            let sps = (el - t_mark.1) / (step - t_mark.0) as f64;
+            let evals = 1.0 + 1.0 / a.eval_every as f64 * 4.0; // eval/ckpt overhead
+            total = step + ((budget - el - 60.0) / (sps * evals)).max(0.0) as usize;
+            eprintln!("{sps:.3} s/step measured → total_steps = {total}");
+        }
+        let mut held_loss = String::new();
+        if step % a.eval_every == 0 || step == total {
+            let h = heldout_loss(&model, &held, a.seq, a.causal, 512)?;
+            held_loss = format!("{h:.4}");
+        }
+        if step % 10 == 0 || step == total || !held_loss.is_empty() {
+            let tps = (step - start_step) as f64 * (a.batch * a.seq) as f64 / el;
+            let eta = if total == usize::MAX { 0.0 } else { (total - step) as f64 * el / (step - start_step) as f64 };
+            eprintln!(
+                "step {step:>6}/{total} loss {lv:.4} (ema {ema:.4}) lr {lr:.2e} |g| {gnorm:.2} {tps:.0} tok/s elapsed {:.1} min ETA {:.1} min{}",
+                el / 60.0,
+                eta / 60.0,
+                if held_loss.is_empty() { String::new() } else { format!(" heldout {held_loss}") }
+            );
+        }
+        writeln!(log, "{step},{lv:.5},{lr:.3e},{:.0},{el:.1},{held_loss}", (step - start_step) as f64 * (a.batch * a.seq) as f64 / el)?;
+        if step % a.ckpt_every == 0 || step == total || el > budget {
+            log.flush()?;
+            let meta = CkptMeta { step, total_steps: total, config: model.config.clone(), args: a.clone() };
+            save_ckpt(&a.run, &model, &opt, &meta)?;
+        }
+        if el > budget {
+            eprintln!("time budget spent at step {step}; stopping (checkpoint saved)");
+            break;
+        }
+    }
+    let h = heldout_loss(&model, &held, a.seq, a.causal, 1024)?;
+    eprintln!("final held-out {} loss (1024 seqs): {h:.4}", if a.causal { "next-token" } else { "LLaDA masked" });
+    std::fs::write(a.run.join("heldout.txt"), format!("step {step} heldout_loss {h:.5}\n"))?;
+    Ok(())
+}

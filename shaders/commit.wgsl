@@ -1,0 +1,103 @@
+// The commit step of the unmasking loop, in one workgroup (T ≤ 256): candidates
+// are the masked positions of the first block that still has masks; the k with the
+// highest key (lower position on ties) take their predicted token. k comes from the
+// schedule, or in threshold mode is the number of candidates at or above the
+// threshold (at least one). Also writes the history row and advances `state`.
+// Reference: `sampler::commit`.
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<uniform> sp: Sampler;
+@group(0) @binding(2) var<storage, read_write> state: State;
+@group(0) @binding(3) var<storage, read_write> tokens: array<u32>;    // (T)
+@group(0) @binding(4) var<storage, read> pred: array<u32>;            // (T)
+@group(0) @binding(5) var<storage, read> prob: array<f32>;            // (T)
+@group(0) @binding(6) var<storage, read> key: array<f32>;             // (T)
+@group(0) @binding(7) var<storage, read> schedule: array<u32>;        // (max_steps)
+@group(0) @binding(8) var<storage, read_write> hist_tokens: array<u32>; // (max_steps, T)
+@group(0) @binding(9) var<storage, read_write> hist_prob: array<f32>;   // (max_steps, T)
+
+const NONE: u32 = 0xffffffffu;
+var<workgroup> first_mask: atomic<u32>;
+var<workgroup> n_masked: atomic<u32>;
+var<workgroup> n_cand: atomic<u32>;
+var<workgroup> n_above: atomic<u32>;
+var<workgroup> first_u: u32;
+var<workgroup> skip: u32;
+var<workgroup> keys: array<f32, 256>;
+var<workgroup> cand: array<u32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = lid.x;
+    let t = dims.t;
+    if (i == 0u) {
+        skip = state.done;
+        atomicStore(&first_mask, NONE);
+        atomicStore(&n_masked, 0u);
+        atomicStore(&n_cand, 0u);
+        atomicStore(&n_above, 0u);
+    }
+    if (workgroupUniformLoad(&skip) != 0u) {
+        return;
+    }
+    let step = state.step;
+    let masked = i < t && tokens[i] == sp.mask_id;
+    if (masked) {
+        atomicMin(&first_mask, i);
+        atomicAdd(&n_masked, 1u);
+    }
+    workgroupBarrier();
+    if (i == 0u) {
+        first_u = atomicLoad(&first_mask);
+    }
+    let first = workgroupUniformLoad(&first_u);
+    var l = t;
+    if (sp.block_length != 0u) {
+        l = min(sp.block_length, t);
+    }
+    let block_end = (first / l + 1u) * l;
+    let is_cand = masked && i < block_end;
+    cand[i] = select(0u, 1u, is_cand);
+    keys[i] = select(-3.4e38, key[min(i, t - 1u)], is_cand);
+    if (is_cand) {
+        atomicAdd(&n_cand, 1u);
+        if (prob[i] >= sp.threshold) {
+            atomicAdd(&n_above, 1u);
+        }
+    }
+    workgroupBarrier();
+    let nc = atomicLoad(&n_cand);
+    var k = 0u;
+    if (sp.use_threshold != 0u) {
+        k = max(atomicLoad(&n_above), 1u);
+    } else if (step < sp.max_steps) {
+        k = schedule[step];
+    }
+    k = min(k, nc);
+    var chosen = false;
+    if (is_cand) {
+        let ki = keys[i];
+        var rank = 0u;
+        for (var j = 0u; j < t; j++) {
+            if (cand[j] != 0u && (keys[j] > ki || (keys[j] == ki && j < i))) {
+                rank++;
+            }
+        }
+        chosen = rank < k;
+    }
+    if (chosen) {
+        tokens[i] = pred[i];
+    }
+    if (sp.history != 0u && i < t && step < sp.max_steps) {
+        hist_tokens[step * t + i] = select(tokens[i], pred[i], chosen);
+        hist_prob[step * t + i] = select(-1.0, prob[i], masked);
+    }
+    if (i == 0u) {
+        let left = atomicLoad(&n_masked) - k;
+        state.step = step + 1u;
+        state.steps_run = state.steps_run + 1u;
+        if (left == 0u || step + 1u >= sp.max_steps) {
+            state.done = 1u;
+        }
+    }
+}

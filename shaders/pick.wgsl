@@ -1,0 +1,104 @@
+// Logits → (token, probability, ranking key) for every masked position; one
+// workgroup per position. Token = argmax(logit + temperature·gumbel) over allowed
+// ids (lowest id on ties); probability = softmax of the raw logits at that token.
+// Reference: `sampler::pick`.
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<uniform> sp: Sampler;
+@group(0) @binding(2) var<storage, read> state: State;
+@group(0) @binding(3) var<storage, read> logits: array<f32>;      // (T, V)
+@group(0) @binding(4) var<storage, read> tokens: array<u32>;      // (T)
+@group(0) @binding(5) var<storage, read_write> pred: array<u32>;  // (T)
+@group(0) @binding(6) var<storage, read_write> prob: array<f32>;  // (T)
+@group(0) @binding(7) var<storage, read_write> key: array<f32>;   // (T)
+
+const WG: u32 = 64u;
+const NEG: f32 = -3.4e38;
+var<workgroup> best_s: array<f32, 64>;
+var<workgroup> best_i: array<u32, 64>;
+var<workgroup> red: array<f32, 64>;
+var<workgroup> skip: u32;
+
+fn banned(id: u32) -> bool {
+    return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if (lid.x == 0u) {
+        skip = state.done;
+    }
+    if (workgroupUniformLoad(&skip) != 0u) {
+        return;
+    }
+    let pos = wid.x;
+    let row = pos * dims.v;
+    let step = state.step;
+    var bs = NEG;
+    var bi = 0xffffffffu;
+    var m = NEG;
+    for (var v = lid.x; v < dims.v; v += WG) {
+        if (banned(v)) {
+            continue;
+        }
+        let l = logits[row + v];
+        m = max(m, l);
+        var s = l;
+        if (sp.temperature > 0.0) {
+            s = l + sp.temperature * gumbel(sp.seed, step, pos, v);
+        }
+        if (s > bs) {
+            bs = s;
+            bi = v;
+        }
+    }
+    best_s[lid.x] = bs;
+    best_i[lid.x] = bi;
+    red[lid.x] = m;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if (lid.x < stride) {
+            let os = best_s[lid.x + stride];
+            let oi = best_i[lid.x + stride];
+            if (os > best_s[lid.x] || (os == best_s[lid.x] && oi < best_i[lid.x])) {
+                best_s[lid.x] = os;
+                best_i[lid.x] = oi;
+            }
+            red[lid.x] = max(red[lid.x], red[lid.x + stride]);
+        }
+        workgroupBarrier();
+    }
+    let mx = red[0];
+    let tok = best_i[0];
+    workgroupBarrier();
+    var sum = 0.0;
+    for (var v = lid.x; v < dims.v; v += WG) {
+        if (!banned(v)) {
+            sum += exp(logits[row + v] - mx);
+        }
+    }
+    red[lid.x] = sum;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if (lid.x < stride) {
+            red[lid.x] += red[lid.x + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid.x == 0u) {
+        if (tokens[pos] == sp.mask_id) {
+            let p = exp(logits[row + tok] - mx) / red[0];
+            pred[pos] = tok;
+            prob[pos] = p;
+            if (sp.remasking == 1u) {
+                key[pos] = uniform01(sp.seed, step, pos, 0xffffffffu);
+            } else {
+                key[pos] = p;
+            }
+        } else {
+            pred[pos] = tokens[pos];
+            prob[pos] = -1.0;
+            key[pos] = NEG;
+        }
+    }
+}

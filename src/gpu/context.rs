@@ -1,0 +1,163 @@
+//! Device setup, limits, counters and buffer read-back.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::sampler::SampleError;
+
+#[derive(Debug, Error)]
+pub enum GpuError {
+    #[error("no GPU adapter is available ({0})")]
+    NoAdapter(String),
+    #[error("the GPU refused to create a device: {0}")]
+    Device(String),
+    #[error("the GPU's limits are too small for this model: {0}")]
+    Limits(String),
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+    #[error("reading results back from the GPU failed: {0}")]
+    Readback(String),
+    #[error("the GPU reported an error: {0}")]
+    Validation(String),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+}
+
+/// What the engine asked of the GPU since it was created (or last reset): the
+/// figures that show a generation is one submission and one read-back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub submissions: u64,
+    pub readbacks: u64,
+    pub dispatches: u64,
+}
+
+/// A device and queue plus what the engine needs to know about them.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter_info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    lost: Arc<AtomicBool>,
+    lost_reason: Arc<std::sync::Mutex<String>>,
+    counters: Cell<Counters>,
+}
+
+impl GpuContext {
+    /// Picks the default adapter (high performance preferred) and opens a device
+    /// with WebGPU's default limits (what every WebGPU browser guarantees).
+    pub async fn new() -> Result<Self, GpuError> {
+        let mut desc = wgpu::InstanceDescriptor::from_env_or_default();
+        // Natively, skip the GL backend (it only adds noise probing for a display);
+        // WGPU_BACKEND still overrides.
+        #[cfg(not(target_arch = "wasm32"))]
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::PRIMARY;
+        }
+        let instance = wgpu::Instance::new(&desc);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        Self::from_adapter(adapter).await
+    }
+
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self, GpuError> {
+        let adapter_info = adapter.get_info();
+        let have = adapter.limits();
+        let mut limits = wgpu::Limits::default();
+        // Ask for as much storage-binding room as the adapter has (up to WebGPU's
+        // 128 MiB default); the model checks its own needs against this.
+        limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size.min(128 << 20);
+        limits.max_buffer_size = have.max_buffer_size.min(256 << 20);
+        let needs = [
+            (have.max_storage_buffers_per_shader_stage, 8, "storage buffers per stage"),
+            (have.max_compute_invocations_per_workgroup, 256, "invocations per workgroup"),
+            (have.max_compute_workgroup_size_x, 256, "workgroup size x"),
+            (have.max_compute_workgroup_storage_size, 4096, "workgroup storage bytes"),
+        ];
+        if let Some((h, n, what)) = needs.iter().find(|(h, n, _)| h < n) {
+            return Err(GpuError::Limits(format!("{what}: adapter has {h}, needs {n}")));
+        }
+        limits.max_storage_buffers_per_shader_stage = 8;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("unmask"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        let lost = Arc::new(AtomicBool::new(false));
+        let lost_reason = Arc::new(std::sync::Mutex::new(String::new()));
+        {
+            let (lost, reason) = (lost.clone(), lost_reason.clone());
+            device.set_device_lost_callback(move |why, msg| {
+                lost.store(true, Ordering::SeqCst);
+                if let Ok(mut r) = reason.lock() {
+                    *r = format!("{why:?}: {msg}");
+                }
+            });
+        }
+        Ok(GpuContext { device, queue, adapter_info, limits, lost, lost_reason, counters: Cell::new(Counters::default()) })
+    }
+
+    /// A one-line description of the adapter, for benches and the UI.
+    pub fn adapter_name(&self) -> String {
+        format!("{} ({:?}, {:?})", self.adapter_info.name, self.adapter_info.backend, self.adapter_info.device_type)
+    }
+
+    /// `Err(DeviceLost)` once the device has been lost; callers then build a new context.
+    pub fn check_alive(&self) -> Result<(), GpuError> {
+        if self.lost.load(Ordering::SeqCst) {
+            let why = self.lost_reason.lock().map(|r| r.clone()).unwrap_or_default();
+            return Err(GpuError::DeviceLost(why));
+        }
+        Ok(())
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters.get()
+    }
+
+    pub fn reset_counters(&self) {
+        self.counters.set(Counters::default());
+    }
+
+    pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {
+        let mut c = self.counters.get();
+        f(&mut c);
+        self.counters.set(c);
+    }
+
+    pub(crate) fn submit(&self, encoder: wgpu::CommandEncoder) {
+        self.queue.submit([encoder.finish()]);
+        self.count(|c| c.submissions += 1);
+    }
+
+    /// Maps `staging` (MAP_READ) and returns its bytes: the engine's only read-back.
+    pub(crate) async fn read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+        let slice = staging.slice(..);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Readback(e.to_string()))?;
+        let mapped = rx.await.map_err(|_| GpuError::Readback("the map callback was dropped".into()))?;
+        self.check_alive()?;
+        mapped.map_err(|e| GpuError::Readback(e.to_string()))?;
+        let bytes = slice.get_mapped_range().to_vec();
+        staging.unmap();
+        self.count(|c| c.readbacks += 1);
+        Ok(bytes)
+    }
+}

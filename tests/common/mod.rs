@@ -1,0 +1,66 @@
+//! Shared test helpers: the GPU context, seeded data, tiny models and comparisons
+//! that name the index, the computed and the expected value.
+#![allow(dead_code)]
+
+use std::rc::Rc;
+
+use unmask::gpu::GpuContext;
+use unmask::rng::SplitMix64;
+use unmask::{ExportFormat, ModelConfig, ModelWeights, PoemTokenizer, WeightFormat};
+
+/// Elementwise kernels (norms, RoPE, activations): f32 rounding only.
+pub const ELEMENTWISE_TOL: f32 = 1e-5;
+/// Reductions over K ≤ a few hundred terms (matmul, attention).
+pub const MATMUL_TOL: f32 = 1e-4;
+/// The whole forward pass: errors compound over layers.
+pub const FORWARD_TOL: f32 = 2e-3;
+
+/// The GPU context for tests: lavapipe in CI. Without an adapter the test fails,
+/// unless UNMASK_SKIP_GPU=1 says this machine has none on purpose.
+pub fn gpu() -> Option<Rc<GpuContext>> {
+    match pollster::block_on(GpuContext::new()) {
+        Ok(c) => Some(Rc::new(c)),
+        Err(e) if std::env::var("UNMASK_SKIP_GPU").as_deref() == Ok("1") => {
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+        Err(e) => panic!("no GPU for the GPU tests ({e}); install mesa-vulkan-drivers or set UNMASK_SKIP_GPU=1"),
+    }
+}
+
+pub fn randn(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut r = SplitMix64::new(seed);
+    (0..n).map(|_| r.normal() * scale).collect()
+}
+
+/// Asserts |got − want| ≤ tol·(1 + |want|) everywhere; the message names the first miss.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length {} != expected {}", got.len(), want.len());
+    let mut worst = (0usize, 0f32);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs() / (1.0 + w.abs());
+        assert!(err.is_finite() && err <= tol, "{what}: index {i}: computed {g}, expected {w} (normalised error {err:e} > {tol:e})");
+        if err > worst.1 {
+            worst = (i, err);
+        }
+    }
+}
+
+/// Poem characters for a test vocabulary.
+pub const TEST_CHARS: &str = "，。？！床前明月光疑是地上霜举头望思故乡春眠不觉晓处闻啼鸟夜来风雨声花落知多少白日依山尽黄河入海流欲穷千里目更一层楼静";
+
+pub fn test_tokenizer() -> PoemTokenizer {
+    let chars: Vec<char> = TEST_CHARS.chars().collect();
+    PoemTokenizer::build(&chars, &[('靜', '静'), ('頭', '头'), ('鄉', '乡'), ('來', '来'), ('聲', '声')]).expect("tokenizer builds")
+}
+
+pub fn tiny_config(causal: bool) -> ModelConfig {
+    let mut c = ModelConfig::tiny(test_tokenizer().vocab_size());
+    c.causal = causal;
+    c
+}
+
+pub fn tiny_model(blocks: WeightFormat, seed: u64) -> ModelWeights {
+    let fmt = ExportFormat { blocks, embeddings: if blocks == WeightFormat::Q4 { WeightFormat::Q8 } else { blocks } };
+    ModelWeights::random(tiny_config(false), fmt, seed)
+}

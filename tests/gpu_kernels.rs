@@ -1,0 +1,165 @@
+//! Every GPU kernel against the CPU reference, on seeded inputs with shapes that
+//! are not multiples of the workgroup size, for dense, Q8 and Q4 weights.
+
+mod common;
+
+use common::*;
+use pollster::block_on;
+use unmask::cpu;
+use unmask::gpu::kernels::KernelRunner;
+use unmask::sampler::{self, Remasking, SamplerParams};
+use unmask::{Matrix, WeightFormat};
+
+const FORMATS: [WeightFormat; 3] = [WeightFormat::F32, WeightFormat::Q8, WeightFormat::Q4];
+
+#[test]
+fn matmul_matches_cpu_for_every_format() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    // (T, K, N): T not a multiple of the 4-row tile, N not a multiple of 64.
+    for (t, k, n) in [(7, 96, 77), (1, 32, 5), (13, 160, 131)] {
+        for fmt in FORMATS {
+            let w = Matrix::from_f32(&randn(n * k, 11, 0.2), n, k, fmt);
+            let x = randn(t * k, 12, 1.0);
+            let want = cpu::matmul(&x, &w.dequantize(), t, k, n);
+            let got = block_on(r.matmul(&x, t, &w, None)).unwrap();
+            assert_close(&format!("matmul {fmt:?} T={t} K={k} N={n}"), &got, &want, MATMUL_TOL);
+            // Accumulating into the residual stream.
+            let y0 = randn(t * n, 13, 1.0);
+            let mut want_acc = y0.clone();
+            cpu::add_assign(&mut want_acc, &want);
+            let got_acc = block_on(r.matmul(&x, t, &w, Some(&y0))).unwrap();
+            assert_close(&format!("matmul+acc {fmt:?} T={t}"), &got_acc, &want_acc, MATMUL_TOL);
+        }
+    }
+}
+
+#[test]
+fn quantized_weights_stay_close_to_f32() {
+    // Q8 within 1% and Q4 within 15% of the f32 weights' RMS (block-wise scales).
+    let (n, k) = (50, 96);
+    let w = randn(n * k, 21, 0.1);
+    let rms = (w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32).sqrt();
+    for (fmt, bound) in [(WeightFormat::Q8, 0.01), (WeightFormat::Q4, 0.15)] {
+        let d = Matrix::from_f32(&w, n, k, fmt).dequantize();
+        let err = (w.iter().zip(&d).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / w.len() as f32).sqrt();
+        assert!(err / rms < bound, "{fmt:?}: RMS error {} of weight RMS exceeds {bound}", err / rms);
+    }
+}
+
+#[test]
+fn embed_matches_cpu_for_every_format() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let (v, d) = (45, 96);
+    let tokens: Vec<u32> = vec![0, 44, 3, 17, 17, 29, 1];
+    for fmt in FORMATS {
+        let e = Matrix::from_f32(&randn(v * d, 31, 1.0), v, d, fmt);
+        let deq = e.dequantize();
+        let want: Vec<f32> = tokens.iter().flat_map(|&t| deq[t as usize * d..(t as usize + 1) * d].to_vec()).collect();
+        let got = block_on(r.embed(&tokens, &e)).unwrap();
+        assert_close(&format!("embed {fmt:?}"), &got, &want, ELEMENTWISE_TOL);
+    }
+}
+
+#[test]
+fn rmsnorm_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    for (t, d) in [(5, 96), (3, 200), (1, 33)] {
+        let x = randn(t * d, 41, 3.0);
+        let w = randn(d, 42, 1.0);
+        let got = block_on(r.rmsnorm(&x, &w, 1e-5)).unwrap();
+        assert_close(&format!("rmsnorm T={t} D={d}"), &got, &cpu::rmsnorm(&x, &w, 1e-5), ELEMENTWISE_TOL);
+    }
+}
+
+#[test]
+fn rope_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let (t, nh, hd) = (37, 3, 32);
+    let q = randn(t * nh * hd, 51, 1.0);
+    let k = randn(t * nh * hd, 52, 1.0);
+    let (mut wq, mut wk) = (q.clone(), k.clone());
+    cpu::rope(&mut wq, t, nh, hd, 10_000.0);
+    cpu::rope(&mut wk, t, nh, hd, 10_000.0);
+    let (gq, gk) = block_on(r.rope(&q, &k, t, nh, hd, 10_000.0)).unwrap();
+    // Angles up to 36 rad: sin/cos of large arguments differ a little between libms.
+    assert_close("rope q", &gq, &wq, 5e-5);
+    assert_close("rope k", &gk, &wk, 5e-5);
+}
+
+#[test]
+fn attention_matches_cpu_bidirectional_and_causal() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    for (t, nh, hd) in [(37, 3, 32), (70, 2, 18), (1, 1, 8)] {
+        let d = nh * hd;
+        let (q, k, v) = (randn(t * d, 61, 1.0), randn(t * d, 62, 1.0), randn(t * d, 63, 1.0));
+        for causal in [false, true] {
+            let want = cpu::attention(&q, &k, &v, t, nh, hd, causal);
+            let got = block_on(r.attention(&q, &k, &v, t, nh, hd, causal)).unwrap();
+            assert_close(&format!("attention T={t} H={nh} hd={hd} causal={causal}"), &got, &want, MATMUL_TOL);
+        }
+    }
+}
+
+#[test]
+fn swiglu_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let (g, u) = (randn(1000, 71, 3.0), randn(1000, 72, 1.0));
+    let got = block_on(r.swiglu(&g, &u)).unwrap();
+    assert_close("swiglu", &got, &cpu::swiglu(&g, &u), ELEMENTWISE_TOL);
+}
+
+#[test]
+fn pick_matches_cpu_greedy_gumbel_and_random() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let cfg = tiny_config(false);
+    let (t, v) = (9, cfg.vocab_size);
+    let logits = randn(t * v, 81, 2.0);
+    let mut tokens = vec![cfg.mask_id; t];
+    tokens[2] = 5;
+    tokens[6] = 7;
+    for (temperature, remasking) in [(0.0, Remasking::LowConfidence), (0.8, Remasking::LowConfidence), (1.0, Remasking::Random)] {
+        let p = SamplerParams { temperature, remasking, seed: 1234, ..Default::default() };
+        let (gp, gprob, gkey) = block_on(r.pick(&logits, &tokens, &cfg, &p, 3)).unwrap();
+        for pos in 0..t {
+            if tokens[pos] != cfg.mask_id {
+                assert_eq!(gp[pos], tokens[pos], "unmasked position {pos} must keep its token");
+                continue;
+            }
+            let (tok, prob, key) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, 3, pos as u32);
+            assert_eq!(gp[pos], tok, "T={temperature} position {pos}: GPU picked {} CPU {tok}", gp[pos]);
+            assert_close(&format!("prob T={temperature} pos {pos}"), &[gprob[pos]], &[prob], MATMUL_TOL);
+            assert_close(&format!("key {remasking:?} pos {pos}"), &[gkey[pos]], &[key], MATMUL_TOL);
+            assert!(!sampler::banned(&cfg, gp[pos]), "picked a special token at {pos}");
+        }
+    }
+}
+
+#[test]
+fn commit_matches_cpu_schedule_threshold_and_blocks() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let cfg = tiny_config(false);
+    let m = cfg.mask_id;
+    let t = 29;
+    let mut tokens: Vec<u32> = (0..t as u32).map(|i| if i % 3 == 0 { 5 + i % 7 } else { m }).collect();
+    tokens[1] = 9;
+    let pred: Vec<u32> = (0..t as u32).map(|i| 10 + i % 20).collect();
+    let prob = randn(t, 91, 1.0).iter().map(|v| v.abs().min(1.0)).collect::<Vec<f32>>();
+    let mut key = prob.clone();
+    key[4] = key[5]; // a tie, broken by position
+    for (block_length, threshold, k) in [(0, None, 3u32), (8, None, 2), (0, Some(0.5), 0), (5, Some(0.99), 0), (0, None, 40)] {
+        let p = SamplerParams { block_length, threshold, ..Default::default() };
+        let mut want = tokens.clone();
+        sampler::commit(&mut want, &pred, &prob, &key, m, block_length, k, threshold);
+        let (got, state) = block_on(r.commit(&tokens, &pred, &prob, &key, &cfg, &p, &[k, k], 0)).unwrap();
+        assert_eq!(got, want, "commit block={block_length} threshold={threshold:?} k={k}");
+        assert_eq!(state.step, 1, "commit advances the step");
+    }
+}
