@@ -1,0 +1,127 @@
+//! The whole model on the GPU against the CPU reference: logits of one forward
+//! pass, and the full unmasking loop (identical tokens when greedy).
+
+mod common;
+
+use common::*;
+use pollster::block_on;
+use unmask::cpu::CpuModel;
+use unmask::gpu::GpuModel;
+use unmask::sampler::{generate_cpu, Remasking, SamplerParams};
+use unmask::tasks::{PoemForm, TaskBuilder};
+use unmask::{ExportFormat, ModelWeights, WeightFormat};
+
+#[test]
+fn forward_pass_matches_cpu_q8_q4_and_causal() {
+    let Some(ctx) = gpu() else { return };
+    let mut models = vec![tiny_model(WeightFormat::Q8, 1), tiny_model(WeightFormat::Q4, 2), tiny_model(WeightFormat::F16, 3)];
+    let mut causal = tiny_model(WeightFormat::Q8, 4);
+    causal.config.causal = true;
+    models.push(causal);
+    for w in &models {
+        let cpu = CpuModel::new(w);
+        let gpu = GpuModel::new(ctx.clone(), w).unwrap();
+        let tokens: Vec<u32> = (0..37u32).map(|i| (i * 7 + 3) % w.config.vocab_size as u32).collect();
+        let want = cpu.forward(&tokens);
+        let got = block_on(gpu.forward(&tokens)).unwrap();
+        let what = format!("logits {:?} causal={}", w.output.format(), w.config.causal);
+        assert_close(&what, &got, &want, FORWARD_TOL);
+        // Rows-only head (what the CPU sampler uses) agrees with the full head.
+        let rows = [0usize, 5, 36];
+        let part = cpu.forward_rows(&tokens, &rows);
+        let v = w.config.vocab_size;
+        for (i, &r) in rows.iter().enumerate() {
+            assert_close("forward_rows", &part[i * v..(i + 1) * v], &want[r * v..(r + 1) * v], 1e-5);
+        }
+    }
+}
+
+#[test]
+fn causal_model_ignores_the_future() {
+    let mut w = tiny_model(WeightFormat::Q8, 5);
+    w.config.causal = true;
+    let cpu = CpuModel::new(&w);
+    let a: Vec<u32> = vec![5, 6, 7, 8, 9, 10];
+    let mut b = a.clone();
+    b[5] = 20;
+    let (la, lb) = (cpu.forward(&a), cpu.forward(&b));
+    let v = w.config.vocab_size;
+    assert_eq!(la[..5 * v], lb[..5 * v], "changing the last token changed earlier logits of a causal model");
+}
+
+fn poem_prompt(w: &ModelWeights) -> Vec<u32> {
+    let tok = test_tokenizer();
+    let tb = TaskBuilder::new(&tok, &w.config);
+    tb.acrostic(PoemForm::WuJue, "春夜").unwrap().tokens
+}
+
+#[test]
+fn greedy_generation_is_identical_on_gpu_and_cpu() {
+    let Some(ctx) = gpu() else { return };
+    for (fmt, seed) in [(WeightFormat::Q8, 7), (WeightFormat::Q4, 8)] {
+        let w = tiny_model(fmt, seed);
+        let cpu = CpuModel::new(&w);
+        let gpu = GpuModel::new(ctx.clone(), &w).unwrap();
+        let prompt = poem_prompt(&w);
+        for p in [
+            SamplerParams { steps: 8, ..Default::default() },
+            SamplerParams { steps: 20, block_length: 12, ..Default::default() },
+            SamplerParams { threshold: Some(0.2), ..Default::default() },
+        ] {
+            let c = generate_cpu(&cpu, &prompt, &p, true, |_| true).unwrap();
+            let g = block_on(gpu.generate(&prompt, &p, true)).unwrap();
+            assert_eq!(g.tokens, c.tokens, "{fmt:?} {p:?}: GPU and CPU tokens differ");
+            assert_eq!(g.steps_run, c.steps_run, "{fmt:?} {p:?}: step counts differ");
+            assert_eq!(g.history.len(), c.history.len());
+            for (s, (gh, ch)) in g.history.iter().zip(&c.history).enumerate() {
+                assert_eq!(gh.tokens, ch.tokens, "history step {s} tokens");
+                assert_close(&format!("history step {s} confidence"), &gh.confidence, &ch.confidence, FORWARD_TOL);
+            }
+        }
+    }
+}
+
+#[test]
+fn sampling_with_temperature_is_seeded_on_gpu() {
+    let Some(ctx) = gpu() else { return };
+    let w = tiny_model(WeightFormat::Q8, 9);
+    let gpu = GpuModel::new(ctx, &w).unwrap();
+    let prompt = poem_prompt(&w);
+    let p = |seed| SamplerParams { steps: 10, temperature: 1.0, remasking: Remasking::Random, seed, ..Default::default() };
+    let a = block_on(gpu.generate(&prompt, &p(1), false)).unwrap();
+    let b = block_on(gpu.generate(&prompt, &p(1), false)).unwrap();
+    let c = block_on(gpu.generate(&prompt, &p(2), false)).unwrap();
+    assert_eq!(a.tokens, b.tokens, "same seed, different output");
+    assert_ne!(a.tokens, c.tokens, "different seeds gave the same poem");
+}
+
+#[test]
+fn one_submission_and_one_readback_per_generation() {
+    let Some(ctx) = gpu() else { return };
+    let w = tiny_model(WeightFormat::Q4, 10);
+    let gpu = GpuModel::new(ctx.clone(), &w).unwrap();
+    let prompt = poem_prompt(&w);
+    let p = SamplerParams { steps: 12, ..Default::default() };
+    for history in [false, true] {
+        ctx.reset_counters();
+        let g = block_on(gpu.generate(&prompt, &p, history)).unwrap();
+        let c = ctx.counters();
+        assert_eq!((c.submissions, c.readbacks), (1, 1), "history={history}: {c:?}");
+        // embed + 12 per layer (2 norms, 7 matmuls, RoPE, attention, SwiGLU) + norm + head + pick + commit
+        let per_step = 1 + 12 * w.config.n_layers as u64 + 2 + 2;
+        assert_eq!(c.dispatches, per_step * g.steps_run as u64, "dispatches per step");
+    }
+}
+
+#[test]
+fn file_round_trip_keeps_gpu_output() {
+    let Some(ctx) = gpu() else { return };
+    let w = ModelWeights::random(tiny_config(false), ExportFormat { blocks: WeightFormat::Q4, embeddings: WeightFormat::F16 }, 11);
+    let back = ModelWeights::from_bytes(&w.to_bytes()).unwrap();
+    assert_eq!(back, w);
+    let prompt = poem_prompt(&w);
+    let p = SamplerParams::default();
+    let a = block_on(GpuModel::new(ctx.clone(), &w).unwrap().generate(&prompt, &p, false)).unwrap();
+    let b = block_on(GpuModel::new(ctx, &back).unwrap().generate(&prompt, &p, false)).unwrap();
+    assert_eq!(a, b);
+}
