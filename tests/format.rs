@@ -1,0 +1,126 @@
+//! The model file: round trips, and refusal (never a panic) of damaged files.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+use unmask::format::tensor_plan;
+use unmask::{ExportFormat, FormatError, ModelWeights, WeightFormat};
+
+fn bytes() -> Vec<u8> {
+    tiny_model(WeightFormat::Q4, 1).to_bytes()
+}
+
+#[test]
+fn every_export_format_round_trips() {
+    for blocks in [WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8, WeightFormat::Q4] {
+        for embeddings in [WeightFormat::F16, WeightFormat::Q8] {
+            let w = ModelWeights::random(tiny_config(false), ExportFormat { blocks, embeddings }, 2);
+            assert_eq!(ModelWeights::from_bytes(&w.to_bytes()).unwrap(), w, "{blocks:?}/{embeddings:?}");
+        }
+    }
+}
+
+#[test]
+fn truncated_files_are_refused_at_every_offset() {
+    let b = bytes();
+    let step = (b.len() / 300).max(1);
+    for cut in (0..b.len()).step_by(step).chain([b.len() - 1, 7, 8, 9]) {
+        match ModelWeights::from_bytes(&b[..cut]) {
+            Err(_) => {}
+            Ok(_) => panic!("a file truncated to {cut} of {} bytes loaded", b.len()),
+        }
+    }
+}
+
+#[test]
+fn corrupted_headers_are_refused() {
+    let good = bytes();
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    for i in (8..8 + n).step_by(7) {
+        let mut b = good.clone();
+        b[i] ^= 0x5a;
+        // Either refused, or (for a byte inside a string that stays valid) loaded
+        // consistently — never a panic.
+        let _ = ModelWeights::from_bytes(&b);
+    }
+    let mut b = good.clone();
+    b[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    assert!(ModelWeights::from_bytes(&b).is_err(), "huge header length accepted");
+    assert!(ModelWeights::from_bytes(b"not a model").is_err());
+}
+
+/// Rewrites a model file with one tensor changed, removed or added.
+fn rewrite(edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>), meta: Option<HashMap<String, String>>) -> Vec<u8> {
+    let good = bytes();
+    let st = safetensors::SafeTensors::deserialize(&good).unwrap();
+    let (_, m) = safetensors::SafeTensors::read_metadata(&good).unwrap();
+    let mut ts: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
+        st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
+    edit(&mut ts);
+    let views: Vec<(String, TensorView)> = ts.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    safetensors::serialize(views, meta.or(m.metadata().clone())).unwrap()
+}
+
+#[test]
+fn missing_extra_misshapen_and_mistyped_tensors_are_named() {
+    let r = ModelWeights::from_bytes(&rewrite(|t| t.retain(|x| x.0 != "layers.1.attn.wk.q4"), None));
+    assert!(matches!(&r, Err(FormatError::Missing(n)) if n == "layers.1.attn.wk"), "{r:?}");
+    let r = ModelWeights::from_bytes(&rewrite(|t| t.push(("bonus".into(), Dtype::F32, vec![1], vec![0; 4])), None));
+    assert!(matches!(&r, Err(FormatError::Extra(n)) if n == "bonus"), "{r:?}");
+    let r = ModelWeights::from_bytes(&rewrite(
+        |t| {
+            let x = t.iter_mut().find(|x| x.0 == "norm").unwrap();
+            x.2 = vec![x.2[0] / 2];
+            x.3.truncate(x.3.len() / 2);
+        },
+        None,
+    ));
+    assert!(matches!(&r, Err(FormatError::Shape { name, .. }) if name == "norm"), "{r:?}");
+    let r = ModelWeights::from_bytes(&rewrite(
+        |t| {
+            let x = t.iter_mut().find(|x| x.0 == "layers.0.mlp.w_up.scale").unwrap();
+            x.1 = Dtype::I16;
+        },
+        None,
+    ));
+    assert!(matches!(&r, Err(FormatError::Dtype { name, .. }) if name == "layers.0.mlp.w_up.scale"), "{r:?}");
+    let r = ModelWeights::from_bytes(&rewrite(
+        |t| {
+            let x = t.iter_mut().find(|x| x.0 == "norm").unwrap();
+            x.3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        },
+        None,
+    ));
+    assert!(matches!(&r, Err(FormatError::NonFinite { .. })), "{r:?}");
+}
+
+#[test]
+fn unknown_versions_and_foreign_files_are_refused() {
+    let cfg = serde_json::to_string(&tiny_config(false)).unwrap();
+    let meta = |v: &str| Some(HashMap::from([("format".into(), "unmask".into()), ("format_version".into(), v.into()), ("config".into(), cfg.clone())]));
+    let r = ModelWeights::from_bytes(&rewrite(|_| {}, meta("99")));
+    assert!(matches!(&r, Err(FormatError::Version { found }) if found == "99"), "{r:?}");
+    let r = ModelWeights::from_bytes(&rewrite(|_| {}, Some(HashMap::from([("format".into(), "pt".into())]))));
+    assert!(matches!(r, Err(FormatError::MissingMetadata)), "{r:?}");
+    let mut bad = tiny_config(false);
+    bad.d_model = 100;
+    let meta_bad = Some(HashMap::from([
+        ("format".into(), "unmask".into()),
+        ("format_version".into(), "1".into()),
+        ("config".into(), serde_json::to_string(&bad).unwrap()),
+    ]));
+    assert!(matches!(ModelWeights::from_bytes(&rewrite(|_| {}, meta_bad)), Err(FormatError::Config(_))));
+}
+
+#[test]
+fn plan_counts_parameters() {
+    let c = tiny_config(false);
+    let w = tiny_model(WeightFormat::Q8, 1);
+    let expect = 2 * c.vocab_size * c.d_model + c.d_model + c.n_layers * (4 * c.d_model * c.d_model + 3 * c.d_model * c.d_ff + 2 * c.d_model);
+    assert_eq!(w.param_count(), expect);
+    assert_eq!(tensor_plan(&c).len(), 3 + 9 * c.n_layers);
+}

@@ -1,0 +1,153 @@
+//! Properties of the unmasking loop (CPU reference; the GPU loop is held identical
+//! to it by tests/forward.rs).
+
+mod common;
+
+use common::*;
+use unmask::cpu::CpuModel;
+use unmask::sampler::{commit, generate_cpu, schedule, Remasking, SampleError, SamplerParams};
+use unmask::tasks::{PoemForm, TaskBuilder};
+use unmask::WeightFormat;
+
+fn setup() -> (CpuModel, Vec<u32>, Vec<usize>) {
+    let w = tiny_model(WeightFormat::Q8, 3);
+    let tok = test_tokenizer();
+    let p = TaskBuilder::new(&tok, &w.config).poem(PoemForm::WuJue, &["床_月__".into(), "".into(), "举头___".into()]).unwrap();
+    (CpuModel::new(&w), p.tokens, p.masked)
+}
+
+fn committed_per_step(history: &[unmask::sampler::StepRecord], start: &[u32], mask: u32) -> Vec<usize> {
+    let mut prev = start.iter().filter(|&&t| t == mask).count();
+    history
+        .iter()
+        .map(|h| {
+            let now = h.tokens.iter().filter(|&&t| t == mask).count();
+            let k = prev - now;
+            prev = now;
+            k
+        })
+        .collect()
+}
+
+#[test]
+fn steps_and_tokens_per_step_follow_the_schedule() {
+    let (m, prompt, masked) = setup();
+    let mask = m.config.mask_id;
+    for steps in [1, 3, 7, 15, 64] {
+        let p = SamplerParams { steps, ..Default::default() };
+        let g = generate_cpu(&m, &prompt, &p, true, |_| true).unwrap();
+        let sched = schedule(&prompt, &p, mask);
+        assert_eq!(g.steps_run, steps.min(masked.len()), "steps={steps}");
+        assert_eq!(sched.iter().sum::<u32>() as usize, masked.len());
+        let got: Vec<usize> = committed_per_step(&g.history, &prompt, mask);
+        assert_eq!(got, sched.iter().map(|&k| k as usize).collect::<Vec<_>>(), "steps={steps}");
+        // Even split, remainder on the first steps.
+        assert!(sched.windows(2).all(|w| w[0] >= w[1] && w[0] - w[1] <= 1), "{sched:?}");
+        assert!(!g.tokens.contains(&mask), "masks left after the last step");
+    }
+}
+
+#[test]
+fn prompt_and_pinned_positions_never_change() {
+    let (m, prompt, masked) = setup();
+    let pin_pos = masked[4];
+    let p = SamplerParams { steps: 6, pinned: vec![(pin_pos, 10)], temperature: 1.0, seed: 5, ..Default::default() };
+    let g = generate_cpu(&m, &prompt, &p, true, |_| true).unwrap();
+    for h in g.history.iter().chain(std::iter::once(&unmask::sampler::StepRecord { tokens: g.tokens.clone(), confidence: vec![] })) {
+        for (i, &t) in prompt.iter().enumerate() {
+            if t != m.config.mask_id {
+                assert_eq!(h.tokens[i], t, "prompt position {i} changed");
+            }
+        }
+        assert_eq!(h.tokens[pin_pos], 10, "pinned position changed");
+    }
+}
+
+#[test]
+fn committed_tokens_stay_committed() {
+    let (m, prompt, _) = setup();
+    let p = SamplerParams { steps: 9, temperature: 0.7, seed: 3, ..Default::default() };
+    let g = generate_cpu(&m, &prompt, &p, true, |_| true).unwrap();
+    for w in g.history.windows(2) {
+        for i in 0..prompt.len() {
+            if w[0].tokens[i] != m.config.mask_id {
+                assert_eq!(w[1].tokens[i], w[0].tokens[i], "position {i} was remasked or changed");
+            }
+        }
+    }
+}
+
+#[test]
+fn random_and_low_confidence_differ_and_seeds_repeat() {
+    let (m, prompt, _) = setup();
+    let run = |remasking, seed| {
+        let p = SamplerParams { steps: 8, remasking, seed, ..Default::default() };
+        generate_cpu(&m, &prompt, &p, true, |_| true).unwrap()
+    };
+    let a = run(Remasking::LowConfidence, 1);
+    let b = run(Remasking::Random, 1);
+    assert_ne!(a.history, b.history, "random remasking committed in the same order as low-confidence");
+    assert_eq!(run(Remasking::Random, 4), run(Remasking::Random, 4), "same seed, different result");
+    assert_ne!(run(Remasking::Random, 4).history, run(Remasking::Random, 5).history, "seed has no effect");
+}
+
+#[test]
+fn blocks_fill_left_to_right() {
+    let (m, prompt, masked) = setup();
+    let p = SamplerParams { steps: 12, block_length: 6, ..Default::default() };
+    let g = generate_cpu(&m, &prompt, &p, true, |_| true).unwrap();
+    let mask = m.config.mask_id;
+    for h in &g.history {
+        let first_masked = h.tokens.iter().position(|&t| t == mask).unwrap_or(usize::MAX);
+        // No position in a later block is committed while an earlier block has masks.
+        for &i in &masked {
+            if h.tokens[i] != mask && first_masked != usize::MAX {
+                assert!(i / 6 <= first_masked / 6, "position {i} committed before block of {first_masked} finished");
+            }
+        }
+    }
+}
+
+#[test]
+fn threshold_decoding_takes_fewer_steps_at_low_threshold() {
+    let (m, prompt, masked) = setup();
+    let steps = |th| generate_cpu(&m, &prompt, &SamplerParams { threshold: Some(th), ..Default::default() }, false, |_| true).unwrap().steps_run;
+    let (strict, loose) = (steps(1.0), steps(0.01));
+    assert_eq!(strict, masked.len(), "threshold 1.0 commits one token a step");
+    assert!(loose < strict, "a low threshold should commit several tokens a step ({loose} vs {strict})");
+}
+
+#[test]
+fn callback_can_stop_early() {
+    let (m, prompt, _) = setup();
+    let mut seen = 0;
+    let g = generate_cpu(&m, &prompt, &SamplerParams { steps: 10, ..Default::default() }, false, |_| {
+        seen += 1;
+        seen < 3
+    })
+    .unwrap();
+    assert_eq!(g.steps_run, 3);
+}
+
+#[test]
+fn commit_ranks_by_key_with_ties_to_the_left() {
+    let mut tokens = vec![0u32, 0, 0, 0, 7];
+    let pred = vec![10, 11, 12, 13, 14];
+    let prob = vec![0.1, 0.9, 0.5, 0.9, 1.0];
+    let chosen = commit(&mut tokens, &pred, &prob, &prob, 0, 0, 2, None);
+    assert_eq!(chosen, vec![1, 3]);
+    assert_eq!(tokens, vec![0, 11, 0, 13, 7]);
+}
+
+#[test]
+fn bad_requests_are_refused() {
+    let (m, prompt, _) = setup();
+    let run = |tokens: &[u32], p: SamplerParams| generate_cpu(&m, tokens, &p, false, |_| true).unwrap_err();
+    assert_eq!(run(&[], SamplerParams::default()), SampleError::Empty);
+    assert_eq!(run(&[5, 6], SamplerParams::default()), SampleError::NoMasks);
+    assert_eq!(run(&prompt, SamplerParams { steps: 0, ..Default::default() }), SampleError::ZeroSteps);
+    assert_eq!(run(&prompt, SamplerParams { pinned: vec![(999, 5)], ..Default::default() }), SampleError::PinOutOfRange(999));
+    assert_eq!(run(&[0, 9999], SamplerParams::default()), SampleError::BadToken(9999));
+    assert!(matches!(run(&vec![0; 300], SamplerParams::default()), SampleError::TooLong { .. }));
+    assert_eq!(run(&prompt, SamplerParams { threshold: Some(1.5), ..Default::default() }), SampleError::BadThreshold(1.5));
+}
