@@ -32,6 +32,17 @@ impl Dataset {
         let mut docs = Vec::new();
         let mut cum = Vec::new();
         let mut total = 0.0;
+        // Direct table: tok.char_id runs the whole normalizer per call (far too slow
+        // for 20M characters), and texts are already normalised.
+        let table: std::collections::HashMap<char, u32> = (3..tok.vocab_size() as u32)
+            .filter_map(|id| {
+                let mut cs = tok.token(id).chars();
+                match (cs.next(), cs.next()) {
+                    (Some(c), None) => Some((c, id)),
+                    _ => None,
+                }
+            })
+            .collect();
         for line in s.lines() {
             let t: Text = serde_json::from_str(line)?;
             if t.heldout != heldout {
@@ -42,7 +53,7 @@ impl Dataset {
             for l in split_lines(&t.text) {
                 line_starts.push(ids.len());
                 // Characters are tokens; one outside the vocabulary becomes [UNK].
-                ids.extend(l.chars().map(|c| tok.char_id(c).unwrap_or(unmask::tokenizer::UNK_ID)));
+                ids.extend(l.chars().map(|c| table.get(&c).copied().unwrap_or(unmask::tokenizer::UNK_ID)));
             }
             total += t.weight;
             cum.push(total);

@@ -158,6 +158,7 @@ impl Model {
     }
 
     /// All parameters as named f32 vectors (for checkpoints and export).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn to_f32(&self) -> Result<HashMap<String, Vec<f32>>> {
         let mut out = HashMap::new();
         for n in &self.names {
