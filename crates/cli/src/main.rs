@@ -1,1 +1,168 @@
-fn main() {}
+//! `unmask`: generate, evaluate and benchmark the poem model from the command line,
+//! on the GPU engine or the CPU reference.
+
+mod bench;
+mod engine;
+mod eval;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use unmask::sampler::{Remasking, SamplerParams};
+use unmask::tasks::{answer, PoemForm, TaskBuilder};
+
+use engine::{Backend, Engine};
+
+#[derive(Parser)]
+#[command(name = "unmask", version, about = "A masked-diffusion (LLaDA-style) classical Chinese poem model")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Complete a poem: the next line, the previous line, masked characters or a whole poem.
+    Generate(GenerateArgs),
+    /// Forward/reversal exact-match accuracy on a JSONL file of {"first", "second"} pairs.
+    Eval(eval::EvalArgs),
+    /// Per-step and end-to-end latency on the GPU and the CPU in one run.
+    Bench(bench::BenchArgs),
+}
+
+/// Which model files to load.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// Model file (safetensors, unmask format). Defaults to the bundled model.
+    #[arg(long, default_value_os_t = engine::bundled("poem.safetensors"))]
+    pub model: PathBuf,
+    /// tokenizer.json. Defaults to the bundled one.
+    #[arg(long, default_value_os_t = engine::bundled("tokenizer.json"))]
+    pub tokenizer: PathBuf,
+    /// gpu (wgpu: Vulkan/Metal/DX12) or cpu (the f32 reference).
+    #[arg(long, value_enum, default_value_t = Backend::Gpu)]
+    pub backend: Backend,
+}
+
+/// Sampler options (defaults from `SamplerParams::default()`).
+#[derive(Args, Clone)]
+pub struct SamplerArgs {
+    /// Denoising steps.
+    #[arg(long, default_value_t = SamplerParams::default().steps)]
+    pub steps: usize,
+    /// Semi-autoregressive block length (0 = one block).
+    #[arg(long, default_value_t = 0)]
+    pub block_length: usize,
+    /// low_confidence or random.
+    #[arg(long, default_value = "low_confidence")]
+    pub remasking: Remasking,
+    /// Gumbel temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Fast-dLLM parallel decoding: commit every prediction at least this sure.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u32,
+}
+
+impl SamplerArgs {
+    pub fn params(&self) -> SamplerParams {
+        SamplerParams {
+            steps: self.steps,
+            block_length: self.block_length,
+            remasking: self.remasking,
+            temperature: self.temperature,
+            threshold: self.threshold,
+            pinned: Vec::new(),
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    /// The line after the text.
+    Next,
+    /// The line before the text.
+    Prev,
+    /// Fill the `_` (or ＿, [MASK]) in the text.
+    Infill,
+    /// A whole poem of --form; the text (optional) is an acrostic head.
+    Poem,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    #[arg(long, value_enum, default_value_t = Mode::Next)]
+    mode: Mode,
+    /// The text: a line for next/prev, a template with `_` for infill, the acrostic head for poem.
+    #[arg(default_value = "")]
+    text: String,
+    /// wujue, qijue, wulv or qilv (5/7 characters × 4/8 lines).
+    #[arg(long, default_value = "wujue")]
+    form: PoemForm,
+    /// Pin a character at a 0-based position of the template: --pin 3=月 (repeatable).
+    #[arg(long)]
+    pin: Vec<String>,
+    /// Print the denoising trajectory, one line per step.
+    #[arg(long)]
+    show_steps: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    sampler: SamplerArgs,
+}
+
+fn generate(a: GenerateArgs) -> Result<()> {
+    let eng = Engine::load(&a.model)?;
+    let tb = TaskBuilder::new(&eng.tokenizer, &eng.config);
+    let prompt = match a.mode {
+        Mode::Next => tb.next_line(&a.text),
+        Mode::Prev => tb.previous_line(&a.text),
+        Mode::Infill => tb.infill(&a.text),
+        Mode::Poem if a.text.trim().is_empty() => tb.poem(a.form, &[]),
+        Mode::Poem => tb.acrostic(a.form, &a.text),
+    }?;
+    let mut p = a.sampler.params();
+    for pin in &a.pin {
+        let (pos, ch) = pin.split_once('=').with_context(|| format!("--pin {pin}: expected POS=CHAR"))?;
+        let pos: usize = pos.trim().parse().with_context(|| format!("--pin {pin}: bad position"))?;
+        let mut chars = ch.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else { bail!("--pin {pin}: give exactly one character") };
+        let id = eng.tokenizer.char_id(c).with_context(|| format!("--pin {pin}: '{c}' is not in the vocabulary"))?;
+        p.pinned.push((pos, id));
+    }
+    let t0 = std::time::Instant::now();
+    let g = eng.generate(&prompt.tokens, &p, a.show_steps)?;
+    let elapsed = t0.elapsed();
+    if a.show_steps {
+        for (s, h) in g.history.iter().enumerate() {
+            println!("step {:>2}: {}", s + 1, eng.tokenizer.decode(&h.tokens));
+        }
+    }
+    println!("{}", eng.tokenizer.decode(&g.tokens));
+    eprintln!(
+        "[{}] answer {} · {} steps · {:.1} ms · {}",
+        eng.backend_name(),
+        answer(&eng.tokenizer, &prompt, &g.tokens),
+        g.steps_run,
+        elapsed.as_secs_f64() * 1e3,
+        eng.describe()
+    );
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Generate(a) => generate(a),
+        Cmd::Eval(a) => eval::run(a),
+        Cmd::Bench(a) => bench::run(a),
+    };
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

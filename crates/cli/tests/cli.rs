@@ -1,0 +1,117 @@
+//! The CLI end to end on a small random model written to a temporary folder.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use unmask::{ExportFormat, ModelConfig, ModelWeights, PoemTokenizer, WeightFormat};
+
+const CHARS: &str = "，。？！床前明月光疑是地上霜举头望低思故乡春眠不觉晓处闻啼鸟夜来风雨声花落知多少";
+
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let chars: Vec<char> = CHARS.chars().collect();
+    let tok = PoemTokenizer::build(&chars, &[('頭', '头')]).unwrap();
+    let mut cfg = ModelConfig::tiny(tok.vocab_size());
+    cfg.max_seq_len = 64;
+    let w = ModelWeights::random(cfg, ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 }, 1);
+    let (m, t) = (dir.join("m.safetensors"), dir.join("tokenizer.json"));
+    std::fs::write(&m, w.to_bytes()).unwrap();
+    std::fs::write(&t, tok.to_json()).unwrap();
+    (m, t)
+}
+
+fn unmask(args: &[&str], m: &Path, t: &Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_unmask"))
+        .args(args)
+        .arg("--model")
+        .arg(m)
+        .arg("--tokenizer")
+        .arg(t)
+        .env("UNMASK_TEST", "1")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn gpu_available() -> bool {
+    std::env::var("UNMASK_SKIP_GPU").as_deref() != Ok("1")
+}
+
+#[test]
+fn generate_next_and_previous_line_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    let backends: &[&str] = if gpu_available() { &["cpu", "gpu"] } else { &["cpu"] };
+    let mut outs = Vec::new();
+    for b in backends {
+        let (ok, out, err) = unmask(&["generate", "--mode", "next", "床前明月光", "--backend", b], &m, &t);
+        assert!(ok, "{err}");
+        let line = out.lines().last().unwrap().to_string();
+        assert!(line.starts_with("床前明月光，") && line.chars().count() == 12, "{line}");
+        outs.push(line);
+        let (ok, out, err) = unmask(&["generate", "--mode", "prev", "疑是地上霜", "--backend", b, "--show-steps", "--steps", "3"], &m, &t);
+        assert!(ok, "{err}");
+        assert_eq!(out.lines().filter(|l| l.starts_with("step")).count(), 3, "{out}");
+        assert!(out.lines().last().unwrap().ends_with("，疑是地上霜。"), "{out}");
+    }
+    if outs.len() == 2 {
+        assert_eq!(outs[0], outs[1], "greedy CPU and GPU disagree");
+    }
+}
+
+#[test]
+fn poem_with_acrostic_and_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    let (ok, out, err) = unmask(&["generate", "--mode", "poem", "春夜", "--form", "wujue", "--backend", "cpu", "--pin", "4=月"], &m, &t);
+    assert!(ok, "{err}");
+    let poem: Vec<char> = out.trim().chars().collect();
+    assert_eq!(poem.len(), 24, "{out}");
+    assert_eq!((poem[0], poem[4], poem[6]), ('春', '月', '夜'), "{out}");
+}
+
+#[test]
+fn eval_prints_json_accuracies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    let pairs = dir.path().join("pairs.jsonl");
+    std::fs::write(&pairs, "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\"}\n\n{\"first\":\"举头望明月\",\"second\":\"低头思故乡\"}\n").unwrap();
+    let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--json", "--backend", "cpu"], &m, &t);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["n"], 2);
+    for k in ["forward", "reversal"] {
+        let x = v[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{k} = {x}");
+    }
+    std::fs::write(&pairs, "{\"first\": 1}\n").unwrap();
+    let (ok, _, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("pairs.jsonl:1"), "{err}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    let (ok, _, err) = unmask(&["generate", "--mode", "next", "hello", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("not in the model's vocabulary") && err.contains("'h'"), "{err}");
+    let (ok, _, err) = unmask(&["generate", "--mode", "next", "", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("empty"), "{err}");
+    let (ok, _, err) = unmask(&["generate", "--mode", "infill", "床前明月光", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("no `_`"), "{err}");
+    let bytes = std::fs::read(&m).unwrap();
+    std::fs::write(&m, &bytes[..bytes.len() / 2]).unwrap();
+    let (ok, _, err) = unmask(&["generate", "床前明月光", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("loading model"), "{err}");
+}
+
+#[test]
+fn bench_prints_both_backends_and_counters() {
+    if !gpu_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    let (ok, out, err) = unmask(&["bench", "--reps", "1", "--steps", "4"], &m, &t);
+    assert!(ok, "{err}");
+    assert!(out.contains("adapter:") && out.contains(" gpu ") && out.contains(" cpu "), "{out}");
+}
