@@ -50,6 +50,7 @@ impl GpuContext {
     /// Picks the default adapter (high performance preferred) and opens a device
     /// with WebGPU's default limits (what every WebGPU browser guarantees).
     pub async fn new() -> Result<Self, GpuError> {
+        #[cfg_attr(target_arch = "wasm32", allow(unused_mut))]
         let mut desc = wgpu::InstanceDescriptor::from_env_or_default();
         // Natively, skip the GL backend (it only adds noise probing for a display);
         // WGPU_BACKEND still overrides.

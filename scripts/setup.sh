@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh Debian machine (as root):
+# Mesa's lavapipe (a Vulkan GPU on the CPU, for the GPU tests), and the Rust
+# wasm target. Safe to run again: it skips what is already there.
+set -euo pipefail
+
+need_apt=()
+dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers libvulkan1)
+if [ "${UNMASK_BROWSER_TESTS:-1}" = 1 ]; then
+  dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+fi
+
+rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
