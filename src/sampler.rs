@@ -244,6 +244,59 @@ pub fn commit(
     chosen
 }
 
+/// The reverse process on the CPU reference, one step at a time, so a caller (the
+/// web page's CPU fallback) can yield between steps and never freeze the UI.
+pub struct CpuSampler<'m> {
+    model: &'m CpuModel,
+    params: SamplerParams,
+    x: Vec<u32>,
+    sched: Vec<u32>,
+    total: usize,
+    step: usize,
+}
+
+impl<'m> CpuSampler<'m> {
+    pub fn new(model: &'m CpuModel, tokens: &[u32], p: &SamplerParams) -> Result<Self, SampleError> {
+        let cfg = &model.config;
+        let x = prepare(tokens, p, cfg.vocab_size, cfg.mask_id, cfg.max_seq_len)?;
+        let sched = schedule(&x, p, cfg.mask_id);
+        let total = max_steps(&x, p, cfg.mask_id);
+        Ok(CpuSampler { model, params: p.clone(), x, sched, total, step: 0 })
+    }
+
+    /// Runs one step; `None` once every mask is committed.
+    pub fn step(&mut self) -> Option<StepRecord> {
+        let (cfg, p, t) = (&self.model.config, &self.params, self.x.len());
+        let masked: Vec<usize> = (0..t).filter(|&i| self.x[i] == cfg.mask_id).collect();
+        if masked.is_empty() || self.step >= self.total {
+            return None;
+        }
+        let logits = self.model.forward_rows(&self.x, &masked);
+        let (mut pred, mut prob, mut key) = (vec![0u32; t], vec![-1f32; t], vec![f32::NEG_INFINITY; t]);
+        for (row, &i) in masked.iter().enumerate() {
+            let v = cfg.vocab_size;
+            (pred[i], prob[i], key[i]) = pick(&logits[row * v..(row + 1) * v], cfg, p, self.step as u32, i as u32);
+        }
+        let k = self.sched.get(self.step).copied().unwrap_or(0);
+        commit(&mut self.x, &pred, &prob, &key, cfg.mask_id, p.block_length, k, p.threshold);
+        self.step += 1;
+        Some(StepRecord { tokens: self.x.clone(), confidence: prob })
+    }
+
+    /// The most steps this generation can take.
+    pub fn max_steps(&self) -> usize {
+        self.total
+    }
+
+    pub fn steps_run(&self) -> usize {
+        self.step
+    }
+
+    pub fn tokens(&self) -> &[u32] {
+        &self.x
+    }
+}
+
 /// Runs the whole reverse process on the CPU reference. `on_step` sees each step as
 /// it happens and may return `false` to stop early.
 pub fn generate_cpu(
@@ -253,35 +306,16 @@ pub fn generate_cpu(
     keep_history: bool,
     mut on_step: impl FnMut(&StepRecord) -> bool,
 ) -> Result<Generation, SampleError> {
-    let cfg = &model.config;
-    let mut x = prepare(tokens, p, cfg.vocab_size, cfg.mask_id, cfg.max_seq_len)?;
-    let sched = schedule(&x, p, cfg.mask_id);
-    let total = max_steps(&x, p, cfg.mask_id);
-    let t = x.len();
-    let mut out = Generation { tokens: Vec::new(), steps_run: 0, history: Vec::new() };
-    for step in 0..total {
-        let masked: Vec<usize> = (0..t).filter(|&i| x[i] == cfg.mask_id).collect();
-        if masked.is_empty() {
-            break;
-        }
-        let logits = model.forward_rows(&x, &masked);
-        let (mut pred, mut prob, mut key) = (vec![0u32; t], vec![-1f32; t], vec![f32::NEG_INFINITY; t]);
-        for (row, &i) in masked.iter().enumerate() {
-            let (tok, pr, k) = pick(&logits[row * cfg.vocab_size..(row + 1) * cfg.vocab_size], cfg, p, step as u32, i as u32);
-            (pred[i], prob[i], key[i]) = (tok, pr, k);
-        }
-        let k = sched.get(step).copied().unwrap_or(0);
-        commit(&mut x, &pred, &prob, &key, cfg.mask_id, p.block_length, k, p.threshold);
-        out.steps_run += 1;
-        let rec = StepRecord { tokens: x.clone(), confidence: prob };
+    let mut s = CpuSampler::new(model, tokens, p)?;
+    let mut history = Vec::new();
+    while let Some(rec) = s.step() {
         let go_on = on_step(&rec);
         if keep_history {
-            out.history.push(rec);
+            history.push(rec);
         }
         if !go_on {
             break;
         }
     }
-    out.tokens = x;
-    Ok(out)
+    Ok(Generation { tokens: s.x, steps_run: s.step, history })
 }
