@@ -1,0 +1,425 @@
+//! The page: task tabs, input with inline errors, examples, settings, the result
+//! and the step-by-step denoising view.
+
+use std::cell::RefCell;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use unmask::sampler::{Remasking, SamplerParams};
+use unmask::tasks::{answer, PoemForm, TaskBuilder, TaskError};
+use unmask::{ModelWeights, PoemTokenizer};
+
+use crate::engine::{fetch_cached, BackendInfo, Engine, Source};
+use crate::i18n::{t, Lang};
+use crate::state::{cells, Cell, Request, Task, FORMS, MAX_STEPS};
+
+thread_local! {
+    // The engine is not Send; it lives here and is taken out while it generates.
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Load {
+    Loading { got: u64, total: Option<u64>, what: &'static str },
+    Ready { backend: BackendInfo, source: Source, ms: f64 },
+    Failed(String),
+}
+
+/// One finished generation as the page shows it.
+#[derive(Clone, Debug, PartialEq)]
+struct Outcome {
+    text: String,
+    answer: String,
+    frames: Vec<Vec<Cell>>,
+    steps: usize,
+    ms: f64,
+    on_gpu: bool,
+}
+
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+fn query() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+async fn load_model(load: RwSignal<Load>, force_cpu: bool) {
+    let t0 = now_ms();
+    // The manifest is tiny and must be current: it names the model version, which
+    // keys the cached copies, so a new model is never hidden behind an old cache.
+    let manifest = match crate::engine::fetch_fresh_json("model/manifest.json").await {
+        Ok(m) => m,
+        Err(e) => return load.set(Load::Failed(e)),
+    };
+    let version = manifest["version"].as_str().unwrap_or("0").to_string();
+    let tok = fetch_cached(&format!("model/tokenizer.json?v={version}"), &|_, _| {}, |b| {
+        PoemTokenizer::from_bytes(b).map_err(|e| e.to_string())
+    })
+    .await;
+    let (tok, _, _) = match tok {
+        Ok(x) => x,
+        Err(e) => return load.set(Load::Failed(e)),
+    };
+    let progress = move |got, total| load.set(Load::Loading { got, total, what: "model" });
+    let model = fetch_cached(&format!("model/poem.safetensors?v={version}"), &progress, |b| {
+        ModelWeights::from_bytes(b).map_err(|e| e.to_string())
+    })
+    .await;
+    let (weights, source, _) = match model {
+        Ok(x) => x,
+        Err(e) => return load.set(Load::Failed(e)),
+    };
+    if tok.vocab_size() != weights.config.vocab_size {
+        return load.set(Load::Failed("the tokenizer does not match the model".into()));
+    }
+    let engine = Engine::new(tok, weights, force_cpu).await;
+    let backend = engine.backend.clone();
+    ENGINE.with(|e| *e.borrow_mut() = Some(engine));
+    load.set(Load::Ready { backend, source, ms: now_ms() - t0 });
+}
+
+fn describe_error(lang: Lang, e: &TaskError) -> String {
+    match (lang, e) {
+        (Lang::Zh, TaskError::Empty) => "请输入文字。".into(),
+        (Lang::Zh, TaskError::Unknown(u)) => format!(
+            "模型不认识这些字：{}",
+            u.iter().map(|c| format!("「{}」(第 {} 个字)", c.ch, c.char_index + 1)).collect::<Vec<_>>().join("、")
+        ),
+        (Lang::Zh, TaskError::TooLong { len, max }) => format!("太长了：{len} 个位置，模型最多处理 {max} 个。"),
+        (Lang::Zh, TaskError::NoMasks) => "没有要填的位置：用 _ 标出要填的字。".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn confidence_style(c: &Cell) -> String {
+    match (c.masked, c.confidence) {
+        (true, _) => "background:#e5e7eb;color:#9ca3af".into(),
+        (false, Some(p)) => {
+            // Low confidence → warm, high → deep blue, as in LLaDA's demo.
+            let hue = 30.0 + 190.0 * p.clamp(0.0, 1.0);
+            format!("background:hsl({hue:.0},70%,{:.0}%);color:#111", 88.0 - 30.0 * p.clamp(0.0, 1.0))
+        }
+        (false, None) => "background:transparent".into(),
+    }
+}
+
+const EXAMPLES: [(Task, &str, &str); 8] = [
+    (Task::Next, "床前明月光", "李白《静夜思》"),
+    (Task::Prev, "疑是地上霜", "李白《静夜思》"),
+    (Task::Next, "白日依山尽", "王之涣《登鹳雀楼》"),
+    (Task::Prev, "处处闻啼鸟", "孟浩然《春晓》"),
+    (Task::Next, "海上生明月", "张九龄《望月怀远》"),
+    (Task::Infill, "举头望明_，低头思故_。", "李白《静夜思》"),
+    (Task::Infill, "两个黄鹂鸣翠柳，一行白鹭上青_。", "杜甫《绝句》"),
+    (Task::Poem, "春夏秋冬", "藏头诗 · acrostic"),
+];
+
+#[component]
+pub fn App() -> impl IntoView {
+    let initial = Request::from_query(&query());
+    let force_cpu = query().contains("backend=cpu");
+    let lang = RwSignal::new(if query().contains("lang=en") { Lang::En } else { Lang::Zh });
+    let load = RwSignal::new(Load::Loading { got: 0, total: None, what: "model" });
+    let task = RwSignal::new(initial.task);
+    let text = RwSignal::new(initial.text.clone());
+    let form = RwSignal::new(initial.form);
+    let steps = RwSignal::new(initial.params.steps);
+    let block = RwSignal::new(initial.params.block_length);
+    let remasking = RwSignal::new(initial.params.remasking);
+    let temperature = RwSignal::new(initial.params.temperature);
+    let threshold = RwSignal::new(initial.params.threshold);
+    let seed = RwSignal::new(initial.params.seed);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let cpu_progress = RwSignal::new(None::<(usize, usize)>);
+    let outcome = RwSignal::new(None::<Outcome>);
+    let shown = RwSignal::new(0usize);
+    let replay_id = RwSignal::new(0u32);
+    let copied = RwSignal::new(false);
+
+    spawn_local(load_model(load, force_cpu));
+
+    let request = move || Request {
+        task: task.get_untracked(),
+        text: text.get_untracked(),
+        form: form.get_untracked(),
+        params: SamplerParams {
+            steps: steps.get_untracked().clamp(1, MAX_STEPS),
+            block_length: block.get_untracked(),
+            remasking: remasking.get_untracked(),
+            temperature: temperature.get_untracked(),
+            threshold: threshold.get_untracked(),
+            pinned: vec![],
+            seed: seed.get_untracked(),
+        },
+    };
+
+    let replay = move || {
+        let id = replay_id.get_untracked().wrapping_add(1);
+        replay_id.set(id);
+        spawn_local(async move {
+            let n = outcome.get_untracked().map(|o| o.frames.len()).unwrap_or(0);
+            for s in 0..n {
+                if replay_id.get_untracked() != id {
+                    return;
+                }
+                shown.set(s);
+                sleep_ms(if n > 24 { 60 } else { 160 }).await;
+            }
+        });
+    };
+
+    let generate = move || {
+        if busy.get_untracked() || !matches!(load.get_untracked(), Load::Ready { .. }) {
+            return;
+        }
+        let req = request();
+        let Some(mut engine) = ENGINE.with(|e| e.borrow_mut().take()) else { return };
+        let prompt = {
+            let tb = TaskBuilder::new(&engine.tokenizer, &engine.weights.config);
+            req.prompt(&tb)
+        };
+        let prompt = match prompt {
+            Ok(p) => p,
+            Err(e) => {
+                error.set(Some(describe_error(lang.get_untracked(), &e)));
+                ENGINE.with(|s| *s.borrow_mut() = Some(engine));
+                return;
+            }
+        };
+        error.set(None);
+        busy.set(true);
+        if let Some(w) = web_sys::window() {
+            let url = format!("?{}", req.to_query());
+            let _ = w.history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
+        }
+        spawn_local(async move {
+            let t0 = now_ms();
+            let on_step = move |s: usize, n: usize| cpu_progress.set(Some((s, n)));
+            let r = engine.generate(&prompt.tokens, &req.params, &on_step).await;
+            let ms = now_ms() - t0;
+            cpu_progress.set(None);
+            match r {
+                Ok(g) => {
+                    let cfg = &engine.weights.config;
+                    let frames: Vec<Vec<Cell>> = (0..g.history.len())
+                        .map(|s| cells(&engine.tokenizer, &prompt.tokens, &g.history, s, cfg.mask_id, cfg.pad_id))
+                        .collect();
+                    let o = Outcome {
+                        text: engine.tokenizer.decode(&g.tokens),
+                        answer: answer(&engine.tokenizer, &prompt, &g.tokens),
+                        steps: g.steps_run,
+                        frames,
+                        ms,
+                        on_gpu: engine.on_gpu(),
+                    };
+                    let last = o.frames.len().saturating_sub(1);
+                    outcome.set(Some(o));
+                    shown.set(last);
+                    if let Load::Ready { source, ms, .. } = load.get_untracked() {
+                        load.set(Load::Ready { backend: engine.backend.clone(), source, ms });
+                    }
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            ENGINE.with(|s| *s.borrow_mut() = Some(engine));
+            busy.set(false);
+            replay();
+        });
+    };
+
+    let set_example = move |(tk, txt, _): (Task, &'static str, &'static str)| {
+        task.set(tk);
+        text.set(txt.to_string());
+        if tk == Task::Poem {
+            form.set(PoemForm::QiJue);
+        }
+        error.set(None);
+    };
+
+    let copy_text = move |s: String| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&s);
+            copied.set(true);
+        }
+    };
+
+    view! {
+        <main id="app"
+            data-state=move || match load.get() { Load::Loading { .. } => "loading", Load::Ready { .. } => "ready", Load::Failed(_) => "failed" }
+            data-backend=move || match load.get() { Load::Ready { backend: BackendInfo::WebGpu(_), .. } => "webgpu", Load::Ready { .. } => "cpu", _ => "" }
+            data-source=move || match load.get() { Load::Ready { source: Source::Cache, .. } => "cache", Load::Ready { .. } => "network", _ => "" }
+            data-load-ms=move || match load.get() { Load::Ready { ms, .. } => format!("{ms:.0}"), _ => String::new() }
+        >
+            <header>
+                <h1>{move || t(lang.get(), "title")}</h1>
+                <button class="lang" on:click=move |_| lang.update(|l| *l = if *l == Lang::En { Lang::Zh } else { Lang::En })>
+                    {move || t(lang.get(), "lang")}
+                </button>
+            </header>
+            <p class="subtitle">{move || t(lang.get(), "subtitle")}</p>
+            <StatusBar load=load lang=lang />
+
+            <nav class="tabs" role="tablist">
+                {Task::ALL.into_iter().map(|tk| view! {
+                    <button role="tab" class=("active", move || task.get() == tk) aria-selected=move || (task.get() == tk).to_string()
+                        on:click=move |_| { task.set(tk); error.set(None); }>
+                        {move || t(lang.get(), tk.key())}
+                    </button>
+                }).collect_view()}
+            </nav>
+
+            <section class="input">
+                <label for="text">{move || t(lang.get(), match task.get() { Task::Next => "hint_next", Task::Prev => "hint_prev", Task::Infill => "hint_infill", Task::Poem => "hint_poem" })}</label>
+                <div class="row">
+                    <textarea id="text" rows="2" prop:value=move || text.get()
+                        class=("invalid", move || error.get().is_some())
+                        on:input=move |ev| text.set(event_target_value(&ev))
+                        on:keydown=move |ev: web_sys::KeyboardEvent| { if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key() || !ev.shift_key()) { ev.prevent_default(); generate(); } }
+                    ></textarea>
+                    <Show when=move || task.get() == Task::Poem>
+                        <select id="form" aria-label="form" on:change=move |ev| { if let Ok(f) = event_target_value(&ev).parse() { form.set(f) } }>
+                            {FORMS.into_iter().map(|(f, k)| view! { <option value=k selected=move || form.get() == f>{f.name()}</option> }).collect_view()}
+                        </select>
+                    </Show>
+                    <button id="generate" class="primary" disabled=move || busy.get() || !matches!(load.get(), Load::Ready { .. }) on:click=move |_| generate()>
+                        {move || if busy.get() { t(lang.get(), "generating") } else { t(lang.get(), "generate") }}
+                    </button>
+                </div>
+                <p id="error" class="error" role="alert">{move || error.get()}</p>
+                <p class="progress">{move || cpu_progress.get().map(|(s, n)| format!("CPU {s}/{n}"))}</p>
+                <div class="examples">
+                    <span>{move || t(lang.get(), "examples")}:</span>
+                    {EXAMPLES.into_iter().map(|ex| view! {
+                        <button class="example" title=ex.2 on:click=move |_| set_example(ex)>
+                            {format!("{} · {}", match ex.0 { Task::Next => "→", Task::Prev => "←", Task::Infill => "_", Task::Poem => "❖" }, ex.1)}
+                        </button>
+                    }).collect_view()}
+                </div>
+            </section>
+
+            <details class="settings">
+                <summary>{move || t(lang.get(), "settings")}</summary>
+                <label>{move || t(lang.get(), "steps")}
+                    <input id="steps" type="number" min="1" max=MAX_STEPS.to_string() prop:value=move || steps.get().to_string()
+                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<usize>() { steps.set(v.clamp(1, MAX_STEPS)) } } />
+                </label>
+                <label>{move || t(lang.get(), "block")}
+                    <input type="number" min="0" max="64" prop:value=move || block.get().to_string()
+                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<usize>() { block.set(v.min(64)) } } />
+                </label>
+                <label>{move || t(lang.get(), "remasking")}
+                    <select on:change=move |ev| remasking.set(event_target_value(&ev).parse().unwrap_or_default())>
+                        <option value="low_confidence" selected=move || remasking.get() == Remasking::LowConfidence>{move || t(lang.get(), "low_confidence")}</option>
+                        <option value="random" selected=move || remasking.get() == Remasking::Random>{move || t(lang.get(), "random")}</option>
+                    </select>
+                </label>
+                <label>{move || t(lang.get(), "temperature")}
+                    <input type="number" min="0" max="5" step="0.1" prop:value=move || temperature.get().to_string()
+                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<f32>() { temperature.set(if v.is_finite() { v.clamp(0.0, 5.0) } else { 0.0 }) } } />
+                </label>
+                <label>{move || t(lang.get(), "threshold")}
+                    <input type="number" min="0" max="1" step="0.05" placeholder="off" prop:value=move || threshold.get().map(|v| v.to_string()).unwrap_or_default()
+                        on:change=move |ev| threshold.set(event_target_value(&ev).parse::<f32>().ok().filter(|v| *v > 0.0 && *v <= 1.0)) />
+                </label>
+                <label>{move || t(lang.get(), "seed")}
+                    <input type="number" min="0" prop:value=move || seed.get().to_string()
+                        on:change=move |ev| seed.set(event_target_value(&ev).parse().unwrap_or(0)) />
+                </label>
+            </details>
+
+            <Show when=move || outcome.get().is_some()>
+                <section id="result" class="result"
+                    data-answer=move || outcome.get().map(|o| o.answer).unwrap_or_default()
+                    data-steps=move || outcome.get().map(|o| o.steps.to_string()).unwrap_or_default()
+                    data-frames=move || outcome.get().map(|o| o.frames.len().to_string()).unwrap_or_default()
+                    data-ms=move || outcome.get().map(|o| format!("{:.1}", o.ms)).unwrap_or_default()
+                    data-gpu=move || outcome.get().map(|o| o.on_gpu.to_string()).unwrap_or_default()
+                >
+                    <h2>{move || t(lang.get(), "result")}</h2>
+                    <p id="output" class="poem">{move || outcome.get().map(|o| o.text).unwrap_or_default()}</p>
+                    <p class="meta">{move || outcome.get().map(|o| format!("{} steps · {:.0} ms · {}", o.steps, o.ms, if o.on_gpu { "WebGPU" } else { "CPU" }))}</p>
+                    <div class="actions">
+                        <button id="copy" on:click=move |_| if let Some(o) = outcome.get_untracked() { copy_text(o.text) }>
+                            {move || if copied.get() { t(lang.get(), "copied") } else { t(lang.get(), "copy") }}
+                        </button>
+                        <button id="share" on:click=move |_| {
+                            let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+                            copy_text(href);
+                        }>{move || t(lang.get(), "share")}</button>
+                    </div>
+                    <h3>{move || t(lang.get(), "denoising")}</h3>
+                    <div id="frame" class="frame" data-step=move || shown.get().to_string()>
+                        {move || {
+                            let o = outcome.get();
+                            let s = shown.get();
+                            o.and_then(|o| o.frames.get(s).cloned()).unwrap_or_default().into_iter().map(|c| {
+                                let cls = if c.masked { "cell masked" } else if c.fresh { "cell fresh" } else { "cell" };
+                                let title = c.confidence.map(|p| format!("p = {p:.2}")).unwrap_or_default();
+                                view! { <span class=cls style=confidence_style(&c) title=title>{if c.masked { "＿".to_string() } else { c.text.clone() }}</span> }
+                            }).collect_view()
+                        }}
+                    </div>
+                    <div class="scrub">
+                        <label>{move || t(lang.get(), "step")}
+                            <input id="scrub" type="range" min="0" max=move || outcome.get().map(|o| o.frames.len().saturating_sub(1)).unwrap_or(0).to_string()
+                                prop:value=move || shown.get().to_string()
+                                on:input=move |ev| { replay_id.update(|i| *i += 1); shown.set(event_target_value(&ev).parse().unwrap_or(0)) } />
+                        </label>
+                        <span class="stepno">{move || format!("{}/{}", shown.get() + 1, outcome.get().map(|o| o.frames.len()).unwrap_or(0))}</span>
+                        <button id="replay" on:click=move |_| replay()>{move || t(lang.get(), "replay")}</button>
+                    </div>
+                    <p class="legend">{move || t(lang.get(), "confidence_legend")}</p>
+                </section>
+            </Show>
+            <footer>
+                <a href="https://arxiv.org/abs/2502.09992">LLaDA</a>" · "
+                <span>{move || match load.get() { Load::Ready { backend: BackendInfo::WebGpu(n), .. } => n, _ => String::new() }}</span>
+            </footer>
+        </main>
+    }
+}
+
+async fn sleep_ms(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+}
+
+/// Model loading progress, the backend in use, and why not WebGPU if so.
+#[component]
+fn StatusBar(load: RwSignal<Load>, lang: RwSignal<Lang>) -> impl IntoView {
+    view! {
+        <div id="status" class="status">
+            {move || match load.get() {
+                Load::Loading { got, total, .. } => {
+                    let pct = total.map(|t| (got as f64 / t.max(1) as f64 * 100.0).round()).unwrap_or(0.0);
+                    view! {
+                        <span>{t(lang.get(), "loading")}</span>
+                        <progress max="100" value=pct.to_string()></progress>
+                        <span class="bytes">{format!("{:.1} / {} MB", got as f64 / 1e6, total.map(|t| format!("{:.1}", t as f64 / 1e6)).unwrap_or("?".into()))}</span>
+                    }.into_any()
+                }
+                Load::Ready { backend, source, ms } => {
+                    let (label, why) = match &backend {
+                        BackendInfo::WebGpu(_) => (t(lang.get(), "ready_gpu"), None),
+                        BackendInfo::Cpu(w) => (t(lang.get(), "ready_cpu"), Some(format!("{} {w}", t(lang.get(), "why_cpu")))),
+                    };
+                    let src = if source == Source::Cache { format!(" · {}", t(lang.get(), "from_cache")) } else { String::new() };
+                    view! {
+                        <span class="ok">{label}</span>
+                        <span class="meta">{format!(" · {ms:.0} ms{src}")}</span>
+                        <span class="why">{why}</span>
+                    }.into_any()
+                }
+                Load::Failed(e) => view! {
+                    <span class="error">{t(lang.get(), "load_failed")}" "{e}</span>
+                    <button on:click=move |_| { let _ = web_sys::window().map(|w| w.location().reload()); }>{t(lang.get(), "retry")}</button>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+

@@ -1,0 +1,224 @@
+//! The model in the browser: download with progress into the Cache API (a broken
+//! or partial cache entry is detected and fetched again), WebGPU when the browser
+//! has it, the CPU reference when it doesn't, and recovery from a lost GPU device.
+
+use std::rc::Rc;
+
+use js_sys::{Reflect, Uint8Array};
+use unmask::cpu::CpuModel;
+use unmask::gpu::{GpuContext, GpuError, GpuModel};
+use unmask::sampler::{CpuSampler, Generation, SamplerParams};
+use unmask::{ModelWeights, PoemTokenizer};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, Response};
+
+const CACHE_NAME: &str = "unmask-model-v1";
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()))
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+async fn await_js(p: js_sys::Promise) -> Result<JsValue, String> {
+    JsFuture::from(p).await.map_err(js_err)
+}
+
+/// Resolves on the next macrotask: lets the page paint between CPU steps.
+pub async fn yield_now() {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window().unwrap().set_timeout_with_callback(&resolve);
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+async fn open_cache() -> Option<Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    await_js(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
+}
+
+async fn response_bytes(resp: &Response) -> Result<Vec<u8>, String> {
+    let buf = await_js(resp.array_buffer().map_err(js_err)?).await?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+/// Fetches `url` from the network, reporting (bytes so far, total if known).
+async fn download(url: &str, progress: &dyn Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let resp: Response = await_js(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {e}"))?.dyn_into().map_err(js_err)?;
+    if !resp.ok() {
+        return Err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text()));
+    }
+    let total = resp.headers().get("content-length").ok().flatten().and_then(|s| s.parse::<u64>().ok());
+    let Some(body) = resp.body() else { return response_bytes(&resp).await };
+    let reader: web_sys::ReadableStreamDefaultReader =
+        body.get_reader().dyn_into().map_err(|_| "the response body has no default reader".to_string())?;
+    let mut out: Vec<u8> = Vec::with_capacity(total.unwrap_or(0) as usize);
+    loop {
+        let chunk = await_js(reader.read()).await?;
+        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(js_err)?.dyn_into().map_err(js_err)?;
+        out.extend(value.to_vec());
+        progress(out.len() as u64, total);
+    }
+    if let Some(t) = total {
+        if out.len() as u64 != t {
+            return Err(format!("{url}: the download stopped at {} of {t} bytes", out.len()));
+        }
+    }
+    Ok(out)
+}
+
+/// A small JSON file, always from the network (bypassing the HTTP cache).
+pub async fn fetch_fresh_json(url: &str) -> Result<serde_json::Value, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_cache(web_sys::RequestCache::NoCache);
+    let resp: Response =
+        await_js(window.fetch_with_str_and_init(url, &init)).await.map_err(|e| format!("{url}: {e}"))?.dyn_into().map_err(js_err)?;
+    if !resp.ok() {
+        return Err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text()));
+    }
+    let bytes = response_bytes(&resp).await?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: {e}"))
+}
+
+/// Where a file came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Network,
+}
+
+/// Bytes of `url` from the cache if present and `valid`, else from the network
+/// (then cached). A cached copy that fails `valid` is deleted and fetched again.
+pub async fn fetch_cached<T>(
+    url: &str,
+    progress: &dyn Fn(u64, Option<u64>),
+    valid: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<(T, Source, u64), String> {
+    let cache = open_cache().await;
+    if let Some(c) = &cache {
+        if let Ok(hit) = await_js(c.match_with_str(url)).await {
+            if let Ok(resp) = hit.dyn_into::<Response>() {
+                if let Ok(bytes) = response_bytes(&resp).await {
+                    match valid(&bytes) {
+                        Ok(v) => {
+                            progress(bytes.len() as u64, Some(bytes.len() as u64));
+                            return Ok((v, Source::Cache, bytes.len() as u64));
+                        }
+                        Err(e) => {
+                            web_sys::console::warn_1(&format!("cached {url} is damaged ({e}); fetching it again").into());
+                            let _ = await_js(c.delete_with_str(url)).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let bytes = download(url, progress).await?;
+    let v = valid(&bytes)?;
+    if let Some(c) = &cache {
+        let mut copy = bytes.clone();
+        if let Ok(resp) = Response::new_with_opt_u8_array(Some(&mut copy)) {
+            let _ = await_js(c.put_with_str(url, &resp)).await;
+        }
+    }
+    Ok((v, Source::Network, bytes.len() as u64))
+}
+
+/// Why the page runs on the CPU, or the GPU it runs on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackendInfo {
+    WebGpu(String),
+    Cpu(String),
+}
+
+enum Runner {
+    Gpu(GpuModel),
+    Cpu(CpuModel),
+}
+
+/// A loaded model on one backend.
+pub struct Engine {
+    pub tokenizer: PoemTokenizer,
+    pub weights: ModelWeights,
+    runner: Runner,
+    pub backend: BackendInfo,
+}
+
+fn has_webgpu() -> bool {
+    web_sys::window()
+        .and_then(|w| Reflect::get(&w.navigator(), &"gpu".into()).ok())
+        .is_some_and(|g| !g.is_undefined() && !g.is_null())
+}
+
+async fn open_gpu(w: &ModelWeights) -> Result<GpuModel, String> {
+    if !has_webgpu() {
+        return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+    }
+    let ctx = GpuContext::new().await.map_err(|e| e.to_string())?;
+    GpuModel::new(Rc::new(ctx), w).map_err(|e| e.to_string())
+}
+
+impl Engine {
+    /// Picks WebGPU unless `force_cpu` or it is unavailable; says why in `backend`.
+    pub async fn new(tokenizer: PoemTokenizer, weights: ModelWeights, force_cpu: bool) -> Engine {
+        let (runner, backend) = if force_cpu {
+            (Runner::Cpu(CpuModel::new(&weights)), BackendInfo::Cpu("CPU chosen in the URL (backend=cpu)".into()))
+        } else {
+            match open_gpu(&weights).await {
+                Ok(m) => {
+                    let name = m.context().adapter_name();
+                    (Runner::Gpu(m), BackendInfo::WebGpu(name))
+                }
+                Err(e) => (Runner::Cpu(CpuModel::new(&weights)), BackendInfo::Cpu(e)),
+            }
+        };
+        Engine { tokenizer, weights, runner, backend }
+    }
+
+    pub fn on_gpu(&self) -> bool {
+        matches!(self.runner, Runner::Gpu(_))
+    }
+
+    /// Generates with per-step history. On the CPU, yields to the page between
+    /// steps and reports progress; on a lost GPU device, opens a new one and tries
+    /// again, then falls back to the CPU.
+    pub async fn generate(&mut self, tokens: &[u32], p: &SamplerParams, on_cpu_step: &dyn Fn(usize, usize)) -> Result<Generation, String> {
+        if let Runner::Gpu(m) = &self.runner {
+            match m.generate(tokens, p, true).await {
+                Ok(g) => return Ok(g),
+                Err(GpuError::Sample(e)) => return Err(e.to_string()),
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("GPU failed ({e}); reopening the device").into());
+                    match open_gpu(&self.weights).await {
+                        Ok(m2) => {
+                            let g = m2.generate(tokens, p, true).await;
+                            self.runner = Runner::Gpu(m2);
+                            if let Ok(g) = g {
+                                return Ok(g);
+                            }
+                        }
+                        Err(e2) => web_sys::console::warn_1(&e2.into()),
+                    }
+                    self.runner = Runner::Cpu(CpuModel::new(&self.weights));
+                    self.backend = BackendInfo::Cpu(format!("the GPU device was lost and could not be reopened ({e})"));
+                }
+            }
+        }
+        let Runner::Cpu(m) = &self.runner else { unreachable!("GPU handled above") };
+        let mut s = CpuSampler::new(m, tokens, p).map_err(|e| e.to_string())?;
+        let mut history = Vec::new();
+        let total = s.max_steps();
+        while let Some(rec) = s.step() {
+            history.push(rec);
+            on_cpu_step(s.steps_run(), total);
+            yield_now().await;
+        }
+        Ok(Generation { tokens: s.tokens().to_vec(), steps_run: s.steps_run(), history })
+    }
+}

@@ -1,0 +1,61 @@
+//! UI text in English and Chinese.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+/// Returns the string for `key` in `lang` (the key itself if missing).
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    let pair: (&'static str, &'static str) = match key {
+        "title" => ("Unmask — poems completed in both directions", "Unmask · 诗词双向补全"),
+        "subtitle" => (
+            "A masked-diffusion language model (LLaDA-style) running on your GPU. It fills masks anywhere, so it can write the line before as easily as the line after.",
+            "掩码扩散语言模型（LLaDA 式），在你的 GPU 上运行。它能在任何位置填补，所以写上一句和写下一句一样容易。",
+        ),
+        "next" => ("Next line", "下一句"),
+        "prev" => ("Previous line", "上一句"),
+        "infill" => ("Fill masks", "填空"),
+        "poem" => ("Whole poem", "整首诗"),
+        "hint_next" => ("Type a line; the model writes the line after it.", "输入一句，模型写出下一句。"),
+        "hint_prev" => ("Type a line; the model writes the line before it.", "输入一句，模型写出上一句。"),
+        "hint_infill" => ("Type text with _ where characters are missing.", "输入文字，用 _ 表示要填的字。"),
+        "hint_poem" => ("Optional: characters to start each line with (acrostic).", "可选：每句开头的字（藏头诗）。"),
+        "generate" => ("Generate", "生成"),
+        "generating" => ("Generating…", "生成中…"),
+        "copy" => ("Copy", "复制"),
+        "copied" => ("Copied", "已复制"),
+        "share" => ("Copy link", "复制链接"),
+        "examples" => ("Examples", "示例"),
+        "settings" => ("Settings", "设置"),
+        "steps" => ("Steps", "步数"),
+        "block" => ("Block length (0 = all at once)", "块长度（0 = 一次全部）"),
+        "remasking" => ("Remasking", "重掩码策略"),
+        "low_confidence" => ("lowest confidence first", "低置信度优先"),
+        "random" => ("random", "随机"),
+        "temperature" => ("Temperature", "温度"),
+        "threshold" => ("Confidence threshold (parallel decoding)", "置信度阈值（并行解码）"),
+        "seed" => ("Seed", "随机种子"),
+        "form" => ("Form", "体裁"),
+        "loading" => ("Loading the model…", "正在加载模型…"),
+        "ready_gpu" => ("Running on WebGPU", "运行于 WebGPU"),
+        "ready_cpu" => ("Running on the CPU (slower)", "运行于 CPU（较慢）"),
+        "why_cpu" => ("WebGPU not used:", "未使用 WebGPU："),
+        "load_failed" => ("The model could not be loaded:", "模型加载失败："),
+        "retry" => ("Retry", "重试"),
+        "from_cache" => ("from cache", "来自缓存"),
+        "denoising" => ("Denoising", "去噪过程"),
+        "step" => ("Step", "第几步"),
+        "replay" => ("Replay", "重播"),
+        "result" => ("Result", "结果"),
+        "too_long" => ("Too long", "太长"),
+        "lang" => ("中文", "English"),
+        "confidence_legend" => ("Colour = the model's confidence when it unmasked the character.", "颜色 = 模型揭开该字时的置信度。"),
+        _ => ("?", "?"),
+    };
+    match lang {
+        Lang::En => pair.0,
+        Lang::Zh => pair.1,
+    }
+}
