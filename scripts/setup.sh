@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine (as root):
-# Mesa's lavapipe (a Vulkan GPU on the CPU, for the GPU tests), and the Rust
-# wasm target. Safe to run again: it skips what is already there.
+# Mesa's lavapipe (a Vulkan GPU on the CPU, for the GPU tests), Chromium (browser
+# tests), the Rust wasm target and the matching wasm-bindgen CLI. Safe to run again: it skips what is already there.
 set -euo pipefail
 
 need_apt=()
@@ -15,3 +15,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate exactly (crates/web/Cargo.toml).
+WBG=0.2.130
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WBG"; then
+  cargo install wasm-bindgen-cli --version "$WBG"
+fi

@@ -12,7 +12,7 @@ struct Dims {
     n_heads: u32,
     head_dim: u32,
     causal: u32,
-    _pad: u32,
+    mask_id: u32,    // id of [MASK]
     eps: f32,
     rope_theta: f32,
     _pad2: vec2<f32>,

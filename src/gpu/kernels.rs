@@ -55,7 +55,7 @@ pub fn shader_source(kernel: Kernel, weights: Option<GpuWeights>) -> String {
         Kernel::Rope => (include_str!("../../shaders/rope.wgsl"), 0),
         Kernel::Attention => (include_str!("../../shaders/attention.wgsl"), 0),
         Kernel::Swiglu => (include_str!("../../shaders/swiglu.wgsl"), 0),
-        Kernel::Matmul => (include_str!("../../shaders/matmul.wgsl"), 5),
+        Kernel::Matmul => (include_str!("../../shaders/matmul.wgsl"), 6),
         Kernel::Pick => (include_str!("../../shaders/pick.wgsl"), 0),
         Kernel::Commit => (include_str!("../../shaders/commit.wgsl"), 0),
     };
@@ -118,7 +118,7 @@ pub struct Dims {
     pub n_heads: u32,
     pub head_dim: u32,
     pub causal: u32,
-    pub _pad: u32,
+    pub mask_id: u32,
     pub eps: f32,
     pub rope_theta: f32,
     pub _pad2: [f32; 2],
@@ -134,6 +134,7 @@ impl Dims {
             n_heads: c.n_heads as u32,
             head_dim: c.head_dim() as u32,
             causal: c.causal as u32,
+            mask_id: c.mask_id,
             eps: c.norm_eps,
             rope_theta: c.rope_theta,
             ..Default::default()
@@ -148,7 +149,7 @@ pub struct MatParams {
     pub k: u32,
     pub n: u32,
     pub accumulate: u32,
-    pub _pad: u32,
+    pub masked_only: u32,
 }
 
 /// Mirrors `Sampler` in sampler_common.wgsl.
@@ -353,13 +354,14 @@ impl<'a> KernelRunner<'a> {
     pub async fn matmul(&self, x: &[f32], t: usize, m: &Matrix, y0: Option<&[f32]>) -> Result<Vec<f32>, GpuError> {
         let gm = GpuMatrix::upload(self.dev(), m, "w");
         let dims = self.dims(Dims { t: t as u32, ..Default::default() });
-        let mp = uniform(self.dev(), "mp", &MatParams { k: m.cols as u32, n: m.rows as u32, accumulate: y0.is_some() as u32, _pad: 0 });
+        let mp = uniform(self.dev(), "mp", &MatParams { k: m.cols as u32, n: m.rows as u32, accumulate: y0.is_some() as u32, masked_only: 0 });
         let (st, xb) = (self.state(State::default()), self.f32s(x));
+        let tokens = self.u32s(&vec![0; t]);
         let y = match y0 {
             Some(v) => self.f32s(v),
             None => storage(self.dev(), "y", (t * m.rows * 4) as u64),
         };
-        let mut b = vec![&dims, &mp, &st, &xb, &y];
+        let mut b = vec![&dims, &mp, &st, &xb, &y, &tokens];
         b.extend(gm.bindings());
         let d = self.dispatch(Kernel::Matmul, Some(gm.kind), &b, matmul_groups(t, m.rows));
         run_and_read(self.ctx, &[d], &y).await

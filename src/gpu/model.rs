@@ -51,6 +51,9 @@ pub struct GpuModel {
     pub config: ModelConfig,
     bufs: Buffers,
     forward_ops: Vec<(Op, Dispatch)>,
+    /// The output head for every row (`forward`) and for masked rows only (`generate`).
+    head_all: Dispatch,
+    head_masked: Dispatch,
     pick: Dispatch,
     commit: Dispatch,
     // Kept alive: the bind groups reference them.
@@ -114,14 +117,15 @@ impl GpuModel {
             let bind_group = bind(dev, &pipeline, b);
             Dispatch { pipeline, bind_group, groups: (0, 0, 0) }
         };
-        let mat_params = |k: usize, n: usize, acc: bool| {
-            uniform(dev, "mp", &MatParams { k: k as u32, n: n as u32, accumulate: acc as u32, _pad: 0 })
+        let mat_params = |k: usize, n: usize, acc: bool, masked_only: bool| {
+            uniform(dev, "mp", &MatParams { k: k as u32, n: n as u32, accumulate: acc as u32, masked_only: masked_only as u32 })
         };
         let b = &bufs;
-        let (mp_dd, mp_dd_acc, mp_df, mp_fd_acc, mp_head) =
-            (mat_params(d, d, false), mat_params(d, d, true), mat_params(d, f, false), mat_params(f, d, true), mat_params(d, v, false));
+        let (mp_dd, mp_dd_acc, mp_df, mp_fd_acc) =
+            (mat_params(d, d, false, false), mat_params(d, d, true, false), mat_params(d, f, false, false), mat_params(f, d, true, false));
+        let (mp_head, mp_head_masked) = (mat_params(d, v, false, false), mat_params(d, v, false, true));
         let matmul = |gm: &GpuMatrix, mp: &wgpu::Buffer, x: &wgpu::Buffer, y: &wgpu::Buffer| {
-            let mut bl = vec![&b.dims, mp, &b.state, x, y];
+            let mut bl = vec![&b.dims, mp, &b.state, x, y, &b.tokens];
             bl.extend(gm.bindings());
             (Op::Matmul { n: gm.rows }, mk(Kernel::Matmul, Some(gm.kind), &bl))
         };
@@ -154,9 +158,11 @@ impl GpuModel {
         let norm = storage_init(dev, "norm", bytemuck::cast_slice(&w.norm));
         ops.push((Op::RmsNorm, mk(Kernel::RmsNorm, None, &[&b.dims, &b.state, &b.x, &norm, &b.h])));
         let out = GpuMatrix::upload(dev, &w.output, "output");
-        ops.push(matmul(&out, &mp_head, &b.h, &b.logits));
+        let (_, head_all) = matmul(&out, &mp_head, &b.h, &b.logits);
+        let (_, head_masked) = matmul(&out, &mp_head_masked, &b.h, &b.logits);
+        let head_rows = out.rows;
         weights.push(out);
-        vectors.extend([norm, mp_dd, mp_dd_acc, mp_df, mp_fd_acc, mp_head]);
+        vectors.extend([norm, mp_dd, mp_dd_acc, mp_df, mp_fd_acc, mp_head, mp_head_masked]);
         let pick = mk(Kernel::Pick, None, &[&b.dims, &b.sampler, &b.state, &b.logits, &b.tokens, &b.pred, &b.prob, &b.key]);
         let commit = mk(
             Kernel::Commit,
@@ -164,7 +170,8 @@ impl GpuModel {
             &[&b.dims, &b.sampler, &b.state, &b.tokens, &b.pred, &b.prob, &b.key, &b.schedule, &b.hist_tokens, &b.hist_prob],
         );
         drop(pipes);
-        Ok(GpuModel { ctx, config: c, bufs, forward_ops: ops, pick, commit, _weights: weights, _vectors: vectors })
+        debug_assert_eq!(head_rows, v);
+        Ok(GpuModel { ctx, config: c, bufs, forward_ops: ops, head_all, head_masked, pick, commit, _weights: weights, _vectors: vectors })
     }
 
     pub fn context(&self) -> &Rc<GpuContext> {
@@ -217,6 +224,7 @@ impl GpuModel {
             for (op, d) in &self.forward_ops {
                 n += self.record(&mut pass, op, d, t);
             }
+            n += self.record(&mut pass, &Op::Matmul { n: self.config.vocab_size }, &self.head_all, t);
         }
         self.ctx.count(|c| c.dispatches += n);
         let bytes = (t * self.config.vocab_size * 4) as u64;
@@ -255,6 +263,7 @@ impl GpuModel {
                 for (op, d) in &self.forward_ops {
                     n += self.record(&mut pass, op, d, t);
                 }
+                n += self.record(&mut pass, &Op::Matmul { n: self.config.vocab_size }, &self.head_masked, t);
                 n += self.record(&mut pass, &Op::Pick, &self.pick, t);
                 n += self.record(&mut pass, &Op::Commit, &self.commit, t);
             }

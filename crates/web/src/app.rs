@@ -191,7 +191,8 @@ pub fn App() -> impl IntoView {
         error.set(None);
         busy.set(true);
         if let Some(w) = web_sys::window() {
-            let url = format!("?{}", req.to_query());
+            let lang_q = if lang.get_untracked() == Lang::En { "&lang=en" } else { "" };
+            let url = format!("?{}{lang_q}", req.to_query());
             let _ = w.history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
         }
         spawn_local(async move {

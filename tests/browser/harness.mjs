@@ -1,0 +1,55 @@
+// Shared pieces of the browser tests: a server for www/ on a free port, and
+// Chromium launched with WebGPU on SwiftShader (design.md §8) or without it.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const ARTIFACTS = path.join(ROOT, "test-artifacts");
+/** The served folder: www/ (built by scripts/build-web.sh), or UNMASK_WWW. */
+export const WWW = path.resolve(ROOT, process.env.UNMASK_WWW || "www");
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const BASE_FLAGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-webgpu-adapter=swiftshader"];
+
+/** Serves `dir` (relative to the repo) with scripts/serve.py; resolves to {url, stop}. */
+export function serve(dir = WWW) {
+  return new Promise((resolve, reject) => {
+    const p = spawn("python3", [path.join(ROOT, "scripts/serve.py"), "--dir", dir, "--port", "0", "--quiet"], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/at (http:\/\/[^\s]+)/);
+      if (m) resolve({ url: m[1], stop: () => p.kill() });
+    });
+    p.on("exit", (code) => reject(new Error(`server exited (${code}): ${out}`)));
+  });
+}
+
+export async function launch({ webgpu = true } = {}) {
+  return chromium.launch({ executablePath: "/usr/bin/chromium", args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : BASE_FLAGS, headless: true });
+}
+
+/** Every token string of the bundled tokenizer: what generated text may contain. */
+export function vocabulary() {
+  const tj = JSON.parse(readFileSync(path.join(WWW, "model/tokenizer.json"), "utf8"));
+  return new Set(Object.keys(tj.model.vocab));
+}
+
+const metrics = {};
+export function record(key, value) {
+  metrics[key] = value;
+  writeFileSync(path.join(ARTIFACTS, "metrics.json"), JSON.stringify(metrics, null, 2));
+  console.log(`metric ${key} = ${JSON.stringify(value)}`);
+}
+
+/** Collects page errors and console errors so a test can assert there were none. */
+export function watch(page) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  return errors;
+}

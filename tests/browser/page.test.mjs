@@ -1,0 +1,141 @@
+// The page as a visitor uses it: loads the real bundled model, completes a poem in
+// both directions on WebGPU (SwiftShader), shows the denoising steps, loads from
+// the Cache API on reload, and falls back to the CPU without WebGPU.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { ARTIFACTS, launch, record, serve, vocabulary, watch } from "./harness.mjs";
+
+const LOAD_TIMEOUT = 180_000;
+let server, browser, vocab;
+
+before(async () => {
+  server = await serve();
+  browser = await launch({ webgpu: true });
+  vocab = vocabulary();
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+async function ready(page) {
+  await page.waitForSelector('#app[data-state="ready"], #app[data-state="failed"]', { timeout: LOAD_TIMEOUT });
+  const state = await page.getAttribute("#app", "data-state");
+  assert.equal(state, "ready", `model failed to load: ${await page.textContent("#status")}`);
+  return {
+    backend: await page.getAttribute("#app", "data-backend"),
+    source: await page.getAttribute("#app", "data-source"),
+    loadMs: Number(await page.getAttribute("#app", "data-load-ms")),
+  };
+}
+
+/** Runs one task from the form; returns the result's data attributes. */
+async function generate(page, tabLabel, text) {
+  await page.click(`nav.tabs button:has-text("${tabLabel}")`);
+  await page.fill("#text", text);
+  const before = await page.getAttribute("#result", "data-ms").catch(() => null);
+  await page.click("#generate");
+  await page.waitForFunction(
+    (prev) => {
+      const r = document.querySelector("#result");
+      const b = document.querySelector("#generate");
+      return r && !b.disabled && r.dataset.ms && r.dataset.ms !== prev;
+    },
+    before,
+    { timeout: LOAD_TIMEOUT },
+  );
+  const r = await page.$eval("#result", (e) => ({ ...e.dataset, output: document.querySelector("#output").textContent }));
+  return { ...r, steps: Number(r.steps), frames: Number(r.frames), ms: Number(r.ms) };
+}
+
+function checkLine(answer, len) {
+  const chars = [...answer];
+  assert.equal(chars.length, len, `answer "${answer}" should have ${len} characters`);
+  for (const c of chars) assert.ok(vocab.has(c) && !c.startsWith("["), `"${c}" is not a vocabulary character`);
+}
+
+test("loads the model on WebGPU and completes both directions, then reloads from cache", async () => {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const page = await context.newPage();
+  const errors = watch(page);
+  const t0 = Date.now();
+  await page.goto(`${server.url}?lang=en`);
+  const cold = await ready(page);
+  assert.equal(cold.backend, "webgpu", await page.textContent("#status"));
+  assert.equal(cold.source, "network");
+
+  const next = await generate(page, "Next line", "床前明月光");
+  record("cold_time_to_first_result_ms", Date.now() - t0);
+  checkLine(next.answer, 5);
+  assert.ok(next.output.startsWith("床前明月光，"), next.output);
+  assert.equal(next.gpu, "true");
+  assert.ok(next.frames >= 2, "the denoising view should have intermediate steps");
+  record("webgpu_couplet", { steps: next.steps, ms: next.ms, ms_per_step: next.ms / next.steps, answer: next.answer });
+
+  const prev = await generate(page, "Previous line", "疑是地上霜");
+  checkLine(prev.answer, 5);
+  assert.ok(prev.output.endsWith("，疑是地上霜。"), prev.output);
+
+  // Scrub to the first step: some characters are still masked there.
+  await page.$eval("#scrub", (e) => { e.value = "0"; e.dispatchEvent(new Event("input", { bubbles: true })); });
+  const masked = await page.$$eval("#frame .cell.masked", (c) => c.length);
+  assert.ok(masked > 0, "step 1 of the denoising view should still show masks");
+  await page.screenshot({ path: path.join(ARTIFACTS, "page-webgpu.png"), fullPage: true });
+
+  // Bad input: reported inline, and the text stays as typed.
+  await page.fill("#text", "hello 月");
+  await page.click("#generate");
+  await page.waitForSelector("#error:not(:empty)");
+  assert.match(await page.textContent("#error"), /not in the model's vocabulary.*'h'/);
+  assert.equal(await page.inputValue("#text"), "hello 月");
+
+  const t1 = Date.now();
+  await page.reload();
+  const warm = await ready(page);
+  assert.equal(warm.source, "cache", "the second visit should load the model from the Cache API");
+  await generate(page, "Next line", "白日依山尽");
+  record("warm_time_to_first_result_ms", Date.now() - t1);
+  record("load_ms", { cold: cold.loadMs, warm: warm.loadMs });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a damaged cache entry is detected and fetched again", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.url}?lang=en`);
+  await ready(page);
+  // Truncate the cached model in place.
+  await page.evaluate(async () => {
+    const cache = await caches.open("unmask-model-v1");
+    for (const req of await cache.keys()) {
+      if (req.url.includes("poem.safetensors")) {
+        const bytes = new Uint8Array(await (await cache.match(req)).arrayBuffer());
+        await cache.put(req, new Response(bytes.slice(0, bytes.length >> 1)));
+      }
+    }
+  });
+  await page.reload();
+  const again = await ready(page);
+  assert.equal(again.source, "network", "a truncated cache entry must not be used");
+  await context.close();
+});
+
+test("without WebGPU the page says so and runs on the CPU", async () => {
+  const plain = await launch({ webgpu: false });
+  const context = await plain.newContext({ viewport: { width: 390, height: 844 } }); // phone width
+  await context.addInitScript(() => { try { Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined }); } catch (_) {} });
+  const page = await context.newPage();
+  await page.goto(`${server.url}?lang=en`);
+  const s = await ready(page);
+  assert.equal(s.backend, "cpu");
+  assert.match(await page.textContent("#status"), /WebGPU not used/);
+  const next = await generate(page, "Next line", "床前明月光");
+  checkLine(next.answer, 5);
+  assert.equal(next.gpu, "false");
+  record("cpu_wasm_couplet", { steps: next.steps, ms: next.ms, ms_per_step: next.ms / next.steps, answer: next.answer });
+  await page.screenshot({ path: path.join(ARTIFACTS, "page-cpu-phone.png"), fullPage: true });
+  await context.close();
+  await plain.close();
+});
