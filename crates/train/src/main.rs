@@ -119,6 +119,9 @@ fn main() -> Result<()> {
             let m = model::Model::from_tensors(meta.config.clone(), &params, &candle_core::Device::Cpu)?;
             let h = train::heldout_loss(&m, &held, meta.config.max_seq_len, meta.config.causal, 1024)?;
             println!("step {} held-out loss ({} texts, 1024 seqs): {h:.4}", meta.step, held.len());
+            if !meta.config.causal {
+                train::probe(&m, &held, meta.config.max_seq_len)?;
+            }
             Ok(())
         }
         Cmd::Export(a) => export::export(a),
