@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, then runs the Rust tests (GPU
-# kernels on lavapipe included) and checks the library builds for wasm32.
+# The whole test suite: installs what it needs, runs the Rust tests (GPU kernels
+# on lavapipe included), checks the library builds for wasm32, builds the page and
+# drives it in headless Chromium (WebGPU on SwiftShader, and without WebGPU).
+# Screenshots and browser metrics land in test-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
-# lavapipe prints nothing useful without a display; keep its runtime dir quiet.
+# Vulkan loaders look for a runtime dir; give them a private one.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/unmask-xdg}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
 echo "== cargo test (workspace)"
 cargo test --workspace
 
-echo "== wasm32 build of the library"
+echo "== wasm32 build of the engine library"
 cargo build -p unmask --target wasm32-unknown-unknown
+
+echo "== web page build"
+bash scripts/build-web.sh
+
+echo "== browser tests (headless Chromium)"
+(cd tests/browser && npm ci --no-audit --no-fund && npm test)
