@@ -5,12 +5,8 @@ fn weight_at(row: u32, col: u32, k: u32) -> f32 {
     return bitcast<f32>(w_words[row * k + col]);
 }
 
-// The 32 weights of block `b` of `row`.
-fn load_block(row: u32, b: u32, k: u32) -> array<f32, 32> {
-    var out: array<f32, 32>;
-    let base = row * k + b * 32u;
-    for (var i = 0u; i < 32u; i++) {
-        out[i] = bitcast<f32>(w_words[base + i]);
-    }
-    return out;
+// Weights 4c..4c+3 of `row`.
+fn load4(row: u32, c: u32, k: u32) -> vec4<f32> {
+    let i = row * k + c * 4u;
+    return vec4<f32>(bitcast<f32>(w_words[i]), bitcast<f32>(w_words[i + 1u]), bitcast<f32>(w_words[i + 2u]), bitcast<f32>(w_words[i + 3u]));
 }

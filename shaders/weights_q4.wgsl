@@ -12,15 +12,10 @@ fn weight_at(row: u32, col: u32, k: u32) -> f32 {
     return w_scales[idx / 32u] * q4_code(w_words[idx / 8u], idx % 8u);
 }
 
-fn load_block(row: u32, b: u32, k: u32) -> array<f32, 32> {
-    var out: array<f32, 32>;
-    let blk = row * (k / 32u) + b;
-    let scale = w_scales[blk];
-    for (var i = 0u; i < 4u; i++) {
-        let word = w_words[blk * 4u + i];
-        for (var j = 0u; j < 8u; j++) {
-            out[i * 8u + j] = scale * q4_code(word, j);
-        }
-    }
-    return out;
+// Weights 4c..4c+3 of `row`: half a word, one scale.
+fn load4(row: u32, c: u32, k: u32) -> vec4<f32> {
+    let i = row * (k / 4u) + c; // index in 4-weight groups
+    let half = w_words[i / 2u] >> (16u * (i % 2u));
+    let nib = (vec4<u32>(half) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+    return w_scales[i / 8u] * (vec4<f32>(nib) - vec4<f32>(8.0));
 }

@@ -13,15 +13,10 @@ fn weight_at(row: u32, col: u32, k: u32) -> f32 {
     return w_scales[idx / 32u] * q8_code(w_words[idx / 4u], idx % 4u);
 }
 
-fn load_block(row: u32, b: u32, k: u32) -> array<f32, 32> {
-    var out: array<f32, 32>;
-    let blk = row * (k / 32u) + b;
-    let scale = w_scales[blk];
-    for (var i = 0u; i < 8u; i++) {
-        let word = w_words[blk * 8u + i];
-        for (var j = 0u; j < 4u; j++) {
-            out[i * 4u + j] = scale * q8_code(word, j);
-        }
-    }
-    return out;
+// Weights 4c..4c+3 of `row`: one word, one scale.
+fn load4(row: u32, c: u32, k: u32) -> vec4<f32> {
+    let i = row * (k / 4u) + c;
+    let word = bitcast<i32>(w_words[i]);
+    let codes = vec4<i32>(word << 24u, word << 16u, word << 8u, word) >> vec4<u32>(24u);
+    return w_scales[i / 8u] * vec4<f32>(codes);
 }
