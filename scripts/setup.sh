@@ -8,6 +8,8 @@ need_apt=()
 dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers libvulkan1)
 if [ "${UNMASK_BROWSER_TESTS:-1}" = 1 ]; then
   dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # A CJK font, so the test screenshots show the poems.
+  dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || need_apt+=(fonts-wqy-zenhei)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q

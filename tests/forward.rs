@@ -125,3 +125,18 @@ fn file_round_trip_keeps_gpu_output() {
     let b = block_on(GpuModel::new(ctx, &back).unwrap().generate(&prompt, &p, false)).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_lost_device_is_an_error_not_a_panic_and_a_new_one_works() {
+    let Some(ctx) = gpu() else { return };
+    let w = tiny_model(WeightFormat::Q8, 12);
+    let prompt = poem_prompt(&w);
+    let p = SamplerParams::default();
+    let gpu = GpuModel::new(ctx.clone(), &w).unwrap();
+    let before = block_on(gpu.generate(&prompt, &p, false)).unwrap();
+    ctx.lose_device();
+    assert!(block_on(gpu.generate(&prompt, &p, false)).is_err(), "generation on a destroyed device must fail");
+    let fresh = self::gpu().unwrap();
+    let again = block_on(GpuModel::new(fresh, &w).unwrap().generate(&prompt, &p, false)).unwrap();
+    assert_eq!(again, before);
+}

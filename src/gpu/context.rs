@@ -43,6 +43,8 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     lost: Arc<AtomicBool>,
     lost_reason: Arc<std::sync::Mutex<String>>,
+    /// The last error the device reported outside an error scope (taken by `take_error`).
+    error: Arc<std::sync::Mutex<Option<String>>>,
     counters: Cell<Counters>,
 }
 
@@ -108,7 +110,19 @@ impl GpuContext {
                 }
             });
         }
-        Ok(GpuContext { device, queue, adapter_info, limits, lost, lost_reason, counters: Cell::new(Counters::default()) })
+        // Without a handler wgpu panics on an uncaptured error, which in a browser
+        // kills the page; record it instead and let the caller recover.
+        let error = Arc::new(std::sync::Mutex::new(None));
+        {
+            let error = error.clone();
+            device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                log::error!("GPU error: {e}");
+                if let Ok(mut slot) = error.lock() {
+                    slot.get_or_insert_with(|| e.to_string());
+                }
+            }));
+        }
+        Ok(GpuContext { device, queue, adapter_info, limits, lost, lost_reason, error, counters: Cell::new(Counters::default()) })
     }
 
     /// A one-line description of the adapter, for benches and the UI.
@@ -123,6 +137,16 @@ impl GpuContext {
             return Err(GpuError::DeviceLost(why));
         }
         Ok(())
+    }
+
+    /// The first uncaptured device error since the last call, if any.
+    pub fn take_error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    /// Destroys the device, as a driver reset would (for testing recovery).
+    pub fn lose_device(&self) {
+        self.device.destroy();
     }
 
     pub fn counters(&self) -> Counters {
@@ -155,6 +179,9 @@ impl GpuContext {
         self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Readback(e.to_string()))?;
         let mapped = rx.await.map_err(|_| GpuError::Readback("the map callback was dropped".into()))?;
         self.check_alive()?;
+        if let Some(e) = self.take_error() {
+            return Err(GpuError::Validation(e));
+        }
         mapped.map_err(|e| GpuError::Readback(e.to_string()))?;
         let bytes = slice.get_mapped_range().to_vec();
         staging.unmap();

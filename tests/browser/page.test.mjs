@@ -77,6 +77,11 @@ test("loads the model on WebGPU and completes both directions, then reloads from
   checkLine(prev.answer, 5);
   assert.ok(prev.output.endsWith("，疑是地上霜。"), prev.output);
 
+  // A lost GPU device is recovered without a reload.
+  assert.equal(await page.evaluate(() => window.unmaskDebug.loseDevice()), true);
+  const recovered = await generate(page, "Next line", "床前明月光");
+  checkLine(recovered.answer, 5);
+
   // Scrub to the first step: some characters are still masked there.
   await page.$eval("#scrub", (e) => { e.value = "0"; e.dispatchEvent(new Event("input", { bubbles: true })); });
   const masked = await page.$$eval("#frame .cell.masked", (c) => c.length);

@@ -18,6 +18,13 @@ thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
+/// Test hook (`window.unmaskDebug.loseDevice()`): destroys the GPU device so the
+/// next generation has to recover.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn debug_lose_device() -> bool {
+    ENGINE.with(|e| e.borrow().as_ref().map(|e| e.lose_device()).is_some())
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Load {
     Loading { got: u64, total: Option<u64>, what: &'static str },
@@ -92,16 +99,19 @@ fn describe_error(lang: Lang, e: &TaskError) -> String {
     }
 }
 
-fn confidence_style(c: &Cell) -> String {
-    match (c.masked, c.confidence) {
-        (true, _) => "background:#e5e7eb;color:#9ca3af".into(),
-        (false, Some(p)) => {
-            // Low confidence → warm, high → deep blue, as in LLaDA's demo.
-            let hue = 30.0 + 190.0 * p.clamp(0.0, 1.0);
-            format!("background:hsl({hue:.0},70%,{:.0}%);color:#111", 88.0 - 30.0 * p.clamp(0.0, 1.0))
-        }
-        (false, None) => "background:transparent".into(),
+/// CSS classes of a cell: confidence in ten buckets (`conf0`…`conf9`, low → high,
+/// coloured as in LLaDA's demo), masked, or committed at the step shown.
+fn cell_class(c: &Cell) -> String {
+    let mut cls = String::from("cell");
+    if c.masked {
+        cls.push_str(" masked");
+    } else if let Some(p) = c.confidence {
+        cls.push_str(&format!(" conf{}", ((p.clamp(0.0, 1.0) * 10.0) as usize).min(9)));
     }
+    if c.fresh {
+        cls.push_str(" fresh");
+    }
+    cls
 }
 
 const EXAMPLES: [(Task, &str, &str); 8] = [
@@ -356,9 +366,8 @@ pub fn App() -> impl IntoView {
                             let o = outcome.get();
                             let s = shown.get();
                             o.and_then(|o| o.frames.get(s).cloned()).unwrap_or_default().into_iter().map(|c| {
-                                let cls = if c.masked { "cell masked" } else if c.fresh { "cell fresh" } else { "cell" };
                                 let title = c.confidence.map(|p| format!("p = {p:.2}")).unwrap_or_default();
-                                view! { <span class=cls style=confidence_style(&c) title=title>{if c.masked { "＿".to_string() } else { c.text.clone() }}</span> }
+                                view! { <span class=cell_class(&c) title=title>{if c.masked { "＿".to_string() } else { c.text.clone() }}</span> }
                             }).collect_view()
                         }}
                     </div>

@@ -181,6 +181,13 @@ impl Engine {
         Engine { tokenizer, weights, runner, backend }
     }
 
+    /// Destroys the GPU device, as a driver reset would (tests the recovery path).
+    pub fn lose_device(&self) {
+        if let Runner::Gpu(m) = &self.runner {
+            m.context().lose_device();
+        }
+    }
+
     pub fn on_gpu(&self) -> bool {
         matches!(self.runner, Runner::Gpu(_))
     }

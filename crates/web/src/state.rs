@@ -217,3 +217,29 @@ mod tests {
         assert_eq!(decode("%E6%9C%88"), "月");
     }
 }
+
+#[cfg(test)]
+mod cell_tests {
+    use super::*;
+    use unmask::sampler::StepRecord;
+
+    #[test]
+    fn cells_colour_only_generated_characters_up_to_the_shown_step() {
+        let chars: Vec<char> = "床前明月光，。疑是地上霜".chars().collect();
+        let tok = unmask::PoemTokenizer::build(&chars, &[]).unwrap();
+        let id = |c: char| tok.char_id(c).unwrap();
+        let (m, pad) = (0, 1);
+        let prompt = vec![id('床'), id('前'), m, m, id('。'), pad, pad];
+        let history = vec![
+            StepRecord { tokens: vec![id('床'), id('前'), m, id('是'), id('。'), pad, pad], confidence: vec![-1.0, -1.0, 0.2, 0.9, -1.0, -1.0, -1.0] },
+            StepRecord { tokens: vec![id('床'), id('前'), id('地'), id('是'), id('。'), pad, pad], confidence: vec![-1.0, -1.0, 0.4, -1.0, -1.0, -1.0, -1.0] },
+        ];
+        let c0 = cells(&tok, &prompt, &history, 0, m, pad);
+        assert_eq!(c0.len(), 5, "PAD is not shown");
+        assert_eq!(c0.iter().map(|c| c.confidence).collect::<Vec<_>>(), vec![None, None, None, Some(0.9), None]);
+        assert!(c0[2].masked && c0[3].fresh && !c0[0].fresh);
+        let c1 = cells(&tok, &prompt, &history, 1, m, pad);
+        assert_eq!(c1.iter().map(|c| c.confidence).collect::<Vec<_>>(), vec![None, None, Some(0.4), Some(0.9), None]);
+        assert_eq!(c1.iter().map(|c| c.text.as_str()).collect::<String>(), "床前地是。");
+    }
+}
