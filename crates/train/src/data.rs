@@ -102,13 +102,20 @@ impl Dataset {
 /// LLaDA masking: per sequence t ~ U(0,1], p = (1−ε)t + ε; each token masked with
 /// prob p; weight 1/p on masked positions; normalised by B·T. If `t_fixed` is given
 /// (eval), sequence i uses that t.
-pub fn diffusion_batch(seqs: &[Vec<u32>], rng: &mut Rng, t_fixed: Option<&[f64]>, dev: &Device) -> Result<Batch> {
+pub fn diffusion_batch(
+    seqs: &[Vec<u32>],
+    rng: &mut Rng,
+    t_fixed: Option<&[f64]>,
+    per_sequence: bool,
+    dev: &Device,
+) -> Result<Batch> {
     let (b, t) = (seqs.len(), seqs[0].len());
     let norm = (b * t) as f64;
     let (mut input, mut rows, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, s) in seqs.iter().enumerate() {
         let tt = t_fixed.map(|f| f[i]).unwrap_or_else(|| 1.0 - rng.f64()); // (0, 1]
         let p = (1.0 - EPS) * tt + EPS;
+        let first = weights.len();
         for (j, &id) in s.iter().enumerate() {
             if rng.f64() < p {
                 input.push(MASK_ID);
@@ -117,6 +124,15 @@ pub fn diffusion_batch(seqs: &[Vec<u32>], rng: &mut Rng, t_fixed: Option<&[f64]>
                 weights.push((1.0 / (p * norm)) as f32);
             } else {
                 input.push(id);
+            }
+        }
+        if per_sequence {
+            // Same expectation as 1/(p·T) (E[#masked] = p·T) but each sequence weighs
+            // exactly 1/B: a low-t sequence with one masked token no longer gets a
+            // 1/p-sized gradient spike.
+            let n = (weights.len() - first) as f32;
+            for w in &mut weights[first..] {
+                *w = 1.0 / (n * b as f32);
             }
         }
     }

@@ -52,6 +52,11 @@ pub struct TrainArgs {
     pub clip: f64,
     #[arg(long, default_value_t = 1234)]
     pub seed: u64,
+    /// Normalise each sequence's masked CE by its actual masked count instead of p·T
+    /// (same expectation, far lower variance; see data.rs).
+    #[arg(long)]
+    #[serde(default)]
+    pub per_sequence: bool,
     /// Train the autoregressive twin (causal mask, next-token loss).
     #[arg(long)]
     pub causal: bool,
@@ -159,7 +164,7 @@ pub fn heldout_loss(model: &Model, held: &Dataset, seq: usize, causal: bool, n_s
         let seqs: Vec<Vec<u32>> = (0..64).map(|_| held.sample(&mut rng, seq)).collect();
         // Stratified t over the whole set lowers the Monte-Carlo variance.
         let ts: Vec<f64> = (0..64).map(|i| ((bi * 64 + i) as f64 + 0.5) / (batches * 64) as f64).collect();
-        let b = if causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, Some(&ts), &dev)? };
+        let b = if causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, Some(&ts), false, &dev)? };
         total += loss(model, &b)?.to_scalar::<f32>()? as f64;
     }
     Ok(total / batches as f64)
@@ -223,7 +228,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let vars: Vec<Var> = model.names.iter().map(|n| model.vars[n].clone()).collect();
     while step < total {
         let seqs: Vec<Vec<u32>> = (0..a.batch).map(|_| train_set.sample(&mut rng, a.seq)).collect();
-        let batch = if a.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, &dev)? };
+        let batch = if a.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, a.per_sequence, &dev)? };
         let l = loss(&model, &batch)?;
         let grads = l.backward()?;
         let mut sq = 0.0f64;
@@ -248,8 +253,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
         }
         // Refit every 100 steps over the first 60% too: the CPU is shared with other
         // builds, so the speed drifts; the average since step 2 keeps the cosine smooth.
-        let refit = done == 10 || (done % 100 == 0 && (step as f64) < 0.6 * total as f64);
-        if a.steps.is_none() && !a.resume && refit {
+        // A resumed run refits too, so the cosine still ends at the new budget.
+        let refit = done == 10 || (done % 100 == 0 && (done as f64) < 0.6 * (total - start_step) as f64);
+        if a.steps.is_none() && refit {
             let sps = (el - t_mark.1) / (step - t_mark.0) as f64;
             let evals = 1.0 + 1.0 / a.eval_every as f64 * 4.0; // eval/ckpt overhead
             total = step + ((budget - el - 60.0) / (sps * evals)).max(0.0) as usize;
@@ -294,7 +300,7 @@ pub fn probe(model: &Model, held: &Dataset, seq: usize) -> Result<()> {
     for t in [0.1, 0.3, 0.5, 0.8, 1.0] {
         let mut rng = Rng::new(77);
         let seqs: Vec<Vec<u32>> = (0..128).map(|_| held.sample(&mut rng, seq)).collect();
-        let b = diffusion_batch(&seqs, &mut rng, Some(&vec![t; 128]), &dev)?;
+        let b = diffusion_batch(&seqs, &mut rng, Some(&vec![t; 128]), false, &dev)?;
         let k = b.rows.dims1()? as f64;
         let p = (1.0 - 1e-3) * t + 1e-3;
         // loss = Σ CE / (p·B·T)  ⇒  mean CE per masked token = loss · p · B · T / K.
@@ -333,7 +339,7 @@ mod tests {
                     h.iter().chain(h.iter()).copied().collect()
                 })
                 .collect();
-            let mut b = if model.config.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, &dev)? };
+            let mut b = if model.config.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, env("COPY_PERSEQ", 0.0) > 0.0, &dev)? };
             if env("COPY_UNIFORM", 0.0) > 0.0 {
                 let k = b.rows.dims1()?;
                 b.weights = Tensor::from_vec(vec![1.0f32 / k as f32; k], k, &dev)?;
@@ -354,7 +360,7 @@ mod tests {
                     h.iter().chain(h.iter()).copied().collect()
                 })
                 .collect();
-            let b = diffusion_batch(&seqs, &mut rng, Some(&vec![0.5; 256]), &dev)?;
+            let b = diffusion_batch(&seqs, &mut rng, Some(&vec![0.5; 256]), false, &dev)?;
             let k = b.rows.dims1()? as f64;
             let ce = loss(&model, &b)?.to_scalar::<f32>()? as f64 * 0.5005 * (256.0 * 16.0) / k;
             eprintln!("CE per masked token at t = 0.5: {ce:.3} (guess 3.04, floor 1.52)");
