@@ -62,6 +62,7 @@ test("loads the model on WebGPU and completes both directions, then reloads from
   const t0 = Date.now();
   await page.goto(`${server.url}?lang=en`);
   const cold = await ready(page);
+  record("cold_time_to_ready_ms", Date.now() - t0);
   assert.equal(cold.backend, "webgpu", await page.textContent("#status"));
   assert.equal(cold.source, "network");
 
@@ -98,6 +99,7 @@ test("loads the model on WebGPU and completes both directions, then reloads from
   const t1 = Date.now();
   await page.reload();
   const warm = await ready(page);
+  record("warm_time_to_ready_ms", Date.now() - t1);
   assert.equal(warm.source, "cache", "the second visit should load the model from the Cache API");
   await generate(page, "Next line", "白日依山尽");
   record("warm_time_to_first_result_ms", Date.now() - t1);
