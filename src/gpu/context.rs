@@ -127,7 +127,10 @@ impl GpuContext {
 
     /// A one-line description of the adapter, for benches and the UI.
     pub fn adapter_name(&self) -> String {
-        format!("{} ({:?}, {:?})", self.adapter_info.name, self.adapter_info.backend, self.adapter_info.device_type)
+        let i = &self.adapter_info;
+        // Browsers hide the adapter's name; say what is known instead.
+        let name = if i.name.is_empty() { "unnamed adapter" } else { i.name.as_str() };
+        format!("{name} ({:?}, {:?})", i.backend, i.device_type)
     }
 
     /// `Err(DeviceLost)` once the device has been lost; callers then build a new context.

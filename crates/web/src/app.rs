@@ -114,6 +114,22 @@ fn cell_class(c: &Cell) -> String {
     cls
 }
 
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The cells of one denoising step as markup.
+fn frame_html(cells: &[Cell]) -> String {
+    cells
+        .iter()
+        .map(|c| {
+            let title = c.confidence.map(|p| format!(" title=\"p = {p:.2}\"")).unwrap_or_default();
+            let text = if c.masked { "＿".to_string() } else { escape(&c.text) };
+            format!("<span class=\"{}\"{title}>{text}</span>", cell_class(c))
+        })
+        .collect()
+}
+
 const EXAMPLES: [(Task, &str, &str); 8] = [
     (Task::Next, "床前明月光", "李白《静夜思》"),
     (Task::Prev, "疑是地上霜", "李白《静夜思》"),
@@ -361,15 +377,10 @@ pub fn App() -> impl IntoView {
                         }>{move || t(lang.get(), "share")}</button>
                     </div>
                     <h3>{move || t(lang.get(), "denoising")}</h3>
-                    <div id="frame" class="frame" data-step=move || shown.get().to_string()>
-                        {move || {
-                            let o = outcome.get();
-                            let s = shown.get();
-                            o.and_then(|o| o.frames.get(s).cloned()).unwrap_or_default().into_iter().map(|c| {
-                                let title = c.confidence.map(|p| format!("p = {p:.2}")).unwrap_or_default();
-                                view! { <span class=cell_class(&c) title=title>{if c.masked { "＿".to_string() } else { c.text.clone() }}</span> }
-                            }).collect_view()
-                        }}
+                    // Rendered as markup: each step replaces the whole row, so no cell keeps
+                    // a class from an earlier frame.
+                    <div id="frame" class="frame" data-step=move || shown.get().to_string()
+                        inner_html=move || outcome.get().and_then(|o| o.frames.get(shown.get()).cloned()).map(|f| frame_html(&f)).unwrap_or_default()>
                     </div>
                     <div class="scrub">
                         <label>{move || t(lang.get(), "step")}
