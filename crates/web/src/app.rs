@@ -7,9 +7,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use unmask::sampler::{Remasking, SamplerParams};
 use unmask::tasks::{answer, PoemForm, TaskBuilder, TaskError};
-use unmask::{ModelWeights, PoemTokenizer};
 
-use crate::engine::{fetch_cached, BackendInfo, Engine, Source};
+use crate::engine::{BackendInfo, Engine, Source};
 use crate::i18n::{t, Lang};
 use crate::state::{cells, Cell, Request, Task, FORMS, MAX_STEPS};
 
@@ -43,7 +42,7 @@ struct Outcome {
     on_gpu: bool,
 }
 
-fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 
@@ -53,37 +52,15 @@ fn query() -> String {
 
 async fn load_model(load: RwSignal<Load>, force_cpu: bool) {
     let t0 = now_ms();
-    // The manifest is tiny and must be current: it names the model version, which
-    // keys the cached copies, so a new model is never hidden behind an old cache.
-    let manifest = match crate::engine::fetch_fresh_json("model/manifest.json").await {
-        Ok(m) => m,
-        Err(e) => return load.set(Load::Failed(e)),
-    };
-    let version = manifest["version"].as_str().unwrap_or("0").to_string();
-    let tok = fetch_cached(&format!("model/tokenizer.json?v={version}"), &|_, _| {}, |b| {
-        PoemTokenizer::from_bytes(b).map_err(|e| e.to_string())
-    })
-    .await;
-    let (tok, _, _) = match tok {
-        Ok(x) => x,
-        Err(e) => return load.set(Load::Failed(e)),
-    };
     let progress = move |got, total| load.set(Load::Loading { got, total, what: "model" });
-    let model = fetch_cached(&format!("model/poem.safetensors?v={version}"), &progress, |b| {
-        ModelWeights::from_bytes(b).map_err(|e| e.to_string())
-    })
-    .await;
-    let (weights, source, _) = match model {
-        Ok(x) => x,
-        Err(e) => return load.set(Load::Failed(e)),
-    };
-    if tok.vocab_size() != weights.config.vocab_size {
-        return load.set(Load::Failed("the tokenizer does not match the model".into()));
+    match crate::engine::load_engine("", force_cpu, &progress).await {
+        Ok((engine, source)) => {
+            let backend = engine.backend.clone();
+            ENGINE.with(|e| *e.borrow_mut() = Some(engine));
+            load.set(Load::Ready { backend, source, ms: now_ms() - t0 });
+        }
+        Err(e) => load.set(Load::Failed(e)),
     }
-    let engine = Engine::new(tok, weights, force_cpu).await;
-    let backend = engine.backend.clone();
-    ENGINE.with(|e| *e.borrow_mut() = Some(engine));
-    load.set(Load::Ready { backend, source, ms: now_ms() - t0 });
 }
 
 fn describe_error(lang: Lang, e: &TaskError) -> String {

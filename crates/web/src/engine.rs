@@ -9,6 +9,29 @@ use unmask::cpu::CpuModel;
 use unmask::gpu::{GpuContext, GpuError, GpuModel};
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
 use unmask::{ModelWeights, PoemTokenizer};
+
+/// Loads the model under `base` (a folder URL ending in `/`, or `""` for the page's
+/// own `model/`): the manifest fresh from the network, then tokenizer and weights
+/// through the cache. Reports the weights' download progress.
+pub async fn load_engine(base: &str, force_cpu: bool, progress: &dyn Fn(u64, Option<u64>)) -> Result<(Engine, Source), String> {
+    let dir = if base.is_empty() { "model/".to_string() } else { base.to_string() };
+    // The manifest names the model version, which keys the cached copies, so a new
+    // model is never hidden behind an old cache.
+    let manifest = fetch_fresh_json(&format!("{dir}manifest.json")).await?;
+    let version = manifest["version"].as_str().unwrap_or("0").to_string();
+    let (tok, _, _) = fetch_cached(&format!("{dir}tokenizer.json?v={version}"), &|_, _| {}, |b| {
+        PoemTokenizer::from_bytes(b).map_err(|e| e.to_string())
+    })
+    .await?;
+    let (weights, source, _) = fetch_cached(&format!("{dir}poem.safetensors?v={version}"), progress, |b| {
+        ModelWeights::from_bytes(b).map_err(|e| e.to_string())
+    })
+    .await?;
+    if tok.vocab_size() != weights.config.vocab_size {
+        return Err("the tokenizer does not match the model".into());
+    }
+    Ok((Engine::new(tok, weights, force_cpu).await, source))
+}
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, Response};

@@ -1,8 +1,10 @@
 //! The Unmask web page: a Leptos (CSR) app that runs the poem model on the
-//! visitor's GPU through WebGPU, with the CPU reference as fallback.
+//! visitor's GPU through WebGPU, with the CPU reference as fallback, and the API of
+//! the embeddable widget.
 //!
-//! [`state`] is plain Rust (tested natively); [`engine`] loads the model (progress,
-//! Cache API) and runs it on WebGPU or the CPU; [`app`] is the UI.
+//! [`state`] is plain Rust (tested natively); `engine` loads the model (progress,
+//! Cache API) and runs it on WebGPU or the CPU; `app` is the page; `widget` is what
+//! `www/unmask-widget.js` calls.
 
 pub mod state;
 
@@ -12,10 +14,13 @@ mod app;
 mod engine;
 #[cfg(target_arch = "wasm32")]
 mod i18n;
-
 #[cfg(target_arch = "wasm32")]
-#[wasm_bindgen::prelude::wasm_bindgen(start)]
-pub fn start() {
+mod widget;
+
+/// Mounts the page (index.html calls this; the widget does not).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn start_page() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
 }

@@ -1,0 +1,78 @@
+//! The API behind the embeddable `<unmask-poem>` element (www/unmask-widget.js):
+//! one engine per model folder, shared by every widget on the page, and requests
+//! in the same query-string form as the page's shareable links.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use unmask::tasks::{answer, TaskBuilder};
+use wasm_bindgen::prelude::*;
+
+use crate::engine::{load_engine, BackendInfo, Engine};
+use crate::state::Request;
+
+thread_local! {
+    // Engines by model folder; `None` while one is loading or generating (the
+    // element serialises its calls per folder).
+    static ENGINES: RefCell<HashMap<String, Option<Engine>>> = RefCell::new(HashMap::new());
+}
+
+fn put(base: &str, e: Engine) {
+    ENGINES.with(|m| m.borrow_mut().insert(base.to_string(), Some(e)));
+}
+
+/// Loads (once) the model in folder `base`; `progress(got, total)` is called while
+/// it downloads. Resolves to a JSON description of the backend.
+#[wasm_bindgen]
+pub async fn widget_load(base: String, progress: js_sys::Function) -> Result<String, JsValue> {
+    let have = ENGINES.with(|m| m.borrow().contains_key(&base));
+    if !have {
+        let report = move |got: u64, total: Option<u64>| {
+            let _ = progress.call2(&JsValue::NULL, &(got as f64).into(), &total.map(|t| t as f64).into());
+        };
+        let (engine, _) = load_engine(&base, false, &report).await.map_err(|e| JsValue::from_str(&e))?;
+        put(&base, engine);
+    }
+    ENGINES.with(|m| match m.borrow().get(&base) {
+        Some(Some(e)) => Ok(describe(&e.backend)),
+        _ => Ok("{\"backend\":\"busy\"}".into()),
+    })
+}
+
+fn describe(b: &BackendInfo) -> String {
+    match b {
+        BackendInfo::WebGpu(n) => serde_json::json!({ "backend": "webgpu", "adapter": n }).to_string(),
+        BackendInfo::Cpu(why) => serde_json::json!({ "backend": "cpu", "why": why }).to_string(),
+    }
+}
+
+/// Runs one request (`task=next&text=…&steps=…`, the page's query form) on the model
+/// in `base`. Resolves to JSON `{text, answer, steps, ms, gpu}`; rejects with a
+/// readable message for bad input.
+#[wasm_bindgen]
+pub async fn widget_generate(base: String, query: String) -> Result<String, JsValue> {
+    let Some(mut engine) = ENGINES.with(|m| m.borrow_mut().get_mut(&base).and_then(Option::take)) else {
+        return Err(JsValue::from_str("the model is not loaded yet"));
+    };
+    let req = Request::from_query(&query);
+    let prompt = req.prompt(&TaskBuilder::new(&engine.tokenizer, &engine.weights.config));
+    let out = match prompt {
+        Err(e) => Err(e.to_string()),
+        Ok(prompt) => {
+            let t0 = crate::app::now_ms();
+            match engine.generate(&prompt.tokens, &req.params, &|_, _| {}).await {
+                Ok(g) => Ok(serde_json::json!({
+                    "text": engine.tokenizer.decode(&g.tokens),
+                    "answer": answer(&engine.tokenizer, &prompt, &g.tokens),
+                    "steps": g.steps_run,
+                    "ms": crate::app::now_ms() - t0,
+                    "gpu": engine.on_gpu(),
+                })
+                .to_string()),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    put(&base, engine);
+    out.map_err(|e| JsValue::from_str(&e))
+}

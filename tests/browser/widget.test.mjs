@@ -1,0 +1,78 @@
+// The embeddable widget on a deliberately hostile host page (www/widget-example.html):
+// one model download for two widgets, both generate, the result event fires, an
+// attribute change re-renders, a broken widget fails inside itself only, and the
+// host's styles are untouched.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { ARTIFACTS, launch, record, serve } from "./harness.mjs";
+
+let server, browser;
+before(async () => {
+  server = await serve();
+  browser = await launch({ webgpu: true });
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+test("two widgets share one engine and stay isolated from hostile host CSS", async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 1100 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const modelFetches = [];
+  // Model downloads by the host document (the iframe alternative loads its own copy).
+  page.on("request", (r) => { if (r.url().includes("poem.safetensors") && r.frame() === page.mainFrame()) modelFetches.push(r.url()); });
+  await page.addInitScript(() => {
+    window.results = [];
+    document.addEventListener("unmask:result", (e) => window.results.push({ id: e.target.id, ...e.detail }));
+  });
+  await page.goto(`${server.url}widget-example.html`);
+
+  // Both widgets become ready (their Generate buttons enable).
+  for (const id of ["a", "b"]) {
+    await page.waitForFunction((id) => !document.getElementById(id).shadowRoot.querySelector(".go").disabled, id, { timeout: 180_000 });
+  }
+  for (const id of ["a", "b"]) {
+    await page.click(`#${id} .go`);
+    await page.waitForFunction((id) => window.results.some((r) => r.id === id), id, { timeout: 180_000 });
+  }
+  const results = await page.evaluate(() => window.results);
+  const a = results.find((r) => r.id === "a");
+  const b = results.find((r) => r.id === "b");
+  assert.ok(a.text.startsWith("床前明月光，") && [...a.answer].length === 5, JSON.stringify(a));
+  assert.ok(b.text.endsWith("，疑是地上霜。") && [...b.answer].length === 5, JSON.stringify(b));
+  assert.equal(modelFetches.length, 1, `one model download for all widgets: ${modelFetches}`);
+  record("widget_results", { a: a.answer, b: b.answer });
+
+  // An attribute change re-renders the element.
+  await page.evaluate(() => document.getElementById("a").setAttribute("text", "白日依山尽"));
+  assert.equal(await page.inputValue("#a .text"), "白日依山尽");
+  await page.evaluate(() => document.getElementById("a").setAttribute("mode", "prev"));
+  assert.equal(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".mode").value), "prev");
+
+  // The broken widget shows its error inside itself; the host page still works.
+  await page.waitForFunction(() => document.getElementById("broken").shadowRoot.querySelector(".err").textContent.length > 0, null, { timeout: 60_000 });
+  assert.match(await page.$eval("#broken", (e) => e.shadowRoot.querySelector(".err").textContent), /Could not load the model/);
+  assert.equal(await page.evaluate(() => 1 + 1), 2);
+
+  // Host styles unchanged; widget layout intact despite them.
+  const host = await page.$eval("#host-text", (e) => { const s = getComputedStyle(e); return { color: s.color, size: s.fontSize }; });
+  assert.deepEqual(host, { color: "rgb(200, 0, 0)", size: "19px" });
+  const inside = await page.$eval("#a", (e) => {
+    const r = e.shadowRoot;
+    const s = (q) => getComputedStyle(r.querySelector(q));
+    return { button: s(".go").display, color: s(".out").color, font: s(".box").fontFamily, border: s(".box").borderStyle };
+  });
+  assert.notEqual(inside.button, "none");
+  assert.notEqual(inside.color, "rgb(200, 0, 0)");
+  assert.ok(!inside.font.includes("Comic"), inside.font);
+  assert.equal(inside.border, "solid");
+
+  // The iframe alternative sizes itself to its content.
+  await page.waitForFunction(() => parseInt(document.getElementById("frame").style.height || "0") > 50, null, { timeout: 60_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, "widget-hostile-page.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
