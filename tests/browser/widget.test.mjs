@@ -76,3 +76,29 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("the README snippet works from another origin", async () => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const os = await import("node:os");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "unmask-host-"));
+  writeFileSync(path.join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module" src="${server.url}unmask-widget.js"></script>
+<unmask-poem mode="prev" text="疑是地上霜" steps="8" lang="en"></unmask-poem>`);
+  const other = await serve(dir);
+  try {
+    assert.notEqual(new URL(other.url).port, new URL(server.url).port);
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(other.url);
+    await page.waitForFunction(() => { const w = document.querySelector("unmask-poem"); return w && !w.shadowRoot.querySelector(".go").disabled; }, null, { timeout: 180_000 });
+    await page.click("unmask-poem .go");
+    await page.waitForFunction(() => document.querySelector("unmask-poem").shadowRoot.querySelector(".out").textContent.length > 0, null, { timeout: 180_000 });
+    const out = await page.$eval("unmask-poem", (w) => w.shadowRoot.querySelector(".out").textContent);
+    assert.ok(out.endsWith("，疑是地上霜。"), out);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    other.stop();
+  }
+});
