@@ -63,6 +63,10 @@ pub struct TrainArgs {
     /// Continue from <run>/ckpt.safetensors.
     #[arg(long)]
     pub resume: bool,
+    /// With --resume: add this many steps to the checkpoint's schedule (no refit).
+    #[arg(long)]
+    #[serde(default)]
+    pub extra_steps: Option<usize>,
     #[arg(long, default_value_t = 200)]
     pub eval_every: usize,
     #[arg(long, default_value_t = 100)]
@@ -204,7 +208,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         }
         opt.step = meta.step;
         eprintln!("resumed at step {} of {}", meta.step, meta.total_steps);
-        (model, opt, meta.step, meta.total_steps)
+        (model, opt, meta.step, meta.total_steps + a.extra_steps.unwrap_or(0))
     } else {
         let model = Model::new(config.clone(), a.seed, &dev)?;
         let opt = AdamW::new(&model)?;
@@ -255,7 +259,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         // builds, so the speed drifts; the average since step 2 keeps the cosine smooth.
         // A resumed run refits too, so the cosine still ends at the new budget.
         let refit = done == 10 || (done % 100 == 0 && (done as f64) < 0.6 * (total - start_step) as f64);
-        if a.steps.is_none() && refit {
+        if a.steps.is_none() && a.extra_steps.is_none() && refit {
             let sps = (el - t_mark.1) / (step - t_mark.0) as f64;
             let evals = 1.0 + 1.0 / a.eval_every as f64 * 4.0; // eval/ckpt overhead
             total = step + ((budget - el - 60.0) / (sps * evals)).max(0.0) as usize;
