@@ -67,6 +67,9 @@ impl Encoded {
 pub struct PoemTokenizer {
     inner: Tokenizer,
     id_to_char: Vec<String>,
+    /// `char_id` answers, memoised: each miss runs the whole normaliser (thousands of
+    /// replace rules), and task templates ask for the same punctuation many times.
+    char_ids: std::sync::Mutex<HashMap<char, Option<u32>>>,
 }
 
 impl PoemTokenizer {
@@ -129,7 +132,7 @@ impl PoemTokenizer {
                 *slot = s;
             }
         }
-        Ok(PoemTokenizer { inner, id_to_char })
+        Ok(PoemTokenizer { inner, id_to_char, char_ids: Default::default() })
     }
 
     /// The `tokenizer.json` text.
@@ -201,11 +204,17 @@ impl PoemTokenizer {
 
     /// The id of a single character after normalisation, if it is in the vocabulary.
     pub fn char_id(&self, c: char) -> Option<u32> {
-        let e = self.encode(&c.to_string()).ok()?;
-        match e.slots.as_slice() {
+        if let Some(hit) = self.char_ids.lock().ok().and_then(|m| m.get(&c).copied()) {
+            return hit;
+        }
+        let id = match self.encode(&c.to_string()).ok()?.slots.as_slice() {
             [Slot::Token(id)] if *id != UNK_ID => Some(*id),
             _ => None,
+        };
+        if let Ok(mut m) = self.char_ids.lock() {
+            m.insert(c, id);
         }
+        id
     }
 
     /// Text of the ids for display: `[MASK]` as `＿`, `[UNK]` as `□`, `[PAD]` dropped.
