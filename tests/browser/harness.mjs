@@ -39,10 +39,13 @@ export function vocabulary() {
   return new Set(Object.keys(tj.model.vocab));
 }
 
-const metrics = {};
+// Metrics from every test file of a run, merged into one file.
+const METRICS = path.join(ARTIFACTS, "metrics.json");
 export function record(key, value) {
+  let metrics = {};
+  try { metrics = JSON.parse(readFileSync(METRICS, "utf8")); } catch { /* first metric of the run */ }
   metrics[key] = value;
-  writeFileSync(path.join(ARTIFACTS, "metrics.json"), JSON.stringify(metrics, null, 2));
+  writeFileSync(METRICS, JSON.stringify(metrics, null, 2));
   console.log(`metric ${key} = ${JSON.stringify(value)}`);
 }
 
