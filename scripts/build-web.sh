@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build -p unmask-web --target wasm32-unknown-unknown --release
 wasm-bindgen --target web --no-typescript --out-dir www/pkg \
-  target/wasm32-unknown-unknown/release/unmask_web.wasm
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/unmask_web.wasm"
 for f in www/model/poem.safetensors www/model/tokenizer.json; do
   [ -f "$f" ] || { echo "missing $f (train with scripts/train.sh)" >&2; exit 1; }
 done
