@@ -1,4 +1,5 @@
 // Token embedding lookup: x (T, D) = E[tokens] with E (V, D) in the bound format.
+// A causal model reads [MASK] then the tokens shifted right by one (ModelConfig::causal).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> state: State;
@@ -12,5 +13,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let t = i / dims.d;
-    x[i] = weight_at(tokens[t], i % dims.d, dims.d);
+    var tok = tokens[t];
+    if (dims.causal != 0u) {
+        tok = select(dims.mask_id, tokens[max(t, 1u) - 1u], t > 0u);
+    }
+    x[i] = weight_at(tok, i % dims.d, dims.d);
 }

@@ -25,6 +25,9 @@ pub struct ModelConfig {
     /// RMSNorm epsilon.
     pub norm_eps: f32,
     /// `false` for the diffusion mask predictor, `true` for the autoregressive twin.
+    /// A causal model attends only to earlier positions and reads its input shifted
+    /// right by one behind a `[MASK]` start token, so for both kinds output row j is
+    /// the prediction for position j (the sampler needs no special case).
     pub causal: bool,
     /// Id of `[MASK]`.
     pub mask_id: u32,

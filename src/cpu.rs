@@ -157,11 +157,17 @@ impl CpuModel {
         }
     }
 
-    /// Embedding rows for `tokens` → (T, D).
+    /// Embedding rows for `tokens` → (T, D); a causal model embeds `[MASK]` then
+    /// `tokens` shifted right by one (see `ModelConfig::causal`).
     pub fn embed(&self, tokens: &[u32]) -> Vec<f32> {
         let d = self.config.d_model;
         let mut x = vec![0f32; tokens.len() * d];
-        for (row, &tok) in x.chunks_exact_mut(d).zip(tokens) {
+        let input: Vec<u32> = if self.config.causal {
+            std::iter::once(self.config.mask_id).chain(tokens[..tokens.len().saturating_sub(1)].iter().copied()).collect()
+        } else {
+            tokens.to_vec()
+        };
+        for (row, &tok) in x.chunks_exact_mut(d).zip(&input) {
             self.embeddings.row_into(tok as usize, row);
         }
         x

@@ -4,7 +4,8 @@
 //! Layout: [`config`] and [`format`] describe the model file; [`tokenizer`] turns
 //! text into ids; [`cpu`] is the plain-f32 oracle and fallback; [`gpu`] runs the same
 //! forward pass and the whole unmasking loop in WGSL; [`sampler`] holds the
-//! parameters, schedule and task templates both backends share.
+//! parameters, schedule and task templates both backends share; [`ar`] ranks
+//! candidates by joint likelihood for the autoregressive twin.
 
 pub mod config;
 pub mod format;
@@ -18,6 +19,7 @@ pub const MAX_SEQ_LEN: usize = 256;
 pub use config::ModelConfig;
 pub use format::{ExportFormat, FormatError, Matrix, ModelWeights, WeightFormat};
 pub use tokenizer::PoemTokenizer;
+pub mod ar;
 pub mod cpu;
 pub mod sampler;
 pub mod tasks;

@@ -104,6 +104,19 @@ pub struct Generation {
     pub history: Vec<StepRecord>,
 }
 
+/// The parameters a model actually runs with: the diffusion model takes `p` as given;
+/// an autoregressive (causal) model can only commit the leftmost masked position each
+/// step (block length 1, one step per mask, no threshold) — the same loop and kernels,
+/// strictly left to right.
+pub fn params_for(cfg: &crate::ModelConfig, p: &SamplerParams) -> SamplerParams {
+    let mut p = p.clone();
+    if cfg.causal {
+        p.block_length = 1;
+        p.threshold = None;
+    }
+    p
+}
+
 /// Applies pins and checks the request; returns the starting tokens.
 pub fn prepare(tokens: &[u32], p: &SamplerParams, vocab: usize, mask_id: u32, max_len: usize) -> Result<Vec<u32>, SampleError> {
     if tokens.is_empty() {
@@ -259,9 +272,10 @@ impl<'m> CpuSampler<'m> {
     pub fn new(model: &'m CpuModel, tokens: &[u32], p: &SamplerParams) -> Result<Self, SampleError> {
         let cfg = &model.config;
         let x = prepare(tokens, p, cfg.vocab_size, cfg.mask_id, cfg.max_seq_len)?;
-        let sched = schedule(&x, p, cfg.mask_id);
-        let total = max_steps(&x, p, cfg.mask_id);
-        Ok(CpuSampler { model, params: p.clone(), x, sched, total, step: 0 })
+        let p = params_for(cfg, p);
+        let sched = schedule(&x, &p, cfg.mask_id);
+        let total = max_steps(&x, &p, cfg.mask_id);
+        Ok(CpuSampler { model, params: p, x, sched, total, step: 0 })
     }
 
     /// Runs one step; `None` once every mask is committed.

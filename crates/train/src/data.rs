@@ -151,23 +151,18 @@ pub fn diffusion_batch(
     })
 }
 
-/// Next-token batch for the causal twin: position j predicts token j+1.
+/// Next-token batch for the causal twin: row j predicts token j. The model itself
+/// reads its input shifted right by one behind a `[MASK]` start token
+/// (`ModelConfig::causal`), so row j sees tokens 0..j−1 and every token, the first
+/// included, is scored.
 pub fn causal_batch(seqs: &[Vec<u32>], dev: &Device) -> Result<Batch> {
     let (b, t) = (seqs.len(), seqs[0].len());
-    let norm = (b * (t - 1)) as f32;
-    let (mut rows, mut targets) = (Vec::new(), Vec::new());
-    for (i, s) in seqs.iter().enumerate() {
-        for j in 0..t - 1 {
-            rows.push((i * t + j) as u32);
-            targets.push(s[j + 1]);
-        }
-    }
-    let k = rows.len();
+    let k = b * t;
     let input: Vec<u32> = seqs.iter().flatten().copied().collect();
     Ok(Batch {
-        input: Tensor::from_vec(input, (b, t), dev)?,
-        rows: Tensor::from_vec(rows, k, dev)?,
-        targets: Tensor::from_vec(targets, k, dev)?,
-        weights: Tensor::from_vec(vec![1.0 / norm; k], k, dev)?,
+        input: Tensor::from_vec(input.clone(), (b, t), dev)?,
+        rows: Tensor::from_vec((0..k as u32).collect::<Vec<_>>(), k, dev)?,
+        targets: Tensor::from_vec(input, k, dev)?,
+        weights: Tensor::from_vec(vec![1.0 / k as f32; k], k, dev)?,
     })
 }

@@ -118,6 +118,14 @@ impl Model {
         let c = &self.config;
         let (b, t) = ids.dims2()?;
         let (d, h, hd) = (c.d_model, c.n_heads, c.head_dim());
+        // A causal model reads its input shifted right behind a [MASK] start token, so
+        // row j predicts token j (ModelConfig::causal).
+        let ids = if c.causal {
+            let start = Tensor::full(c.mask_id, (b, 1), ids.device())?;
+            Tensor::cat(&[&start, &ids.narrow(1, 0, t - 1)?], 1)?
+        } else {
+            ids.clone()
+        };
         let mut x = self.p("tok_embeddings").index_select(&ids.flatten_all()?, 0)?; // (B·T, D)
         let mask = if c.causal {
             let m: Vec<f32> =
