@@ -33,6 +33,8 @@ pub struct Engine {
     pub config: ModelConfig,
     pub weights: ModelWeights,
     pub runner: Runner,
+    /// The CPU reference for the beam ranker when the runner is the GPU.
+    cpu_ref: std::cell::OnceCell<CpuModel>,
 }
 
 pub fn load_files(a: &ModelArgs) -> Result<(ModelWeights, PoemTokenizer)> {
@@ -61,7 +63,17 @@ impl Engine {
             Backend::Cpu => Runner::Cpu(CpuModel::new(&weights)),
             Backend::Gpu => Runner::Gpu(gpu_model(&weights)?),
         };
-        Ok(Engine { config: weights.config.clone(), tokenizer, weights, runner })
+        Ok(Engine { config: weights.config.clone(), tokenizer, weights, runner, cpu_ref: Default::default() })
+    }
+
+    /// Candidates for the masks ranked by joint likelihood (causal models only; runs
+    /// on the CPU reference whatever the backend).
+    pub fn rank(&self, tokens: &[u32], width: usize) -> Result<unmask::ar::Ranked> {
+        let m = match &self.runner {
+            Runner::Cpu(m) => m,
+            Runner::Gpu(_) => self.cpu_ref.get_or_init(|| CpuModel::new(&self.weights)),
+        };
+        Ok(unmask::ar::rank_by_joint(m, tokens, width)?)
     }
 
     pub fn generate(&self, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation> {
@@ -81,7 +93,8 @@ impl Engine {
     pub fn describe(&self) -> String {
         let c = &self.config;
         format!(
-            "{}M params, d={} × {} layers, {} weights",
+            "{} · {}M params, d={} × {} layers, {} weights",
+            if c.causal { "autoregressive" } else { "diffusion" },
             (self.weights.param_count() as f64 / 1e6 * 10.0).round() / 10.0,
             c.d_model,
             c.n_layers,

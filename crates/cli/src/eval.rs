@@ -1,13 +1,15 @@
 //! The paper's forward/reversal test (design.md §6): for each pair of consecutive
 //! lines, generate the second from the first and the first from the second, and
-//! score exact matches.
+//! score exact matches. For the autoregressive twin the reversal is reported twice:
+//! (a) the plain left-to-right attempt, which cannot see the given line, and (b) with
+//! `--beam W`, candidates from a width-W beam ranked by log p(A) + log p(B | A).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use unmask::tasks::{answer, TaskBuilder};
+use unmask::tasks::{answer, Prompt, TaskBuilder};
 
 use crate::engine::Engine;
 use crate::{ModelArgs, SamplerArgs};
@@ -20,6 +22,10 @@ pub struct EvalArgs {
     /// Evaluate only the first N pairs.
     #[arg(long)]
     limit: Option<usize>,
+    /// Autoregressive models: also rank previous lines with a beam of this width
+    /// (repeatable: --beam 4 --beam 16).
+    #[arg(long)]
+    beam: Vec<usize>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -38,19 +44,34 @@ struct Pair {
     second: String,
 }
 
+/// One measured task over all pairs.
+#[derive(Serialize)]
+struct Task {
+    name: String,
+    correct: usize,
+    accuracy: f64,
+    /// Model evaluations per pair, averaged.
+    forward_passes: f64,
+    seconds: f64,
+}
+
 #[derive(Serialize)]
 struct Report {
     n: usize,
+    /// Shorthands for the first two tasks.
     forward: f64,
     reversal: f64,
-    forward_correct: usize,
-    reversal_correct: usize,
+    tasks: Vec<Task>,
     skipped: usize,
     model: String,
+    causal: bool,
     backend: String,
     sampler: unmask::sampler::SamplerParams,
     seconds: f64,
 }
+
+/// How one task answers a prompt: (answer, forward passes).
+type Solver<'a> = Box<dyn Fn(&Prompt) -> Result<(String, usize)> + 'a>;
 
 pub fn run(a: EvalArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.pairs).with_context(|| format!("reading {}", a.pairs.display()))?;
@@ -64,50 +85,96 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
     anyhow::ensure!(!pairs.is_empty(), "{} holds no pairs", a.pairs.display());
     let eng = Engine::load(&a.model)?;
+    anyhow::ensure!(a.beam.is_empty() || eng.config.causal, "--beam ranks candidates with an autoregressive model; this model is a diffusion model");
     let tb = TaskBuilder::new(&eng.tokenizer, &eng.config);
     let params = a.sampler.params();
     let norm = |s: &str| -> String {
         let e = eng.tokenizer.encode(s.trim_end_matches(unmask::tasks::LINE_END)).map(|e| eng.tokenizer.decode(&e.ids(0)));
         e.unwrap_or_default()
     };
-    let (mut fwd, mut rev, mut skipped) = (0, 0, 0);
-    let t0 = std::time::Instant::now();
-    for (i, p) in pairs.iter().enumerate() {
-        let (Ok(fp), Ok(rp)) = (tb.next_line(&p.first), tb.previous_line(&p.second)) else {
-            skipped += 1;
-            continue;
-        };
-        let f = answer(&eng.tokenizer, &fp, &eng.generate(&fp.tokens, &params, false)?.tokens);
-        let r = answer(&eng.tokenizer, &rp, &eng.generate(&rp.tokens, &params, false)?.tokens);
-        let (fo, ro) = (f == norm(&p.second), r == norm(&p.first));
-        fwd += fo as usize;
-        rev += ro as usize;
-        if a.verbose && !(fo && ro) {
-            eprintln!("{} → {f} (want {}) | {r} ← {} (want {})", p.first, p.second, p.second, p.first);
-        }
-        if (i + 1) % 50 == 0 {
-            eprintln!("{}/{} pairs: forward {fwd}, reversal {rev}", i + 1, pairs.len());
-        }
+    let generate: Solver = Box::new(|p: &Prompt| {
+        let g = eng.generate(&p.tokens, &params, false)?;
+        Ok((answer(&eng.tokenizer, p, &g.tokens), g.steps_run))
+    });
+    // (name, reversal?, solver)
+    let mut tasks: Vec<(String, bool, &Solver)> = vec![("forward".into(), false, &generate)];
+    let rev_name = if eng.config.causal { "reversal (a) left to right" } else { "reversal" };
+    tasks.push((rev_name.into(), true, &generate));
+    let beams: Vec<(usize, Solver)> = a
+        .beam
+        .iter()
+        .map(|&w| {
+            let s: Solver = Box::new({
+                let eng = &eng;
+                move |p: &Prompt| {
+                    let r = eng.rank(&p.tokens, w)?;
+                    Ok((answer(&eng.tokenizer, p, &r.candidates[0].tokens), r.forward_passes))
+                }
+            });
+            (w, s)
+        })
+        .collect();
+    for (w, s) in &beams {
+        tasks.push((format!("reversal (b) beam {w}, ranked by p(A)p(B|A)"), true, s));
     }
+
+    let prompts: Vec<Option<(Prompt, Prompt)>> =
+        pairs.iter().map(|p| tb.next_line(&p.first).ok().zip(tb.previous_line(&p.second).ok())).collect();
+    let skipped = prompts.iter().filter(|p| p.is_none()).count();
     let n = pairs.len() - skipped;
+    let t0 = std::time::Instant::now();
+    let mut out = Vec::new();
+    for (name, reversal, solve) in &tasks {
+        let t1 = std::time::Instant::now();
+        let (mut correct, mut passes) = (0, 0);
+        for (i, (pair, pr)) in pairs.iter().zip(&prompts).enumerate() {
+            let Some((fp, rp)) = pr else { continue };
+            let (prompt, want, given) = if *reversal { (rp, &pair.first, &pair.second) } else { (fp, &pair.second, &pair.first) };
+            let (got, k) = solve(prompt)?;
+            passes += k;
+            let ok = got == norm(want);
+            correct += ok as usize;
+            if a.verbose && !ok {
+                eprintln!("{name}: {given} → {got} (want {want})");
+            }
+            if (i + 1) % 100 == 0 {
+                eprintln!("{name}: {}/{} pairs, {correct} correct", i + 1, pairs.len());
+            }
+        }
+        out.push(Task {
+            name: name.clone(),
+            correct,
+            accuracy: correct as f64 / n.max(1) as f64,
+            forward_passes: passes as f64 / n.max(1) as f64,
+            seconds: t1.elapsed().as_secs_f64(),
+        });
+    }
     let rep = Report {
         n,
-        forward: fwd as f64 / n.max(1) as f64,
-        reversal: rev as f64 / n.max(1) as f64,
-        forward_correct: fwd,
-        reversal_correct: rev,
+        forward: out[0].accuracy,
+        reversal: out[1].accuracy,
+        tasks: out,
         skipped,
         model: format!("{} ({})", a.model.model.display(), eng.describe()),
+        causal: eng.config.causal,
         backend: eng.backend_name(),
-        sampler: params,
+        sampler: unmask::sampler::params_for(&eng.config, &params),
         seconds: t0.elapsed().as_secs_f64(),
     };
     if a.json {
         println!("{}", serde_json::to_string(&rep)?);
     } else {
         println!("pairs     {n} ({skipped} skipped: characters outside the vocabulary or empty)");
-        println!("forward   {:.1}% ({fwd}/{n})  given the first line, the second", rep.forward * 100.0);
-        println!("reversal  {:.1}% ({rev}/{n})  given the second line, the first", rep.reversal * 100.0);
+        for t in &rep.tasks {
+            println!(
+                "{:<44} {:>5.1}% ({}/{n})  {:.1} forward passes a pair, {:.1} s",
+                t.name,
+                t.accuracy * 100.0,
+                t.correct,
+                t.forward_passes,
+                t.seconds
+            );
+        }
         println!("model     {}", rep.model);
         println!("backend   {} · {:.1} s", rep.backend, rep.seconds);
     }

@@ -109,6 +109,10 @@ struct GenerateArgs {
     /// Print the denoising trajectory, one line per step.
     #[arg(long)]
     show_steps: bool,
+    /// Autoregressive models: fill the masks with the best of a width-W beam ranked by
+    /// the joint likelihood of the whole text (for --mode prev: p(A)·p(B|A)).
+    #[arg(long)]
+    beam: Option<usize>,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -133,6 +137,26 @@ fn generate(a: GenerateArgs) -> Result<()> {
         let (Some(c), None) = (chars.next(), chars.next()) else { bail!("--pin {pin}: give exactly one character") };
         let id = eng.tokenizer.char_id(c).with_context(|| format!("--pin {pin}: '{c}' is not in the vocabulary"))?;
         p.pinned.push((pos, id));
+    }
+    if let Some(width) = a.beam {
+        anyhow::ensure!(a.pin.is_empty(), "--pin does not combine with --beam");
+        let t0 = std::time::Instant::now();
+        let r = eng.rank(&prompt.tokens, width)?;
+        let elapsed = t0.elapsed();
+        for c in r.candidates.iter().skip(1).take(4).rev() {
+            eprintln!("  {:>8.2}  {}", c.log_joint, answer(&eng.tokenizer, &prompt, &c.tokens));
+        }
+        let best = &r.candidates[0];
+        println!("{}", eng.tokenizer.decode(&best.tokens));
+        eprintln!(
+            "[cpu] answer {} · log p = {:.2} · beam {width}, {} forward passes · {:.1} ms · {}",
+            answer(&eng.tokenizer, &prompt, &best.tokens),
+            best.log_joint,
+            r.forward_passes,
+            elapsed.as_secs_f64() * 1e3,
+            eng.describe()
+        );
+        return Ok(());
     }
     let t0 = std::time::Instant::now();
     let g = eng.generate(&prompt.tokens, &p, a.show_steps)?;

@@ -8,10 +8,15 @@ use unmask::{ExportFormat, ModelConfig, ModelWeights, PoemTokenizer, WeightForma
 const CHARS: &str = "，。？！床前明月光疑是地上霜举头望低思故乡春眠不觉晓处闻啼鸟夜来风雨声花落知多少";
 
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    setup_kind(dir, false)
+}
+
+fn setup_kind(dir: &Path, causal: bool) -> (PathBuf, PathBuf) {
     let chars: Vec<char> = CHARS.chars().collect();
     let tok = PoemTokenizer::build(&chars, &[('頭', '头')]).unwrap();
     let mut cfg = ModelConfig::tiny(tok.vocab_size());
     cfg.max_seq_len = 64;
+    cfg.causal = causal;
     let w = ModelWeights::random(cfg, ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 }, 1);
     let (m, t) = (dir.join("m.safetensors"), dir.join("tokenizer.json"));
     std::fs::write(&m, w.to_bytes()).unwrap();
@@ -86,6 +91,33 @@ fn eval_prints_json_accuracies() {
     std::fs::write(&pairs, "{\"first\": 1}\n").unwrap();
     let (ok, _, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu"], &m, &t);
     assert!(!ok && err.contains("pairs.jsonl:1"), "{err}");
+}
+
+#[test]
+fn autoregressive_model_eval_reports_plain_and_beam_reversal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup_kind(dir.path(), true);
+    let pairs = dir.path().join("pairs.jsonl");
+    std::fs::write(&pairs, "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\"}\n{\"first\":\"举头望明月\",\"second\":\"低头思故乡\"}\n").unwrap();
+    let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--json", "--backend", "cpu", "--beam", "1", "--beam", "3"], &m, &t);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["causal"], true);
+    let tasks = v["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 4, "{out}");
+    // Left to right: one forward pass per character; beam W over 5 characters:
+    // 1 + 4·W extensions + W candidates scored.
+    let passes: Vec<f64> = tasks.iter().map(|t| t["forward_passes"].as_f64().unwrap()).collect();
+    assert_eq!(passes, vec![5.0, 5.0, 6.0, 1.0 + 12.0 + 3.0], "{out}");
+    // Width 1 is the plain left-to-right answer.
+    assert_eq!(tasks[1]["correct"], tasks[2]["correct"]);
+    let (ok, out, err) = unmask(&["generate", "--mode", "prev", "疑是地上霜", "--backend", "cpu", "--beam", "4"], &m, &t);
+    assert!(ok, "{err}");
+    assert!(out.trim().ends_with("，疑是地上霜。") && err.contains("beam 4, 21 forward passes"), "{out}{err}");
+    // --beam needs an autoregressive model.
+    let (m2, _) = setup(dir.path());
+    let (ok, _, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu", "--beam", "2"], &m2, &t);
+    assert!(!ok && err.contains("autoregressive"), "{err}");
 }
 
 #[test]
