@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Builds the web page into www/pkg (wasm + JS glue) and writes www/model/manifest.json
-# (the model version that keys the browser's cache).
+# Builds the web page into www/pkg (wasm + JS glue) and writes manifest.json (the model
+# version that keys the browser's cache) in www/model and www/model-ar (the
+# autoregressive twin of the compare view, which shares the main tokenizer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build -p unmask-web --target wasm32-unknown-unknown --release
 wasm-bindgen --target web --no-typescript --out-dir www/pkg \
   "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/unmask_web.wasm"
-for f in www/model/poem.safetensors www/model/tokenizer.json; do
+for f in www/model/poem.safetensors www/model/tokenizer.json www/model-ar/poem.safetensors; do
   [ -f "$f" ] || { echo "missing $f (train with scripts/train.sh)" >&2; exit 1; }
 done
-version=$(cat www/model/poem.safetensors www/model/tokenizer.json | sha256sum | cut -c1-16)
-printf '{"version":"%s","model":"poem.safetensors","tokenizer":"tokenizer.json","model_bytes":%d}\n' \
-  "$version" "$(stat -c %s www/model/poem.safetensors)" > www/model/manifest.json
-echo "built www/pkg ($(stat -c %s www/pkg/unmask_web_bg.wasm) bytes of wasm), model version $version"
+# The autoregressive twin (compare view) shares the main model's tokenizer.
+cp www/model/tokenizer.json www/model-ar/tokenizer.json
+for dir in www/model www/model-ar; do
+  version=$(cat "$dir/poem.safetensors" "$dir/tokenizer.json" | sha256sum | cut -c1-16)
+  printf '{"version":"%s","model":"poem.safetensors","tokenizer":"tokenizer.json","model_bytes":%d}\n' \
+    "$version" "$(stat -c %s "$dir/poem.safetensors")" > "$dir/manifest.json"
+done
+echo "built www/pkg ($(stat -c %s www/pkg/unmask_web_bg.wasm) bytes of wasm), models $(cat www/model/manifest.json www/model-ar/manifest.json | grep -o '"version":"[^"]*"' | tr '\n' ' ')"

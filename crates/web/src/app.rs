@@ -14,7 +14,7 @@ use crate::state::{cells, Cell, Request, Task, FORMS, MAX_STEPS};
 
 thread_local! {
     // The engine is not Send; it lives here and is taken out while it generates.
-    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    pub(crate) static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
 /// Test hook (`window.unmaskDebug.loseDevice()`): destroys the GPU device so the
@@ -140,6 +140,8 @@ pub fn App() -> impl IntoView {
     let shown = RwSignal::new(0usize);
     let replay_id = RwSignal::new(0u32);
     let copied = RwSignal::new(false);
+    let show_compare = RwSignal::new(query().contains("view=compare"));
+    let main_ready = Signal::derive(move || matches!(load.get(), Load::Ready { .. }));
 
     spawn_local(load_model(load, force_cpu));
 
@@ -272,7 +274,14 @@ pub fn App() -> impl IntoView {
                         {move || t(lang.get(), tk.key())}
                     </button>
                 }).collect_view()}
+                <button id="compare-tab" class="compare-tab" class=("active", move || show_compare.get())
+                    aria-pressed=move || show_compare.get().to_string() on:click=move |_| show_compare.update(|s| *s = !*s)>
+                    {move || t(lang.get(), "compare")}
+                </button>
             </nav>
+            <Show when=move || show_compare.get()>
+                <crate::compare::Compare lang=lang main_ready=main_ready initial="疑是地上霜".to_string() />
+            </Show>
 
             <section class="input">
                 <label for="text">{move || t(lang.get(), match task.get() { Task::Next => "hint_next", Task::Prev => "hint_prev", Task::Infill => "hint_infill", Task::Poem => "hint_poem" })}</label>

@@ -171,6 +171,8 @@ pub struct Engine {
     pub weights: ModelWeights,
     runner: Runner,
     pub backend: BackendInfo,
+    /// The CPU reference for the beam ranker when the runner is the GPU.
+    cpu_ref: std::cell::OnceCell<CpuModel>,
 }
 
 fn has_webgpu() -> bool {
@@ -201,7 +203,17 @@ impl Engine {
                 Err(e) => (Runner::Cpu(CpuModel::new(&weights)), BackendInfo::Cpu(e)),
             }
         };
-        Engine { tokenizer, weights, runner, backend }
+        Engine { tokenizer, weights, runner, backend, cpu_ref: Default::default() }
+    }
+
+    /// Candidates for the masks ranked by joint likelihood with a width-`width` beam
+    /// (autoregressive models; on the CPU reference).
+    pub fn rank(&self, tokens: &[u32], width: usize) -> Result<unmask::ar::Ranked, String> {
+        let m = match &self.runner {
+            Runner::Cpu(m) => m,
+            Runner::Gpu(_) => self.cpu_ref.get_or_init(|| CpuModel::new(&self.weights)),
+        };
+        unmask::ar::rank_by_joint(m, tokens, width).map_err(|e| e.to_string())
     }
 
     /// Destroys the GPU device, as a driver reset would (tests the recovery path).

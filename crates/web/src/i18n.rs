@@ -52,6 +52,22 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "too_long" => ("Too long", "太长"),
         "lang" => ("中文", "English"),
         "confidence_legend" => ("Colour = the model's confidence when it unmasked the character.", "颜色 = 模型揭开该字时的置信度。"),
+        "compare" => ("⇄ Diffusion vs autoregressive", "⇄ 扩散 vs 自回归"),
+        "cmp_title" => ("Diffusion vs its autoregressive twin", "扩散模型与它的自回归孪生模型"),
+        "cmp_explain" => (
+            "Both models have the same size, data and training tokens; the autoregressive one reads left to right only. Given a line, which one recalls the line before it?",
+            "两个模型大小、数据、训练量相同；自回归模型只能从左往右读。给出一句，谁能想起它的上一句？",
+        ),
+        "cmp_loading" => ("Loading the autoregressive model…", "正在加载自回归模型…"),
+        "cmp_ready" => ("Both models ready", "两个模型已就绪"),
+        "cmp_run" => ("Compare", "对比"),
+        "cmp_model" => ("Model", "模型"),
+        "cmp_answer" => ("Answer", "答案"),
+        "cmp_passes" => ("Forward passes", "前向次数"),
+        "cmp_diffusion" => ("Diffusion (unmasking)", "扩散（逐步揭开）"),
+        "cmp_ar" => ("Autoregressive, left to right", "自回归，从左到右"),
+        "cmp_ar_plain" => ("Autoregressive, left to right (cannot see the given line)", "自回归，从左到右（看不到给出的句子）"),
+        "cmp_ar_beam" => ("Autoregressive, candidates ranked by p(A)·p(B|A), beam width", "自回归，按 p(A)·p(B|A) 排序候选，束宽"),
         _ => ("?", "?"),
     };
     match lang {

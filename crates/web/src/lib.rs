@@ -3,13 +3,15 @@
 //! the embeddable widget.
 //!
 //! [`state`] is plain Rust (tested natively); `engine` loads the model (progress,
-//! Cache API) and runs it on WebGPU or the CPU; `app` is the page; `widget` is what
-//! `www/unmask-widget.js` calls.
+//! Cache API) and runs it on WebGPU or the CPU; `app` is the page; `compare` is its
+//! diffusion-vs-autoregressive view; `widget` is what `www/unmask-widget.js` calls.
 
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod compare;
 #[cfg(target_arch = "wasm32")]
 mod engine;
 #[cfg(target_arch = "wasm32")]
