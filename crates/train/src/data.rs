@@ -21,6 +21,8 @@ pub struct Dataset {
     docs: Vec<Doc>,
     /// Cumulative sampling weights for binary search.
     cum: Vec<f64>,
+    /// Ids of the line-ending punctuation (`corpus::LINE_END`).
+    line_ends: Vec<u32>,
 }
 
 pub const CUT_FRACTION: f64 = 0.3;
@@ -59,11 +61,43 @@ impl Dataset {
             cum.push(total);
             docs.push(Doc { ids, line_starts });
         }
-        Ok(Dataset { docs, cum })
+        let line_ends = crate::corpus::LINE_END.iter().filter_map(|c| table.get(c).copied()).collect();
+        Ok(Dataset { docs, cum, line_ends })
     }
 
     pub fn len(&self) -> usize {
         self.docs.len()
+    }
+
+    /// For a `frac` share of `seqs` (drawn with `rng`), the characters of one random
+    /// line, punctuation excluded: the "response" of an SFT-style sample (see
+    /// `diffusion_batch`); `None` for the rest.
+    pub fn response_spans(&self, seqs: &[Vec<u32>], rng: &mut Rng, frac: f64) -> Vec<Option<std::ops::Range<usize>>> {
+        seqs.iter()
+            .map(|s| {
+                if frac <= 0.0 || rng.f64() >= frac {
+                    return None;
+                }
+                let mut lines = Vec::new();
+                let mut start = 0;
+                for (i, &id) in s.iter().enumerate() {
+                    if id == PAD_ID {
+                        break;
+                    }
+                    if self.line_ends.contains(&id) {
+                        if i > start {
+                            lines.push(start..i);
+                        }
+                        start = i + 1;
+                    }
+                }
+                if lines.is_empty() {
+                    None
+                } else {
+                    Some(lines[rng.below(lines.len())].clone())
+                }
+            })
+            .collect()
     }
 
     pub fn tokens(&self) -> usize {
@@ -101,12 +135,16 @@ impl Dataset {
 
 /// LLaDA masking: per sequence t ~ U(0,1], p = (1−ε)t + ε; each token masked with
 /// prob p; weight 1/p on masked positions; normalised by B·T. If `t_fixed` is given
-/// (eval), sequence i uses that t.
+/// (eval), sequence i uses that t. A sequence with a span in `spans` is an SFT-style
+/// sample (LLaDA's supervised fine-tuning): only the span (one line, the "response")
+/// is masked, with the same p, and the rest of the window is the visible prompt —
+/// the conditional the page asks for (a line given its neighbours).
 pub fn diffusion_batch(
     seqs: &[Vec<u32>],
     rng: &mut Rng,
     t_fixed: Option<&[f64]>,
     per_sequence: bool,
+    spans: &[Option<std::ops::Range<usize>>],
     dev: &Device,
 ) -> Result<Batch> {
     let (b, t) = (seqs.len(), seqs[0].len());
@@ -116,8 +154,9 @@ pub fn diffusion_batch(
         let tt = t_fixed.map(|f| f[i]).unwrap_or_else(|| 1.0 - rng.f64()); // (0, 1]
         let p = (1.0 - EPS) * tt + EPS;
         let first = weights.len();
+        let span = spans.get(i).cloned().flatten();
         for (j, &id) in s.iter().enumerate() {
-            if rng.f64() < p {
+            if span.as_ref().is_none_or(|r| r.contains(&j)) && rng.f64() < p {
                 input.push(MASK_ID);
                 rows.push((i * t + j) as u32);
                 targets.push(id);
@@ -165,4 +204,37 @@ pub fn causal_batch(seqs: &[Vec<u32>], dev: &Device) -> Result<Batch> {
         targets: Tensor::from_vec(input, k, dev)?,
         weights: Tensor::from_vec(vec![1.0 / k as f32; k], k, dev)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SFT-style samples mask only inside one line's characters; the rest is prompt.
+    #[test]
+    fn response_spans_mask_one_line_only() -> Result<()> {
+        let ds = Dataset { docs: vec![], cum: vec![], line_ends: vec![3, 4] };
+        let seq: Vec<u32> = vec![10, 11, 12, 3, 13, 14, 15, 4, 16, 17, 4, PAD_ID, PAD_ID];
+        let seqs = vec![seq.clone(); 200];
+        let mut rng = Rng::new(5);
+        let spans = ds.response_spans(&seqs, &mut rng, 1.0);
+        let lines = [0..3, 4..7, 8..10];
+        for s in &spans {
+            assert!(lines.contains(s.as_ref().unwrap()), "{s:?} is not a line");
+        }
+        for l in &lines {
+            assert!(spans.iter().any(|s| s.as_ref() == Some(l)), "line {l:?} never chosen");
+        }
+        let b = diffusion_batch(&seqs, &mut rng, Some(&vec![1.0; 200]), true, &spans, &Device::Cpu)?;
+        let input = b.input.to_vec2::<u32>()?;
+        for (row, span) in input.iter().zip(&spans) {
+            let span = span.clone().unwrap();
+            for (j, &id) in row.iter().enumerate() {
+                // t = 1: the whole response is masked, nothing else.
+                assert_eq!(id == MASK_ID, span.contains(&j), "position {j} of span {span:?}");
+            }
+        }
+        assert!(ds.response_spans(&seqs, &mut rng, 0.0).iter().all(Option::is_none));
+        Ok(())
+    }
 }

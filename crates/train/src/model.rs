@@ -222,7 +222,7 @@ mod tests {
             let b = if causal {
                 causal_batch(&seqs, &Device::Cpu)?
             } else {
-                diffusion_batch(&seqs, &mut Rng::new(1), Some(&[0.5, 0.6, 0.7, 0.9]), false, &Device::Cpu)?
+                diffusion_batch(&seqs, &mut Rng::new(1), Some(&[0.5, 0.6, 0.7, 0.9]), false, &[], &Device::Cpu)?
             };
             let l = loss(&m, &b)?;
             assert!(l.to_scalar::<f32>()?.is_finite());

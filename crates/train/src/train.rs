@@ -57,6 +57,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub per_sequence: bool,
+    /// Share of diffusion samples drawn SFT-style: one random line masked (prob t per
+    /// character), the rest of the window visible (see data.rs `diffusion_batch`).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub line_mask: f64,
     /// Train the autoregressive twin (causal mask, next-token loss).
     #[arg(long)]
     pub causal: bool,
@@ -158,9 +163,12 @@ pub fn load_params(dir: &Path) -> Result<(CkptMeta, HashMap<String, Vec<f32>>, H
     Ok((meta, params, all))
 }
 
-/// Fixed held-out batches: same sequences, t's and masks every time it is computed.
+/// Fixed held-out batches: same sequences, t's and masks every time it is computed,
+/// and the same sequences for the diffusion model and its causal twin (the masks are
+/// drawn from their own stream).
 pub fn heldout_loss(model: &Model, held: &Dataset, seq: usize, causal: bool, n_seqs: usize) -> Result<f64> {
     let mut rng = Rng::new(0xE7A1);
+    let mut mask_rng = Rng::new(0x3A5C);
     let dev = Device::Cpu;
     let mut total = 0.0;
     let batches = n_seqs / 64;
@@ -168,7 +176,7 @@ pub fn heldout_loss(model: &Model, held: &Dataset, seq: usize, causal: bool, n_s
         let seqs: Vec<Vec<u32>> = (0..64).map(|_| held.sample(&mut rng, seq)).collect();
         // Stratified t over the whole set lowers the Monte-Carlo variance.
         let ts: Vec<f64> = (0..64).map(|i| ((bi * 64 + i) as f64 + 0.5) / (batches * 64) as f64).collect();
-        let b = if causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, Some(&ts), false, &dev)? };
+        let b = if causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut mask_rng, Some(&ts), false, &[], &dev)? };
         total += loss(model, &b)?.to_scalar::<f32>()? as f64;
     }
     Ok(total / batches as f64)
@@ -232,7 +240,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let vars: Vec<Var> = model.names.iter().map(|n| model.vars[n].clone()).collect();
     while step < total {
         let seqs: Vec<Vec<u32>> = (0..a.batch).map(|_| train_set.sample(&mut rng, a.seq)).collect();
-        let batch = if a.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, a.per_sequence, &dev)? };
+        let batch = if a.causal {
+            causal_batch(&seqs, &dev)?
+        } else {
+            let spans = train_set.response_spans(&seqs, &mut rng, a.line_mask);
+            diffusion_batch(&seqs, &mut rng, None, a.per_sequence, &spans, &dev)?
+        };
         let l = loss(&model, &batch)?;
         let grads = l.backward()?;
         let mut sq = 0.0f64;
@@ -304,7 +317,7 @@ pub fn probe(model: &Model, held: &Dataset, seq: usize) -> Result<()> {
     for t in [0.1, 0.3, 0.5, 0.8, 1.0] {
         let mut rng = Rng::new(77);
         let seqs: Vec<Vec<u32>> = (0..128).map(|_| held.sample(&mut rng, seq)).collect();
-        let b = diffusion_batch(&seqs, &mut rng, Some(&vec![t; 128]), false, &dev)?;
+        let b = diffusion_batch(&seqs, &mut rng, Some(&vec![t; 128]), false, &[], &dev)?;
         let k = b.rows.dims1()? as f64;
         let p = (1.0 - 1e-3) * t + 1e-3;
         // loss = Σ CE / (p·B·T)  ⇒  mean CE per masked token = loss · p · B · T / K.
@@ -343,7 +356,7 @@ mod tests {
                     h.iter().chain(h.iter()).copied().collect()
                 })
                 .collect();
-            let mut b = if model.config.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, env("COPY_PERSEQ", 0.0) > 0.0, &dev)? };
+            let mut b = if model.config.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, env("COPY_PERSEQ", 0.0) > 0.0, &[], &dev)? };
             if env("COPY_UNIFORM", 0.0) > 0.0 {
                 let k = b.rows.dims1()?;
                 b.weights = Tensor::from_vec(vec![1.0f32 / k as f32; k], k, &dev)?;
@@ -364,7 +377,7 @@ mod tests {
                     h.iter().chain(h.iter()).copied().collect()
                 })
                 .collect();
-            let b = diffusion_batch(&seqs, &mut rng, Some(&vec![0.5; 256]), false, &dev)?;
+            let b = diffusion_batch(&seqs, &mut rng, Some(&vec![0.5; 256]), false, &[], &dev)?;
             let k = b.rows.dims1()? as f64;
             let ce = loss(&model, &b)?.to_scalar::<f32>()? as f64 * 0.5005 * (256.0 * 16.0) / k;
             eprintln!("CE per masked token at t = 0.5: {ce:.3} (guess 3.04, floor 1.52)");
