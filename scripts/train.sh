@@ -45,9 +45,12 @@ mkdir -p "$(dirname "$RUN")" "$(dirname "$AR_RUN")"
 # expectation as LLaDA's 1/p weighting, much lower variance: learns ~3x faster on the
 # copy-task test in crates/train/src/train.rs).
 export RAYON_NUM_THREADS=1
-"$BIN" train --data data/corpus --run "$RUN" --steps "$STEPS" --per-sequence ${EXTRA_TRAIN_ARGS:-} > "$RUN.log" 2>&1 &
+# --line-mask: from 47% of the steps on, half the diffusion samples are SFT-style (one
+# line masked, the rest of the window visible); see crates/train/src/data.rs.
+"$BIN" train --data data/corpus --run "$RUN" --steps "$STEPS" --minutes 100000 --per-sequence \
+  --line-mask 0.5 --line-mask-from $((STEPS * 7 / 15)) ${EXTRA_TRAIN_ARGS:-} > "$RUN.log" 2>&1 &
 diff_pid=$!
-"$BIN" train --data data/corpus --run "$AR_RUN" --steps "$STEPS" --causal ${EXTRA_TRAIN_ARGS:-} > "$AR_RUN.log" 2>&1 &
+"$BIN" train --data data/corpus --run "$AR_RUN" --steps "$STEPS" --minutes 100000 --causal ${EXTRA_TRAIN_ARGS:-} > "$AR_RUN.log" 2>&1 &
 ar_pid=$!
 echo "training: tail -f $RUN.log $AR_RUN.log"
 wait $diff_pid

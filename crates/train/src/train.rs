@@ -62,6 +62,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     #[serde(default)]
     pub line_mask: f64,
+    /// First step that uses --line-mask (plain LLaDA pre-training before it).
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub line_mask_from: usize,
     /// Train the autoregressive twin (causal mask, next-token loss).
     #[arg(long)]
     pub causal: bool,
@@ -243,7 +247,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
         let batch = if a.causal {
             causal_batch(&seqs, &dev)?
         } else {
-            let spans = train_set.response_spans(&seqs, &mut rng, a.line_mask);
+            let frac = if step >= a.line_mask_from { a.line_mask } else { 0.0 };
+            let spans = train_set.response_spans(&seqs, &mut rng, frac);
             diffusion_batch(&seqs, &mut rng, None, a.per_sequence, &spans, &dev)?
         };
         let l = loss(&model, &batch)?;
