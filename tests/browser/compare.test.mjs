@@ -4,26 +4,19 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { ARTIFACTS, launch, record, serve, vocabulary, watch } from "./harness.mjs";
+import { ARTIFACTS, launch, record, serve, watch, checkLine } from "./harness.mjs";
 
 const TIMEOUT = 240_000;
-let server, browser, vocab;
+let server, browser;
 
 before(async () => {
   server = await serve();
   browser = await launch({ webgpu: true });
-  vocab = vocabulary();
 });
 after(async () => {
   await browser?.close();
   server?.stop();
 });
-
-function checkLine(answer, len) {
-  const chars = [...answer];
-  assert.equal(chars.length, len, `answer "${answer}" should have ${len} characters`);
-  for (const c of chars) assert.ok(vocab.has(c) && !c.startsWith("["), `"${c}" is not a vocabulary character`);
-}
 
 test("the compare view loads the twin on demand and shows both models' answers", async () => {
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });

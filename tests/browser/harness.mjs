@@ -1,5 +1,6 @@
 // Shared pieces of the browser tests: a server for www/ on a free port, and
 // Chromium launched with WebGPU on SwiftShader (design.md §8) or without it.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -37,6 +38,15 @@ export async function launch({ webgpu = true } = {}) {
 export function vocabulary() {
   const tj = JSON.parse(readFileSync(path.join(WWW, "model/tokenizer.json"), "utf8"));
   return new Set(Object.keys(tj.model.vocab));
+}
+
+let vocab;
+/** Asserts `answer` is `len` vocabulary characters (no special tokens). */
+export function checkLine(answer, len) {
+  vocab ??= vocabulary();
+  const chars = [...answer];
+  assert.equal(chars.length, len, `answer "${answer}" should have ${len} characters`);
+  for (const c of chars) assert.ok(vocab.has(c) && !c.startsWith("["), `"${c}" is not a vocabulary character`);
 }
 
 // Metrics from every test file of a run, merged into one file.

@@ -4,15 +4,14 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { ARTIFACTS, launch, record, serve, vocabulary, watch } from "./harness.mjs";
+import { ARTIFACTS, launch, record, serve, watch, checkLine } from "./harness.mjs";
 
 const LOAD_TIMEOUT = 180_000;
-let server, browser, vocab;
+let server, browser;
 
 before(async () => {
   server = await serve();
   browser = await launch({ webgpu: true });
-  vocab = vocabulary();
 });
 after(async () => {
   await browser?.close();
@@ -47,12 +46,6 @@ async function generate(page, tabLabel, text) {
   );
   const r = await page.$eval("#result", (e) => ({ ...e.dataset, output: document.querySelector("#output").textContent }));
   return { ...r, steps: Number(r.steps), frames: Number(r.frames), ms: Number(r.ms) };
-}
-
-function checkLine(answer, len) {
-  const chars = [...answer];
-  assert.equal(chars.length, len, `answer "${answer}" should have ${len} characters`);
-  for (const c of chars) assert.ok(vocab.has(c) && !c.startsWith("["), `"${c}" is not a vocabulary character`);
 }
 
 test("loads the model on WebGPU and completes both directions, then reloads from cache", async () => {
