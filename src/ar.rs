@@ -89,6 +89,7 @@ pub fn rank_by_joint(model: &CpuModel, tokens: &[u32], width: usize) -> Result<R
     let mut passes = 0;
     // (sequence, log-likelihood of the tokens filled so far)
     let mut beams: Vec<(Vec<u32>, f64)> = vec![(tokens.to_vec(), 0.0)];
+    let allowed: Vec<u32> = (0..v as u32).filter(|&id| !banned(c, id)).collect();
     let mut scored = 0; // positions before this are in the beam scores
     for &pos in &masked {
         let mut next: Vec<(Vec<u32>, f64)> = Vec::with_capacity(beams.len() * width);
@@ -100,9 +101,15 @@ pub fn rank_by_joint(model: &CpuModel, tokens: &[u32], width: usize) -> Result<R
             let fixed: f64 = (scored..pos).map(|j| log_softmax(&logits[j * v..(j + 1) * v])[seq[j] as usize]).sum();
             let score = score + fixed;
             let lp = log_softmax(&logits[pos * v..(pos + 1) * v]);
-            let mut ids: Vec<u32> = (0..v as u32).filter(|&id| !banned(c, id)).collect();
-            ids.sort_by(|&a, &b| lp[b as usize].total_cmp(&lp[a as usize]).then(a.cmp(&b)));
-            for &id in ids.iter().take(width) {
+            // The `width` best allowed ids, best first: partition, then sort only those.
+            let mut ids = allowed.clone();
+            let order = |a: &u32, b: &u32| lp[*b as usize].total_cmp(&lp[*a as usize]).then(a.cmp(b));
+            if ids.len() > width {
+                ids.select_nth_unstable_by(width - 1, order);
+                ids.truncate(width);
+            }
+            ids.sort_by(order);
+            for &id in &ids {
                 let mut s = seq.clone();
                 s[pos] = id;
                 next.push((s, score + lp[id as usize]));
