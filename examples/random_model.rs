@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rope_theta: 10_000.0,
         norm_eps: 1e-5,
         causal: false,
+        shifted: false,
         mask_id: 0,
         pad_id: 1,
         unk_id: 2,

@@ -26,7 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let hd = dims.head_dim;
     let qo = i * dims.d + h * hd;
     var n_keys = dims.t;
-    if (dims.causal != 0u) {
+    if ((dims.causal & 1u) != 0u) {
         n_keys = i + 1u;
     }
     let scale = inverseSqrt(f32(hd));

@@ -29,6 +29,12 @@ pub struct ModelConfig {
     /// right by one behind a `[MASK]` start token, so for both kinds output row j is
     /// the prediction for position j (the sampler needs no special case).
     pub causal: bool,
+    /// A bidirectional (diffusion) model that reads its input shifted like a causal
+    /// one: row j predicts position j from position j−1's token, so it can start from
+    /// its autoregressive twin's weights (as Dream 7B starts from Qwen2.5). Absent in
+    /// older model files (= false).
+    #[serde(default)]
+    pub shifted: bool,
     /// Id of `[MASK]`.
     pub mask_id: u32,
     /// Id of `[PAD]` (also end of text).
@@ -43,6 +49,11 @@ impl ModelConfig {
         self.d_model / self.n_heads
     }
 
+    /// Whether the input is read shifted right by one behind a `[MASK]` start token.
+    pub fn shifts_input(&self) -> bool {
+        self.causal || self.shifted
+    }
+
     /// A tiny model for tests: awkward sizes on purpose (nothing is a multiple of 64).
     pub fn tiny(vocab_size: usize) -> Self {
         ModelConfig {
@@ -55,6 +66,7 @@ impl ModelConfig {
             rope_theta: 10_000.0,
             norm_eps: 1e-5,
             causal: false,
+            shifted: false,
             mask_id: 0,
             pad_id: 1,
             unk_id: 2,

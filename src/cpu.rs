@@ -162,7 +162,7 @@ impl CpuModel {
     pub fn embed(&self, tokens: &[u32]) -> Vec<f32> {
         let d = self.config.d_model;
         let mut x = vec![0f32; tokens.len() * d];
-        let input: Vec<u32> = if self.config.causal {
+        let input: Vec<u32> = if self.config.shifts_input() {
             std::iter::once(self.config.mask_id).chain(tokens[..tokens.len().saturating_sub(1)].iter().copied()).collect()
         } else {
             tokens.to_vec()

@@ -84,7 +84,10 @@ impl std::str::FromStr for PoemForm {
 /// A ready-to-sample template.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prompt {
-    /// (T) ids with `mask_id` where characters are to be generated, `[PAD]` at the end.
+    /// (T) ids with `mask_id` where characters are to be generated; T is the text's
+    /// own length (no padding: the model attends to exactly these positions, as it
+    /// was trained with padding hidden from attention), plus one `[PAD]` for a
+    /// shifted model (see `finish`).
     pub tokens: Vec<u32>,
     /// Positions of the masks, in order (what the caller reads the answer from).
     pub masked: Vec<usize>,
@@ -139,7 +142,13 @@ impl<'a> TaskBuilder<'a> {
         if masked.is_empty() {
             return Err(TaskError::NoMasks);
         }
-        tokens.resize(max, self.cfg.pad_id);
+        // A shifted diffusion model reads position j−1 at row j, so the last position
+        // is only read through a trailing [PAD] (in training, where windows are padded,
+        // the last character is read the same way; a full-length window drops it, as
+        // here).
+        if self.cfg.shifted && !self.cfg.causal && tokens.len() < max {
+            tokens.push(self.cfg.pad_id);
+        }
         Ok(Prompt { tokens, masked })
     }
 

@@ -12,19 +12,22 @@ use unmask::tasks::{PoemForm, TaskBuilder};
 use unmask::{ExportFormat, ModelWeights, WeightFormat};
 
 #[test]
-fn forward_pass_matches_cpu_q8_q4_and_causal() {
+fn forward_pass_matches_cpu_q8_q4_causal_and_shifted() {
     let Some(ctx) = gpu() else { return };
     let mut models = vec![tiny_model(WeightFormat::Q8, 1), tiny_model(WeightFormat::Q4, 2), tiny_model(WeightFormat::F16, 3)];
     let mut causal = tiny_model(WeightFormat::Q8, 4);
     causal.config.causal = true;
     models.push(causal);
+    let mut shifted = tiny_model(WeightFormat::Q8, 6);
+    shifted.config.shifted = true;
+    models.push(shifted);
     for w in &models {
         let cpu = CpuModel::new(w);
         let gpu = GpuModel::new(ctx.clone(), w).unwrap();
         let tokens: Vec<u32> = (0..37u32).map(|i| (i * 7 + 3) % w.config.vocab_size as u32).collect();
         let want = cpu.forward(&tokens);
         let got = block_on(gpu.forward(&tokens)).unwrap();
-        let what = format!("logits {:?} causal={}", w.output.format(), w.config.causal);
+        let what = format!("logits {:?} causal={} shifted={}", w.output.format(), w.config.causal, w.config.shifted);
         assert_close(&what, &got, &want, FORWARD_TOL);
         // Rows-only head (what the CPU sampler uses) agrees with the full head.
         let rows = [0usize, 5, 36];
@@ -53,6 +56,34 @@ fn causal_model_ignores_the_future() {
     let (la, lc) = (cpu.forward(&a), cpu.forward(&c));
     assert_eq!(la[..3 * v], lc[..3 * v], "token 2 changed rows 0..=2 of a causal model");
     assert_ne!(la[3 * v..4 * v], lc[3 * v..4 * v], "token 2 did not reach row 3");
+}
+
+/// A shifted diffusion model (`ModelConfig::shifted`) reads token j−1 at row j and
+/// attends both ways: a token reaches rows before and after it; the last position is
+/// read only through a trailing `[PAD]`, which the task builder adds.
+#[test]
+fn shifted_model_sees_both_ways_and_reads_the_last_token_through_a_pad() {
+    let mut w = tiny_model(WeightFormat::Q8, 7);
+    w.config.shifted = true;
+    let cpu = CpuModel::new(&w);
+    let v = w.config.vocab_size;
+    let a: Vec<u32> = vec![5, 6, 7, 8, 9, 10];
+    let mut c = a.clone();
+    c[2] = 20;
+    let (la, lc) = (cpu.forward(&a), cpu.forward(&c));
+    assert_ne!(la[..v], lc[..v], "token 2 did not reach row 0");
+    assert_ne!(la[4 * v..5 * v], lc[4 * v..5 * v], "token 2 did not reach row 4");
+    let mut last = a.clone();
+    last[5] = 20;
+    assert_eq!(cpu.forward(&a), cpu.forward(&last), "the last token is not read without a trailing [PAD]");
+    let pad = |x: &[u32]| [x, &[w.config.pad_id]].concat();
+    assert_ne!(cpu.forward(&pad(&a))[..v], cpu.forward(&pad(&last))[..v], "a trailing [PAD] lets row 0 see the last token");
+    let tok = test_tokenizer();
+    let tb = TaskBuilder::new(&tok, &w.config);
+    let p = tb.next_line("床前明月光").unwrap();
+    assert_eq!(p.tokens.len(), 13);
+    assert_eq!(*p.tokens.last().unwrap(), w.config.pad_id);
+    assert_eq!(tok.decode(&p.tokens[..12]), "床前明月光，＿＿＿＿＿。");
 }
 
 /// The autoregressive twin runs the same loop: one token a step, always the leftmost

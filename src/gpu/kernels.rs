@@ -133,7 +133,8 @@ impl Dims {
             v: c.vocab_size as u32,
             n_heads: c.n_heads as u32,
             head_dim: c.head_dim() as u32,
-            causal: c.causal as u32,
+            // Bit 0: causal attention; bit 1: shifted input (causal models shift too).
+            causal: c.causal as u32 | (c.shifts_input() as u32) << 1,
             mask_id: c.mask_id,
             eps: c.norm_eps,
             rope_theta: c.rope_theta,

@@ -35,14 +35,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(a: BenchArgs) -> Result<()> {
     let (w, tok) = load_files(&a.model)?;
     let tb = TaskBuilder::new(&tok, &w.config);
+    // A prompt is as long as its text (T = 12 and 64 positions here).
     let cases = [("couplet (next line, 5 masks)", tb.next_line("床前明月光")?), ("poem (七言律诗, 56 masks)", tb.poem(PoemForm::QiLv, &[])?)];
     let gpu = gpu_model(&w)?;
     let cpu = (!a.no_cpu).then(|| CpuModel::new(&w));
     let ctx = gpu.context().clone();
     println!("adapter: {}", ctx.adapter_name());
-    println!("model:   {} params, T = {} positions, {:?} blocks", w.param_count(), w.config.max_seq_len, w.layers[0].wq.format());
+    println!("model:   {} params, up to {} positions, {:?} blocks", w.param_count(), w.config.max_seq_len, w.layers[0].wq.format());
     println!("{:<30} {:>8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8}", "case", "backend", "steps", "total ms", "ms/step", "submits", "readbacks", "cpu/gpu");
     for (name, prompt) in &cases {
+        println!("{name}: T = {} positions", prompt.tokens.len());
         let p = SamplerParams { steps: a.steps, ..Default::default() };
         pollster::block_on(gpu.generate(&prompt.tokens, &p, false))?; // warm-up: pipelines, first upload
         let mut times = Vec::new();

@@ -25,11 +25,23 @@ pub struct Dataset {
     line_ends: Vec<u32>,
 }
 
+/// Which texts of texts.jsonl a [`Dataset`] draws from.
+#[derive(Clone, Copy, Debug)]
+pub enum Part {
+    /// Everything not held out; anthology texts' sampling weights multiplied by the boost.
+    Train { anthology_boost: f64 },
+    /// The held-out split (corpus.rs `is_heldout`).
+    Heldout,
+    /// The anthologies the couplet test comes from (all of them are trained on): a
+    /// memorisation probe, not a generalisation measure.
+    Anthology,
+}
+
 pub const CUT_FRACTION: f64 = 0.3;
 const EPS: f64 = 1e-3;
 
 impl Dataset {
-    pub fn load(path: &std::path::Path, tok: &PoemTokenizer, heldout: bool) -> Result<Dataset> {
+    pub fn load(path: &std::path::Path, tok: &PoemTokenizer, part: Part) -> Result<Dataset> {
         let s = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
         let mut docs = Vec::new();
         let mut cum = Vec::new();
@@ -47,9 +59,14 @@ impl Dataset {
             .collect();
         for line in s.lines() {
             let t: Text = serde_json::from_str(line)?;
-            if t.heldout != heldout {
-                continue;
-            }
+            let weight = match part {
+                Part::Train { anthology_boost } if !t.heldout => {
+                    if t.anthology { t.weight * anthology_boost } else { t.weight }
+                }
+                Part::Heldout if t.heldout => t.weight,
+                Part::Anthology if t.anthology => t.weight,
+                _ => continue,
+            };
             let mut ids = Vec::new();
             let mut line_starts = Vec::new();
             for l in split_lines(&t.text) {
@@ -57,7 +74,7 @@ impl Dataset {
                 // Characters are tokens; one outside the vocabulary becomes [UNK].
                 ids.extend(l.chars().map(|c| table.get(&c).copied().unwrap_or(unmask::tokenizer::UNK_ID)));
             }
-            total += t.weight;
+            total += weight;
             cum.push(total);
             docs.push(Doc { ids, line_starts });
         }
@@ -133,8 +150,11 @@ impl Dataset {
     }
 }
 
-/// LLaDA masking: per sequence t ~ U(0,1], p = (1−ε)t + ε; each token masked with
-/// prob p; weight 1/p on masked positions; normalised by B·T. If `t_fixed` is given
+/// LLaDA masking: per sequence t ~ U(0,1], p = (1−ε)t + ε; each character masked with
+/// prob p; weight 1/p on masked positions; normalised by the number of characters.
+/// `[PAD]` is never masked or scored: every task on the page fixes the length, the
+/// sampler never emits `[PAD]`, and a prompt's padding is always visible, so training
+/// sees padding exactly as inference does and spends no gradient on predicting it. If `t_fixed` is given
 /// (eval), sequence i uses that t. A sequence with a span in `spans` is an SFT-style
 /// sample (LLaDA's supervised fine-tuning): only the span (one line, the "response")
 /// is masked, with the same p, and the rest of the window is the visible prompt —
@@ -148,7 +168,7 @@ pub fn diffusion_batch(
     dev: &Device,
 ) -> Result<Batch> {
     let (b, t) = (seqs.len(), seqs[0].len());
-    let norm = (b * t) as f64;
+    let norm = seqs.iter().flatten().filter(|&&id| id != PAD_ID).count().max(1) as f64;
     let (mut input, mut rows, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, s) in seqs.iter().enumerate() {
         let tt = t_fixed.map(|f| f[i]).unwrap_or_else(|| 1.0 - rng.f64()); // (0, 1]
@@ -156,7 +176,7 @@ pub fn diffusion_batch(
         let first = weights.len();
         let span = spans.get(i).cloned().flatten();
         for (j, &id) in s.iter().enumerate() {
-            if span.as_ref().is_none_or(|r| r.contains(&j)) && rng.f64() < p {
+            if id != PAD_ID && span.as_ref().is_none_or(|r| r.contains(&j)) && rng.f64() < p {
                 input.push(MASK_ID);
                 rows.push((i * t + j) as u32);
                 targets.push(id);
@@ -166,8 +186,8 @@ pub fn diffusion_batch(
             }
         }
         if per_sequence {
-            // Same expectation as 1/(p·T) (E[#masked] = p·T) but each sequence weighs
-            // exactly 1/B: a low-t sequence with one masked token no longer gets a
+            // Same expectation as 1/(p·n) (E[#masked] = p·n for n characters) but each
+            // sequence weighs exactly 1/B: a low-t sequence with one masked token no longer gets a
             // 1/p-sized gradient spike.
             let n = (weights.len() - first) as f32;
             for w in &mut weights[first..] {
@@ -192,17 +212,22 @@ pub fn diffusion_batch(
 
 /// Next-token batch for the causal twin: row j predicts token j. The model itself
 /// reads its input shifted right by one behind a `[MASK]` start token
-/// (`ModelConfig::causal`), so row j sees tokens 0..j−1 and every token, the first
-/// included, is scored.
+/// (`ModelConfig::causal`), so row j sees tokens 0..j−1 and every character, the first
+/// included, is scored; `[PAD]` is not (as in `diffusion_batch`), so both twins'
+/// losses are nats per character.
 pub fn causal_batch(seqs: &[Vec<u32>], dev: &Device) -> Result<Batch> {
     let (b, t) = (seqs.len(), seqs[0].len());
-    let k = b * t;
     let input: Vec<u32> = seqs.iter().flatten().copied().collect();
+    let rows: Vec<u32> = (0..(b * t) as u32).filter(|&r| input[r as usize] != PAD_ID).collect();
+    let rows = if rows.is_empty() { vec![0] } else { rows };
+    let targets: Vec<u32> = rows.iter().map(|&r| input[r as usize]).collect();
+    let w = if input[rows[0] as usize] == PAD_ID { 0.0 } else { 1.0 / rows.len() as f32 };
+    let k = rows.len();
     Ok(Batch {
-        input: Tensor::from_vec(input.clone(), (b, t), dev)?,
-        rows: Tensor::from_vec((0..k as u32).collect::<Vec<_>>(), k, dev)?,
-        targets: Tensor::from_vec(input, k, dev)?,
-        weights: Tensor::from_vec(vec![1.0 / k as f32; k], k, dev)?,
+        input: Tensor::from_vec(input, (b, t), dev)?,
+        rows: Tensor::from_vec(rows, k, dev)?,
+        targets: Tensor::from_vec(targets, k, dev)?,
+        weights: Tensor::from_vec(vec![w; k], k, dev)?,
     })
 }
 
@@ -235,6 +260,36 @@ mod tests {
             }
         }
         assert!(ds.response_spans(&seqs, &mut rng, 0.0).iter().all(Option::is_none));
+        Ok(())
+    }
+
+    /// Padding stays visible and unscored in both objectives, and the weights make the
+    /// loss a mean over characters: at t = 1 every character is masked and each
+    /// sequence's weights sum to 1/B (per-sequence) or to its share of the characters.
+    #[test]
+    fn padding_is_never_masked_or_scored() -> Result<()> {
+        let seqs = vec![vec![10, 11, 12, PAD_ID, PAD_ID, PAD_ID], vec![13, 14, 15, 16, 17, PAD_ID]];
+        for per_sequence in [false, true] {
+            let b = diffusion_batch(&seqs, &mut Rng::new(2), Some(&[1.0, 1.0]), per_sequence, &[], &Device::Cpu)?;
+            let input = b.input.to_vec2::<u32>()?;
+            for (row, s) in input.iter().zip(&seqs) {
+                for (&got, &id) in row.iter().zip(s) {
+                    assert_eq!(got, if id == PAD_ID { PAD_ID } else { MASK_ID });
+                }
+            }
+            let rows = b.rows.to_vec1::<u32>()?;
+            assert_eq!(rows, vec![0, 1, 2, 6, 7, 8, 9, 10]);
+            let w = b.weights.to_vec1::<f32>()?;
+            let sum: f32 = w.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-3, "weights sum to {sum} (t = 1 → p ≈ 1)");
+            if per_sequence {
+                assert!((w[0] * 3.0 - 0.5).abs() < 1e-6 && (w[3] * 5.0 - 0.5).abs() < 1e-6);
+            }
+        }
+        let c = causal_batch(&seqs, &Device::Cpu)?;
+        assert_eq!(c.rows.to_vec1::<u32>()?, vec![0, 1, 2, 6, 7, 8, 9, 10]);
+        assert_eq!(c.targets.to_vec1::<u32>()?, vec![10, 11, 12, 13, 14, 15, 16, 17]);
+        assert!(c.weights.to_vec1::<f32>()?.iter().all(|&w| (w - 1.0 / 8.0).abs() < 1e-7));
         Ok(())
     }
 }

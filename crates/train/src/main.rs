@@ -42,12 +42,16 @@ enum Cmd {
         couplets: PathBuf,
     },
     Train(train::TrainArgs),
-    /// Held-out loss of a checkpoint.
+    /// Held-out loss of a checkpoint (nats per character; diffusion: the LLaDA bound).
     Heldout {
         #[arg(long, default_value = "runs/main")]
         run: PathBuf,
         #[arg(long, default_value = "data/corpus")]
         data: PathBuf,
+        /// Score the anthology texts (all trained on) instead: how far the model has
+        /// memorised the poems the couplet test asks for.
+        #[arg(long)]
+        anthology: bool,
     },
     Export(export::ExportArgs),
 }
@@ -111,15 +115,17 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Corpus { dist, mix, out, couplets } => corpus_cmd(dist, mix, out, couplets),
         Cmd::Train(a) => train::train(a),
-        Cmd::Heldout { run, data } => {
+        Cmd::Heldout { run, data, anthology } => {
             let (meta, params, _) = train::load_params(&run)?;
             let tok = unmask::PoemTokenizer::from_bytes(&std::fs::read(data.join("tokenizer.json"))?)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let held = data::Dataset::load(&data.join("texts.jsonl"), &tok, true)?;
+            let part = if anthology { data::Part::Anthology } else { data::Part::Heldout };
+            let held = data::Dataset::load(&data.join("texts.jsonl"), &tok, part)?;
             let m = model::Model::from_tensors(meta.config.clone(), &params, &candle_core::Device::Cpu)?;
             let h = train::heldout_loss(&m, &held, meta.config.max_seq_len, meta.config.causal, 1024)?;
-            println!("step {} held-out loss ({} texts, 1024 seqs): {h:.4}", meta.step, held.len());
-            if !meta.config.causal {
+            let what = if anthology { "anthology" } else { "held-out" };
+            println!("step {} {what} loss ({} texts, 1024 seqs): {h:.4} nats/char", meta.step, held.len());
+            if !meta.config.causal && !anthology {
                 train::probe(&m, &held, meta.config.max_seq_len)?;
             }
             Ok(())

@@ -120,19 +120,29 @@ impl Model {
         let (d, h, hd) = (c.d_model, c.n_heads, c.head_dim());
         // A causal model reads its input shifted right behind a [MASK] start token, so
         // row j predicts token j (ModelConfig::causal).
-        let ids = if c.causal {
+        let ids = if c.shifts_input() {
             let start = Tensor::full(c.mask_id, (b, 1), ids.device())?;
             Tensor::cat(&[&start, &ids.narrow(1, 0, t - 1)?], 1)?
         } else {
             ids.clone()
         };
         let mut x = self.p("tok_embeddings").index_select(&ids.flatten_all()?, 0)?; // (B·T, D)
+        // Causal: no key after the query. Bidirectional: no `[PAD]` key, so a padded
+        // training window computes exactly what the engine computes on the unpadded
+        // text (prompts are not padded; tasks.rs). A causal model never sees the
+        // padding after its text anyway.
         let mask = if c.causal {
             let m: Vec<f32> =
                 (0..t * t).map(|k| if k % t > k / t { f32::NEG_INFINITY } else { 0.0 }).collect();
             Some(Tensor::from_vec(m, (t, t), ids.device())?)
         } else {
-            None
+            let m: Vec<f32> = ids
+                .flatten_all()?
+                .to_vec1::<u32>()?
+                .iter()
+                .map(|&id| if id == c.pad_id { f32::NEG_INFINITY } else { 0.0 })
+                .collect();
+            Some(Tensor::from_vec(m, (b, 1, 1, t), ids.device())?)
         };
         let scale = 1.0 / (hd as f64).sqrt();
         for l in 0..c.n_layers {
@@ -262,7 +272,7 @@ mod tests {
             let fmt = unmask::ExportFormat { blocks: unmask::WeightFormat::F32, embeddings: unmask::WeightFormat::F32 };
             let w = unmask::ModelWeights::from_f32(c.clone(), &m.to_f32()?, fmt)?;
             let cpu = unmask::cpu::CpuModel::new(&w);
-            let ids: Vec<u32> = vec![0, 5, 17, 0, 0, 1, 1, 42, 3, 0, 9];
+            let ids: Vec<u32> = vec![0, 5, 17, 0, 0, 4, 6, 42, 3, 0, 9]; // no [PAD]: the engine never sees one
             let want = cpu.forward(&ids);
             let t = Tensor::from_vec(ids.clone(), (1, ids.len()), &Device::Cpu)?;
             let got = m.head(&m.hidden(&t)?)?.flatten_all()?.to_vec1::<f32>()?;

@@ -12,7 +12,7 @@ use candle_core::{Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 use unmask::{ModelConfig, PoemTokenizer};
 
-use crate::data::{causal_batch, diffusion_batch, Dataset};
+use crate::data::{causal_batch, diffusion_batch, Dataset, Part};
 use crate::model::{loss, Model};
 use crate::rng::Rng;
 
@@ -66,12 +66,33 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     #[serde(default)]
     pub line_mask_from: usize,
+    /// Multiply the sampling weight of the anthology texts (the famous poems the couplet
+    /// test comes from) by this.
+    #[arg(long, default_value_t = 1.0)]
+    #[serde(default = "one")]
+    pub anthology_boost: f64,
+    /// With --resume: start a new warm-up + cosine over the remaining steps at --lr
+    /// instead of continuing the checkpoint's schedule.
+    #[arg(long)]
+    #[serde(default)]
+    pub restart_schedule: bool,
+    /// Diffusion model that reads its input shifted (`ModelConfig::shifted`); use with
+    /// --init-from the autoregressive twin.
+    #[arg(long)]
+    #[serde(default)]
+    pub shifted: bool,
     /// Train the autoregressive twin (causal mask, next-token loss).
     #[arg(long)]
     pub causal: bool,
     /// Continue from <run>/ckpt.safetensors.
     #[arg(long)]
     pub resume: bool,
+    /// Start from another run's weights (fresh optimiser and schedule), e.g. a
+    /// diffusion model from its autoregressive twin, as Dream 7B starts from Qwen2.5
+    /// and DiffuLLaMA from LLaMA: the twin's memorised poems carry over.
+    #[arg(long)]
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
     /// With --resume: add this many steps to the checkpoint's schedule (no refit).
     #[arg(long)]
     #[serde(default)]
@@ -80,6 +101,10 @@ pub struct TrainArgs {
     pub eval_every: usize,
     #[arg(long, default_value_t = 100)]
     pub ckpt_every: usize,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Serialize, Deserialize)]
@@ -132,6 +157,8 @@ impl AdamW {
     }
 }
 
+/// Warm-up then cosine from `a.lr` to `a.lr / 10`; `step` and `total` count from the
+/// schedule's start.
 fn lr_at(a: &TrainArgs, step: usize, total: usize) -> f64 {
     if step < a.warmup {
         return a.lr * (step + 1) as f64 / a.warmup as f64;
@@ -192,8 +219,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let tok = PoemTokenizer::from_bytes(&std::fs::read(a.data.join("tokenizer.json"))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let texts = a.data.join("texts.jsonl");
-    let train_set = Dataset::load(&texts, &tok, false)?;
-    let held = Dataset::load(&texts, &tok, true)?;
+    let train_set = Dataset::load(&texts, &tok, Part::Train { anthology_boost: a.anthology_boost })?;
+    let held = Dataset::load(&texts, &tok, Part::Heldout)?;
     eprintln!("train: {} texts, {} tokens; held-out: {} texts", train_set.len(), train_set.tokens(), held.len());
     let config = ModelConfig {
         vocab_size: tok.vocab_size(),
@@ -205,6 +232,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         rope_theta: 10_000.0,
         norm_eps: 1e-5,
         causal: a.causal,
+        shifted: a.shifted,
         mask_id: unmask::tokenizer::MASK_ID,
         pad_id: unmask::tokenizer::PAD_ID,
         unk_id: unmask::tokenizer::UNK_ID,
@@ -221,6 +249,16 @@ pub fn train(a: TrainArgs) -> Result<()> {
         opt.step = meta.step;
         eprintln!("resumed at step {} of {}", meta.step, meta.total_steps);
         (model, opt, meta.step, meta.total_steps + a.extra_steps.unwrap_or(0))
+    } else if let Some(src) = &a.init_from {
+        let (meta, params, _) = load_params(src)?;
+        let mut c = meta.config.clone();
+        c.causal = a.causal;
+        c.shifted = a.shifted;
+        anyhow::ensure!(c.max_seq_len >= a.seq, "{} was trained for {} positions, --seq is {}", src.display(), c.max_seq_len, a.seq);
+        eprintln!("initialised from {} (step {}, causal {})", src.display(), meta.step, meta.config.causal);
+        let model = Model::from_tensors(c, &params, &dev)?;
+        let opt = AdamW::new(&model)?;
+        (model, opt, 0, a.steps.unwrap_or(usize::MAX))
     } else {
         let model = Model::new(config.clone(), a.seed, &dev)?;
         let opt = AdamW::new(&model)?;
@@ -261,7 +299,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
         }
         let gnorm = sq.sqrt();
         let scale = if gnorm > a.clip { a.clip / gnorm } else { 1.0 };
-        let lr = lr_at(&a, step, if total == usize::MAX { 1_000_000 } else { total });
+        let total_for_lr = if total == usize::MAX { 1_000_000 } else { total };
+        let lr = if a.restart_schedule {
+            lr_at(&a, step - start_step, total_for_lr - start_step)
+        } else {
+            lr_at(&a, step, total_for_lr)
+        };
         opt.update(&model, &grads, lr, a.weight_decay, scale)?;
         step += 1;
         let lv = l.to_scalar::<f32>()? as f64;
@@ -325,8 +368,9 @@ pub fn probe(model: &Model, held: &Dataset, seq: usize) -> Result<()> {
         let b = diffusion_batch(&seqs, &mut rng, Some(&vec![t; 128]), false, &[], &dev)?;
         let k = b.rows.dims1()? as f64;
         let p = (1.0 - 1e-3) * t + 1e-3;
-        // loss = Σ CE / (p·B·T)  ⇒  mean CE per masked token = loss · p · B · T / K.
-        let l = loss(model, &b)?.to_scalar::<f32>()? as f64 * p * (128 * seq) as f64 / k;
+        // loss = Σ CE / (p·n) over n characters  ⇒  mean CE per masked one = loss·p·n/K.
+        let n = seqs.iter().flatten().filter(|&&id| id != unmask::tokenizer::PAD_ID).count() as f64;
+        let l = loss(model, &b)?.to_scalar::<f32>()? as f64 * p * n / k;
         println!("t = {t:.1}: {l:.3} nats per masked token ({k} masked)");
     }
     Ok(())
