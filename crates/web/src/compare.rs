@@ -1,5 +1,6 @@
 //! The compare view: the same line given to the diffusion model and to its
-//! autoregressive twin (same size, data and token budget), answers side by side with
+//! autoregressive twin (same size and data; the diffusion model starts from the twin's
+//! weights), answers side by side with
 //! the forward passes each took. The twin (`model-ar/`) downloads only when the view
 //! is opened, through the same cache as the main model; the diffusion side is the
 //! page's own model.

@@ -55,8 +55,8 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "compare" => ("⇄ Diffusion vs autoregressive", "⇄ 扩散 vs 自回归"),
         "cmp_title" => ("Diffusion vs its autoregressive twin", "扩散模型与它的自回归孪生模型"),
         "cmp_explain" => (
-            "Both models have the same size, data and training tokens; the autoregressive one reads left to right only. Given a line, which one recalls the line before it?",
-            "两个模型大小、数据、训练量相同；自回归模型只能从左往右读。给出一句，谁能想起它的上一句？",
+            "Same size, tokenizer and data; the diffusion model started from the autoregressive one's weights and was then trained to unmask in any order. The autoregressive one reads left to right only. Given a line, which one recalls the line before it?",
+            "两个模型大小、词表、数据相同；扩散模型从自回归模型的权重出发，再训练成可按任意顺序揭开。自回归模型只能从左往右读。给出一句，谁能想起它的上一句？",
         ),
         "cmp_loading" => ("Loading the autoregressive model…", "正在加载自回归模型…"),
         "cmp_ready" => ("Both models ready", "两个模型已就绪"),
