@@ -9,8 +9,9 @@
 #   rest visible) → export f32/q8/q4 → www/model-ar/ and www/model/.
 # Usage: scripts/train.sh [ar-steps [diffusion-steps]]   (defaults 3000 3627; env:
 #        RUN=runs/diff, AR_RUN=runs/ar, LINE_MASK=0.8, EXTRA_TRAIN_ARGS=...)
-# On this 2-core machine one trainer ran at ~2,800–3,300 tokens/s (4096 tokens a
-# step): ~75 min for the twin, ~80 min for the diffusion model.
+# On this 2-core machine one trainer ran at ~2,800–3,500 tokens/s (4096 tokens a
+# step); the shipped models took ~95 min (twin) and ~72 min (diffusion model), each
+# beside another job. This script has not been timed end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS="${1:-${STEPS:-3000}}"

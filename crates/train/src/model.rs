@@ -118,8 +118,8 @@ impl Model {
         let c = &self.config;
         let (b, t) = ids.dims2()?;
         let (d, h, hd) = (c.d_model, c.n_heads, c.head_dim());
-        // A causal model reads its input shifted right behind a [MASK] start token, so
-        // row j predicts token j (ModelConfig::causal).
+        // A causal or shifted model reads its input shifted right behind a [MASK] start
+        // token, so row j predicts token j from token j−1 (ModelConfig::shifts_input).
         let ids = if c.shifts_input() {
             let start = Tensor::full(c.mask_id, (b, 1), ids.device())?;
             Tensor::cat(&[&start, &ids.narrow(1, 0, t - 1)?], 1)?
