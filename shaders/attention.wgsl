@@ -8,17 +8,11 @@
 @group(0) @binding(4) var<storage, read> v: array<f32>;            // (T, D)
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;    // (T, D)
 
-const WG: u32 = 64u;
 var<workgroup> scores: array<f32, 256>;
-var<workgroup> red: array<f32, 64>;
-var<workgroup> skip: u32;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if (lid.x == 0u) {
-        skip = state.done;
-    }
-    if (workgroupUniformLoad(&skip) != 0u) {
+    if (loop_done(lid.x)) {
         return;
     }
     let i = wid.x;
@@ -26,7 +20,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let hd = dims.head_dim;
     let qo = i * dims.d + h * hd;
     var n_keys = dims.t;
-    if ((dims.causal & 1u) != 0u) {
+    if (dims.causal != 0u) {
         n_keys = i + 1u;
     }
     let scale = inverseSqrt(f32(hd));
@@ -41,31 +35,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         scores[j] = s;
         m = max(m, s);
     }
-    red[lid.x] = m;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid.x < stride) {
-            red[lid.x] = max(red[lid.x], red[lid.x + stride]);
-        }
-        workgroupBarrier();
-    }
-    let mx = red[0];
-    workgroupBarrier();
+    let mx = wg_max(lid.x, m);
     var sum = 0.0;
     for (var j = lid.x; j < n_keys; j += WG) {
         let e = exp(scores[j] - mx);
         scores[j] = e;
         sum += e;
     }
-    red[lid.x] = sum;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid.x < stride) {
-            red[lid.x] += red[lid.x + stride];
-        }
-        workgroupBarrier();
-    }
-    let inv = 1.0 / red[0];
+    let inv = 1.0 / wg_sum(lid.x, sum);
     for (var e = lid.x; e < hd; e += WG) {
         var acc = 0.0;
         for (var j = 0u; j < n_keys; j++) {

@@ -11,11 +11,12 @@ struct Dims {
     v: u32,          // vocabulary V
     n_heads: u32,
     head_dim: u32,
-    causal: u32,
+    causal: u32,     // 1: causal attention
     mask_id: u32,    // id of [MASK]
     eps: f32,
     rope_theta: f32,
-    _pad2: vec2<f32>,
+    shifted: u32,    // 1: input read shifted right behind [MASK] (ModelConfig::shifts_input)
+    _pad: u32,
 }
 
 struct State {

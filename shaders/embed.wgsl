@@ -1,6 +1,6 @@
 // Token embedding lookup: x (T, D) = E[tokens] with E (V, D) in the bound format.
 // A causal or shifted model reads [MASK] then the tokens shifted right by one
-// (dims.causal bit 1; ModelConfig::shifts_input).
+// (dims.shifted; ModelConfig::shifts_input).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> state: State;
@@ -15,7 +15,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let t = i / dims.d;
     var tok = tokens[t];
-    if ((dims.causal & 2u) != 0u) {
+    if (dims.shifted != 0u) {
         tok = select(dims.mask_id, tokens[max(t, 1u) - 1u], t > 0u);
     }
     x[i] = weight_at(tok, i % dims.d, dims.d);

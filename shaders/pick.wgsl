@@ -12,12 +12,9 @@
 @group(0) @binding(6) var<storage, read_write> prob: array<f32>;  // (T)
 @group(0) @binding(7) var<storage, read_write> key: array<f32>;   // (T)
 
-const WG: u32 = 64u;
 const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;
 var<workgroup> best_i: array<u32, 64>;
-var<workgroup> red: array<f32, 64>;
-var<workgroup> skip: u32;
 
 fn banned(id: u32) -> bool {
     return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id;
@@ -25,10 +22,7 @@ fn banned(id: u32) -> bool {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if (lid.x == 0u) {
-        skip = state.done;
-    }
-    if (workgroupUniformLoad(&skip) != 0u) {
+    if (loop_done(lid.x)) {
         return;
     }
     let pos = wid.x;
@@ -54,8 +48,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     best_s[lid.x] = bs;
     best_i[lid.x] = bi;
-    red[lid.x] = m;
     workgroupBarrier();
+    // Argmax with the lowest id on ties (not a plain sum or max: see workgroup.wgsl).
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
         if (lid.x < stride) {
             let os = best_s[lid.x + stride];
@@ -64,30 +58,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 best_s[lid.x] = os;
                 best_i[lid.x] = oi;
             }
-            red[lid.x] = max(red[lid.x], red[lid.x + stride]);
         }
         workgroupBarrier();
     }
-    let mx = red[0];
     let tok = best_i[0];
-    workgroupBarrier();
+    let mx = wg_max(lid.x, m);
     var sum = 0.0;
     for (var v = lid.x; v < dims.v; v += WG) {
         if (!banned(v)) {
             sum += exp(logits[row + v] - mx);
         }
     }
-    red[lid.x] = sum;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid.x < stride) {
-            red[lid.x] += red[lid.x + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = wg_sum(lid.x, sum);
     if (lid.x == 0u) {
         if (tokens[pos] == sp.mask_id) {
-            let p = exp(logits[row + tok] - mx) / red[0];
+            let p = exp(logits[row + tok] - mx) / total;
             pred[pos] = tok;
             prob[pos] = p;
             if (sp.remasking == 1u) {

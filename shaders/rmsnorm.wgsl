@@ -6,16 +6,9 @@
 @group(0) @binding(3) var<storage, read> weight: array<f32>;     // (D)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;    // (T, D)
 
-const WG: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
-var<workgroup> skip: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if (lid.x == 0u) {
-        skip = state.done;
-    }
-    if (workgroupUniformLoad(&skip) != 0u) {
+    if (loop_done(lid.x)) {
         return;
     }
     let row = wid.x * dims.d;
@@ -24,15 +17,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let v = x[row + i];
         s += v * v;
     }
-    partial[lid.x] = s;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid.x < stride) {
-            partial[lid.x] += partial[lid.x + stride];
-        }
-        workgroupBarrier();
-    }
-    let inv = inverseSqrt(partial[0] / f32(dims.d) + dims.eps);
+    let inv = inverseSqrt(wg_sum(lid.x, s) / f32(dims.d) + dims.eps);
     for (var i = lid.x; i < dims.d; i += WG) {
         y[row + i] = x[row + i] * inv * weight[i];
     }

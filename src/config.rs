@@ -76,16 +76,16 @@ impl ModelConfig {
     /// Checks the invariants the kernels rely on; returns a readable reason otherwise.
     pub fn validate(&self) -> Result<(), String> {
         let ids = [self.mask_id, self.pad_id, self.unk_id];
-        if self.vocab_size == 0 || self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 {
-            return Err("vocab_size, d_model, n_layers and n_heads must be positive".into());
+        if self.vocab_size == 0 || self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 || self.d_ff == 0 {
+            return Err("vocab_size, d_model, d_ff, n_layers and n_heads must be positive".into());
         }
-        if self.d_model % self.n_heads != 0 {
+        if !self.d_model.is_multiple_of(self.n_heads) {
             return Err(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads));
         }
-        if self.head_dim() % 2 != 0 || self.head_dim() > 256 {
+        if !self.head_dim().is_multiple_of(2) || self.head_dim() > 256 {
             return Err(format!("head width {} must be even and at most 256", self.head_dim()));
         }
-        if self.d_model % crate::format::BLOCK != 0 || self.d_ff % crate::format::BLOCK != 0 {
+        if !self.d_model.is_multiple_of(crate::format::BLOCK) || !self.d_ff.is_multiple_of(crate::format::BLOCK) {
             return Err(format!(
                 "d_model {} and d_ff {} must be multiples of the {}-weight quantization block",
                 self.d_model,
@@ -99,8 +99,14 @@ impl ModelConfig {
         if ids.iter().any(|&i| i as usize >= self.vocab_size) {
             return Err(format!("special token ids {ids:?} must be below vocab_size {}", self.vocab_size));
         }
-        if !(self.norm_eps > 0.0) || !(self.rope_theta > 1.0) {
-            return Err("norm_eps must be positive and rope_theta above 1".into());
+        // Finite in f32: an infinite value computes NaN and is written to JSON as null.
+        let eps_ok = self.norm_eps.is_finite() && self.norm_eps > 0.0;
+        let theta_ok = self.rope_theta.is_finite() && self.rope_theta > 1.0;
+        if !eps_ok || !theta_ok {
+            return Err(format!(
+                "norm_eps ({}) must be positive and rope_theta ({}) above 1, both finite",
+                self.norm_eps, self.rope_theta
+            ));
         }
         Ok(())
     }

@@ -163,7 +163,9 @@ impl CpuModel {
         let d = self.config.d_model;
         let mut x = vec![0f32; tokens.len() * d];
         let input: Vec<u32> = if self.config.shifts_input() {
-            std::iter::once(self.config.mask_id).chain(tokens[..tokens.len().saturating_sub(1)].iter().copied()).collect()
+            std::iter::once(self.config.mask_id)
+                .chain(tokens[..tokens.len().saturating_sub(1)].iter().copied())
+                .collect()
         } else {
             tokens.to_vec()
         };

@@ -113,10 +113,9 @@ impl Matrix {
         assert_eq!(values.len(), rows * cols, "matrix data does not match its shape");
         let data = match format {
             WeightFormat::F32 => WeightData::Dense { values: values.to_vec(), f16: false },
-            WeightFormat::F16 => WeightData::Dense {
-                values: values.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
-                f16: true,
-            },
+            WeightFormat::F16 => {
+                WeightData::Dense { values: values.iter().map(|&v| f16::from_f32(v).to_f32()).collect(), f16: true }
+            }
             WeightFormat::Q8 => {
                 assert_eq!(cols % BLOCK, 0, "Q8 needs cols to be a multiple of {BLOCK}");
                 let mut codes = Vec::with_capacity(values.len());
@@ -261,24 +260,54 @@ pub struct ExportFormat {
     pub embeddings: WeightFormat,
 }
 
-/// Every tensor name of a model with this config and the shape (rows, cols) of
-/// each matrix, or (len, 0) for a vector; in file order.
-pub fn tensor_plan(c: &ModelConfig) -> Vec<(String, usize, usize, bool)> {
+/// One tensor of a model: its name in the file and its shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub name: String,
+    /// Rows of a matrix, or the length of a vector.
+    pub rows: usize,
+    /// Columns of a matrix (inputs), 0 for a vector.
+    pub cols: usize,
+    pub matrix: bool,
+}
+
+impl TensorSpec {
+    fn matrix(name: String, rows: usize, cols: usize) -> Self {
+        TensorSpec { name, rows, cols, matrix: true }
+    }
+    fn vector(name: String, len: usize) -> Self {
+        TensorSpec { name, rows: len, cols: 0, matrix: false }
+    }
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        if self.matrix {
+            self.rows * self.cols
+        } else {
+            self.rows
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Every tensor of a model with this config, in file order.
+pub fn tensor_plan(c: &ModelConfig) -> Vec<TensorSpec> {
     let (v, d, f) = (c.vocab_size, c.d_model, c.d_ff);
-    let mut plan = vec![("tok_embeddings".to_string(), v, d, true)];
+    let mut plan = vec![TensorSpec::matrix("tok_embeddings".to_string(), v, d)];
     for i in 0..c.n_layers {
         let p = format!("layers.{i}");
-        plan.push((format!("{p}.attn_norm"), d, 0, false));
+        plan.push(TensorSpec::vector(format!("{p}.attn_norm"), d));
         for w in ["wq", "wk", "wv", "wo"] {
-            plan.push((format!("{p}.attn.{w}"), d, d, true));
+            plan.push(TensorSpec::matrix(format!("{p}.attn.{w}"), d, d));
         }
-        plan.push((format!("{p}.mlp_norm"), d, 0, false));
-        plan.push((format!("{p}.mlp.w_gate"), f, d, true));
-        plan.push((format!("{p}.mlp.w_up"), f, d, true));
-        plan.push((format!("{p}.mlp.w_down"), d, f, true));
+        plan.push(TensorSpec::vector(format!("{p}.mlp_norm"), d));
+        plan.push(TensorSpec::matrix(format!("{p}.mlp.w_gate"), f, d));
+        plan.push(TensorSpec::matrix(format!("{p}.mlp.w_up"), f, d));
+        plan.push(TensorSpec::matrix(format!("{p}.mlp.w_down"), d, f));
     }
-    plan.push(("norm".to_string(), d, 0, false));
-    plan.push(("output".to_string(), v, d, true));
+    plan.push(TensorSpec::vector("norm".to_string(), d));
+    plan.push(TensorSpec::matrix("output".to_string(), v, d));
     plan
 }
 
@@ -303,7 +332,7 @@ impl ModelWeights {
         };
         let mut mats: HashMap<String, Matrix> = HashMap::new();
         let mut vecs: HashMap<String, Vec<f32>> = HashMap::new();
-        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+        for TensorSpec { name, rows, cols, matrix: is_matrix } in tensor_plan(&config) {
             if is_matrix {
                 let fmt = if name == "tok_embeddings" || name == "output" { format.embeddings } else { format.blocks };
                 mats.insert(name.clone(), Matrix::from_f32(get(&name, rows * cols)?, rows, cols, fmt));
@@ -344,7 +373,7 @@ impl ModelWeights {
     pub fn random(config: ModelConfig, format: ExportFormat, seed: u64) -> ModelWeights {
         let mut rng = crate::rng::SplitMix64::new(seed);
         let mut tensors = HashMap::new();
-        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+        for TensorSpec { name, rows, cols, matrix: is_matrix } in tensor_plan(&config) {
             let values: Vec<f32> = if is_matrix {
                 let std = 1.0 / (cols as f32).sqrt();
                 (0..rows * cols).map(|_| rng.normal() * std).collect()
@@ -375,7 +404,7 @@ impl ModelWeights {
         let mut seen: Vec<String> = Vec::new();
         let mut mats = HashMap::new();
         let mut vecs = HashMap::new();
-        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+        for TensorSpec { name, rows, cols, matrix: is_matrix } in tensor_plan(&config) {
             if is_matrix {
                 let (mat, used) = read_matrix(&st, &name, rows, cols)?;
                 seen.extend(used);
@@ -383,7 +412,8 @@ impl ModelWeights {
             } else {
                 let t = st.tensor(&name).map_err(|_| FormatError::Missing(name.clone()))?;
                 check(&name, &t, &[Dtype::F32], &[rows])?;
-                let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                let v: Vec<f32> =
+                    t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
                 finite(&name, &v)?;
                 seen.push(name.clone());
                 vecs.insert(name, v);
@@ -412,7 +442,12 @@ impl ModelWeights {
                     values.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect(),
                 )),
                 WeightData::Q8 { codes, scales: s } => {
-                    owned.push((format!("{name}.q8"), Dtype::I8, vec![m.rows, m.cols], bytemuck::cast_slice(codes).to_vec()));
+                    owned.push((
+                        format!("{name}.q8"),
+                        Dtype::I8,
+                        vec![m.rows, m.cols],
+                        bytemuck::cast_slice(codes).to_vec(),
+                    ));
                     owned.push((format!("{name}.scale"), Dtype::F16, vec![m.rows, nb], scales(s)));
                 }
                 WeightData::Q4 { packed, scales: s } => {
@@ -442,7 +477,9 @@ impl ModelWeights {
         }
         let views: Vec<(String, TensorView)> = owned
             .iter()
-            .map(|(n, dt, shape, data)| (n.clone(), TensorView::new(*dt, shape.clone(), data).expect("consistent view")))
+            .map(|(n, dt, shape, data)| {
+                (n.clone(), TensorView::new(*dt, shape.clone(), data).expect("consistent view"))
+            })
             .collect();
         let meta = HashMap::from([
             ("format".to_string(), "unmask".to_string()),
@@ -452,9 +489,30 @@ impl ModelWeights {
         safetensors::serialize(views, Some(meta)).expect("in-memory serialization")
     }
 
+    /// Every tensor dequantized to row-major f32, named as in [`tensor_plan`]: the
+    /// inverse of [`Self::from_f32`] (a trainer can start from a shipped file).
+    pub fn to_f32_tensors(&self) -> HashMap<String, Vec<f32>> {
+        let mut out = HashMap::new();
+        out.insert("tok_embeddings".to_string(), self.tok_embeddings.dequantize());
+        out.insert("output".to_string(), self.output.dequantize());
+        out.insert("norm".to_string(), self.norm.clone());
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("layers.{i}");
+            out.insert(format!("{p}.attn_norm"), l.attn_norm.clone());
+            out.insert(format!("{p}.mlp_norm"), l.mlp_norm.clone());
+            for (n, m) in [("attn.wq", &l.wq), ("attn.wk", &l.wk), ("attn.wv", &l.wv), ("attn.wo", &l.wo)] {
+                out.insert(format!("{p}.{n}"), m.dequantize());
+            }
+            for (n, m) in [("mlp.w_gate", &l.w_gate), ("mlp.w_up", &l.w_up), ("mlp.w_down", &l.w_down)] {
+                out.insert(format!("{p}.{n}"), m.dequantize());
+            }
+        }
+        out
+    }
+
     /// Total parameter count.
     pub fn param_count(&self) -> usize {
-        tensor_plan(&self.config).iter().map(|(_, r, c, m)| if *m { r * c } else { *r }).sum()
+        tensor_plan(&self.config).iter().map(TensorSpec::len).sum()
     }
 }
 
@@ -488,7 +546,7 @@ fn f16_values(t: &TensorView) -> Vec<f32> {
 fn read_matrix(st: &SafeTensors, name: &str, rows: usize, cols: usize) -> Result<(Matrix, Vec<String>), FormatError> {
     let scale_name = format!("{name}.scale");
     let read_scales = || -> Result<Vec<f32>, FormatError> {
-        if cols % BLOCK != 0 {
+        if !cols.is_multiple_of(BLOCK) {
             return Err(FormatError::Config(format!("`{name}` has {cols} columns, not a multiple of {BLOCK}")));
         }
         let t = st.tensor(&scale_name).map_err(|_| FormatError::Missing(scale_name.clone()))?;

@@ -118,7 +118,13 @@ pub fn params_for(cfg: &crate::ModelConfig, p: &SamplerParams) -> SamplerParams 
 }
 
 /// Applies pins and checks the request; returns the starting tokens.
-pub fn prepare(tokens: &[u32], p: &SamplerParams, vocab: usize, mask_id: u32, max_len: usize) -> Result<Vec<u32>, SampleError> {
+pub fn prepare(
+    tokens: &[u32],
+    p: &SamplerParams,
+    vocab: usize,
+    mask_id: u32,
+    max_len: usize,
+) -> Result<Vec<u32>, SampleError> {
     if tokens.is_empty() {
         return Err(SampleError::Empty);
     }
@@ -210,7 +216,8 @@ pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u
             best = (score, v as u32);
         }
     }
-    let sum: f32 = logits.iter().enumerate().filter(|(v, _)| !banned(cfg, *v as u32)).map(|(_, l)| (l - max).exp()).sum();
+    let sum: f32 =
+        logits.iter().enumerate().filter(|(v, _)| !banned(cfg, *v as u32)).map(|(_, l)| (l - max).exp()).sum();
     let prob = (logits[best.1 as usize] - max).exp() / sum;
     let key = match p.remasking {
         Remasking::LowConfidence => prob,
@@ -224,6 +231,7 @@ pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u
 /// (lower position first on ties) take their predicted token. `k` is the schedule's
 /// count, or in threshold mode the number of candidates whose probability reaches the
 /// threshold (at least one). Returns the committed positions.
+#[allow(clippy::too_many_arguments)] // one argument per binding of the kernel it mirrors
 pub fn commit(
     tokens: &mut [u32],
     pred: &[u32],

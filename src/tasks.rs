@@ -1,6 +1,8 @@
 //! The tasks people ask for, each as a template of tokens and masks: next line,
-//! previous line, infill and whole poems with pinned characters. Templates end with
-//! `[PAD]` up to the model's length, the way training samples end.
+//! previous line, infill and whole poems with pinned characters. [`Task`] is the one
+//! list of them that the CLI, the page, the widget and the tests read. A template is
+//! as long as its text (no padding), plus one `[PAD]` for a shifted model (see
+//! [`TaskBuilder`]).
 
 use thiserror::Error;
 
@@ -32,6 +34,75 @@ fn describe_unknown(u: &[UnknownChar]) -> String {
     u.iter().map(|c| format!("'{}' (character {})", c.ch, c.char_index + 1)).collect::<Vec<_>>().join(", ")
 }
 
+/// What a user asks for. Adding a task is one variant here, its arms below (key,
+/// symbol, template) and its UI strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// The line after the text.
+    Next,
+    /// The line before the text.
+    Prev,
+    /// Fill the `_` (or ＿, [MASK]) in the text.
+    Infill,
+    /// A whole poem of a form; the text (optional) is an acrostic head.
+    Poem,
+}
+
+impl Task {
+    pub const ALL: [Task; 4] = [Task::Next, Task::Prev, Task::Infill, Task::Poem];
+
+    /// The name in URLs, the widget's `mode` attribute and the CLI's `--mode`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Task::Next => "next",
+            Task::Prev => "prev",
+            Task::Infill => "infill",
+            Task::Poem => "poem",
+        }
+    }
+
+    /// A one-character mark for lists (the page's examples).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Task::Next => "→",
+            Task::Prev => "←",
+            Task::Infill => "_",
+            Task::Poem => "❖",
+        }
+    }
+
+    pub fn from_key(s: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|t| t.key() == s)
+    }
+
+    /// The template for `text` (`form` is read by [`Task::Poem`] only).
+    pub fn prompt(self, tb: &TaskBuilder, text: &str, form: PoemForm) -> Result<Prompt, TaskError> {
+        match self {
+            Task::Next => tb.next_line(text),
+            Task::Prev => tb.previous_line(text),
+            Task::Infill => tb.infill(text),
+            Task::Poem if text.trim().is_empty() => tb.poem(form, &[]),
+            Task::Poem => tb.acrostic(form, text),
+        }
+    }
+}
+
+impl std::str::FromStr for Task {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Task::from_key(s).ok_or_else(|| {
+            let keys: Vec<&str> = Task::ALL.iter().map(|t| t.key()).collect();
+            format!("unknown task `{s}` ({})", keys.join(", "))
+        })
+    }
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// The classical forms: characters a line × lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoemForm {
@@ -46,6 +117,18 @@ pub enum PoemForm {
 }
 
 impl PoemForm {
+    pub const ALL: [PoemForm; 4] = [PoemForm::WuJue, PoemForm::QiJue, PoemForm::WuLv, PoemForm::QiLv];
+
+    /// The name in URLs, the widget's `form` attribute and the CLI's `--form`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::WuJue => "wujue",
+            Self::QiJue => "qijue",
+            Self::WuLv => "wulv",
+            Self::QiLv => "qilv",
+        }
+    }
+
     pub fn chars_per_line(self) -> usize {
         match self {
             Self::WuJue | Self::WuLv => 5,
@@ -71,13 +154,16 @@ impl PoemForm {
 impl std::str::FromStr for PoemForm {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "wujue" | "5x4" | "五言绝句" => Ok(Self::WuJue),
-            "qijue" | "7x4" | "七言绝句" => Ok(Self::QiJue),
-            "wulv" | "5x8" | "五言律诗" => Ok(Self::WuLv),
-            "qilv" | "7x8" | "七言律诗" => Ok(Self::QiLv),
-            _ => Err(format!("unknown form `{s}` (wujue, qijue, wulv, qilv)")),
-        }
+        let alias = match s {
+            "5x4" => Some(Self::WuJue),
+            "7x4" => Some(Self::QiJue),
+            "5x8" => Some(Self::WuLv),
+            "7x8" => Some(Self::QiLv),
+            _ => None,
+        };
+        alias
+            .or_else(|| Self::ALL.into_iter().find(|f| f.key() == s || f.name() == s))
+            .ok_or_else(|| format!("unknown form `{s}` (wujue, qijue, wulv, qilv)"))
     }
 }
 
@@ -201,7 +287,11 @@ impl<'a> TaskBuilder<'a> {
     pub fn poem(&self, form: PoemForm, pins: &[String]) -> Result<Prompt, TaskError> {
         let (w, lines) = (form.chars_per_line(), form.lines());
         if pins.len() > lines {
-            return Err(TaskError::Invalid(format!("{} has {lines} lines, got {} pinned lines", form.name(), pins.len())));
+            return Err(TaskError::Invalid(format!(
+                "{} has {lines} lines, got {} pinned lines",
+                form.name(),
+                pins.len()
+            )));
         }
         let mut slots = Vec::new();
         for li in 0..lines {
@@ -229,7 +319,12 @@ impl<'a> TaskBuilder<'a> {
     pub fn acrostic(&self, form: PoemForm, head: &str) -> Result<Prompt, TaskError> {
         let head: Vec<char> = head.trim().chars().collect();
         if head.len() > form.lines() {
-            return Err(TaskError::Invalid(format!("{} has {} lines; the head has {}", form.name(), form.lines(), head.len())));
+            return Err(TaskError::Invalid(format!(
+                "{} has {} lines; the head has {}",
+                form.name(),
+                form.lines(),
+                head.len()
+            )));
         }
         let pins: Vec<String> = head.iter().map(|c| format!("{c}{}", "_".repeat(form.chars_per_line() - 1))).collect();
         self.poem(form, &pins)

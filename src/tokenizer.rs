@@ -92,7 +92,9 @@ impl PoemTokenizer {
             .map_err(|e| TokenizerError::Load(e.to_string()))?;
         let err = |e: tokenizers::Error| TokenizerError::Load(e.to_string());
         let mut norms: Vec<NormalizerWrapper> =
-            vec![Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(r"\s+".into()), "").map_err(err)?.into()];
+            vec![Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(r"\s+".into()), "")
+                .map_err(err)?
+                .into()];
         for (from, to) in PUNCT_TO_FULL {
             norms.push(Replace::new(from, to).map_err(err)?.into());
         }

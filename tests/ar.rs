@@ -97,6 +97,10 @@ fn bad_requests_are_errors() {
     assert_eq!(rank_by_joint(&m, &prompt.tokens, 0), Err(BeamError::ZeroWidth));
     let no_masks: Vec<u32> = prompt.tokens.iter().map(|&t| if t == m.config.mask_id { 5 } else { t }).collect();
     assert_eq!(rank_by_joint(&m, &no_masks, 2), Err(BeamError::NoMasks));
-    let w = ModelWeights::random(tiny_config(false), unmask::ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 }, 3);
+    let w = ModelWeights::random(
+        tiny_config(false),
+        unmask::ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 },
+        3,
+    );
     assert_eq!(rank_by_joint(&CpuModel::new(&w), &prompt.tokens, 2), Err(BeamError::NotCausal));
 }

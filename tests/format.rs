@@ -24,6 +24,18 @@ fn every_export_format_round_trips() {
     }
 }
 
+/// Dequantizing a file and quantizing it again in the same format gives the same file
+/// (how the trainer starts from a shipped model).
+#[test]
+fn dequantized_tensors_requantize_to_the_same_model() {
+    for blocks in [WeightFormat::F32, WeightFormat::Q8, WeightFormat::Q4] {
+        let format = ExportFormat { blocks, embeddings: WeightFormat::Q8 };
+        let w = ModelWeights::random(tiny_config(true), format, 3);
+        let again = ModelWeights::from_f32(w.config.clone(), &w.to_f32_tensors(), format).unwrap();
+        assert_eq!(again, w, "{blocks:?}");
+    }
+}
+
 #[test]
 fn truncated_files_are_refused_at_every_offset() {
     let b = bytes();
@@ -54,14 +66,18 @@ fn corrupted_headers_are_refused() {
 }
 
 /// Rewrites a model file with one tensor changed, removed or added.
-fn rewrite(edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>), meta: Option<HashMap<String, String>>) -> Vec<u8> {
+fn rewrite(
+    edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>),
+    meta: Option<HashMap<String, String>>,
+) -> Vec<u8> {
     let good = bytes();
     let st = safetensors::SafeTensors::deserialize(&good).unwrap();
     let (_, m) = safetensors::SafeTensors::read_metadata(&good).unwrap();
     let mut ts: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
         st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
     edit(&mut ts);
-    let views: Vec<(String, TensorView)> = ts.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    let views: Vec<(String, TensorView)> =
+        ts.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
     safetensors::serialize(views, meta.or(m.metadata().clone())).unwrap()
 }
 
@@ -101,7 +117,13 @@ fn missing_extra_misshapen_and_mistyped_tensors_are_named() {
 #[test]
 fn unknown_versions_and_foreign_files_are_refused() {
     let cfg = serde_json::to_string(&tiny_config(false)).unwrap();
-    let meta = |v: &str| Some(HashMap::from([("format".into(), "unmask".into()), ("format_version".into(), v.into()), ("config".into(), cfg.clone())]));
+    let meta = |v: &str| {
+        Some(HashMap::from([
+            ("format".into(), "unmask".into()),
+            ("format_version".into(), v.into()),
+            ("config".into(), cfg.clone()),
+        ]))
+    };
     let r = ModelWeights::from_bytes(&rewrite(|_| {}, meta("99")));
     assert!(matches!(&r, Err(FormatError::Version { found }) if found == "99"), "{r:?}");
     let r = ModelWeights::from_bytes(&rewrite(|_| {}, Some(HashMap::from([("format".into(), "pt".into())]))));
@@ -120,7 +142,9 @@ fn unknown_versions_and_foreign_files_are_refused() {
 fn plan_counts_parameters() {
     let c = tiny_config(false);
     let w = tiny_model(WeightFormat::Q8, 1);
-    let expect = 2 * c.vocab_size * c.d_model + c.d_model + c.n_layers * (4 * c.d_model * c.d_model + 3 * c.d_model * c.d_ff + 2 * c.d_model);
+    let expect = 2 * c.vocab_size * c.d_model
+        + c.d_model
+        + c.n_layers * (4 * c.d_model * c.d_model + 3 * c.d_model * c.d_ff + 2 * c.d_model);
     assert_eq!(w.param_count(), expect);
     assert_eq!(tensor_plan(&c).len(), 3 + 9 * c.n_layers);
 }

@@ -14,7 +14,8 @@ use unmask::{ExportFormat, ModelWeights, WeightFormat};
 #[test]
 fn forward_pass_matches_cpu_q8_q4_causal_and_shifted() {
     let Some(ctx) = gpu() else { return };
-    let mut models = vec![tiny_model(WeightFormat::Q8, 1), tiny_model(WeightFormat::Q4, 2), tiny_model(WeightFormat::F16, 3)];
+    let mut models =
+        vec![tiny_model(WeightFormat::Q8, 1), tiny_model(WeightFormat::Q4, 2), tiny_model(WeightFormat::F16, 3)];
     let mut causal = tiny_model(WeightFormat::Q8, 4);
     causal.config.causal = true;
     models.push(causal);
@@ -77,7 +78,11 @@ fn shifted_model_sees_both_ways_and_reads_the_last_token_through_a_pad() {
     last[5] = 20;
     assert_eq!(cpu.forward(&a), cpu.forward(&last), "the last token is not read without a trailing [PAD]");
     let pad = |x: &[u32]| [x, &[w.config.pad_id]].concat();
-    assert_ne!(cpu.forward(&pad(&a))[..v], cpu.forward(&pad(&last))[..v], "a trailing [PAD] lets row 0 see the last token");
+    assert_ne!(
+        cpu.forward(&pad(&a))[..v],
+        cpu.forward(&pad(&last))[..v],
+        "a trailing [PAD] lets row 0 see the last token"
+    );
     let tok = test_tokenizer();
     let tb = TaskBuilder::new(&tok, &w.config);
     let p = tb.next_line("床前明月光").unwrap();
@@ -168,7 +173,8 @@ fn sampling_with_temperature_is_seeded_on_gpu() {
     let w = tiny_model(WeightFormat::Q8, 9);
     let gpu = GpuModel::new(ctx, &w).unwrap();
     let prompt = poem_prompt(&w);
-    let p = |seed| SamplerParams { steps: 10, temperature: 1.0, remasking: Remasking::Random, seed, ..Default::default() };
+    let p =
+        |seed| SamplerParams { steps: 10, temperature: 1.0, remasking: Remasking::Random, seed, ..Default::default() };
     let a = block_on(gpu.generate(&prompt, &p(1), false)).unwrap();
     let b = block_on(gpu.generate(&prompt, &p(1), false)).unwrap();
     let c = block_on(gpu.generate(&prompt, &p(2), false)).unwrap();
@@ -197,7 +203,11 @@ fn one_submission_and_one_readback_per_generation() {
 #[test]
 fn file_round_trip_keeps_gpu_output() {
     let Some(ctx) = gpu() else { return };
-    let w = ModelWeights::random(tiny_config(false), ExportFormat { blocks: WeightFormat::Q4, embeddings: WeightFormat::F16 }, 11);
+    let w = ModelWeights::random(
+        tiny_config(false),
+        ExportFormat { blocks: WeightFormat::Q4, embeddings: WeightFormat::F16 },
+        11,
+    );
     let back = ModelWeights::from_bytes(&w.to_bytes()).unwrap();
     assert_eq!(back, w);
     let prompt = poem_prompt(&w);

@@ -124,7 +124,9 @@ fn pick_matches_cpu_greedy_gumbel_and_random() {
     let mut tokens = vec![cfg.mask_id; t];
     tokens[2] = 5;
     tokens[6] = 7;
-    for (temperature, remasking) in [(0.0, Remasking::LowConfidence), (0.8, Remasking::LowConfidence), (1.0, Remasking::Random)] {
+    for (temperature, remasking) in
+        [(0.0, Remasking::LowConfidence), (0.8, Remasking::LowConfidence), (1.0, Remasking::Random)]
+    {
         let p = SamplerParams { temperature, remasking, seed: 1234, ..Default::default() };
         let (gp, gprob, gkey) = block_on(r.pick(&logits, &tokens, &cfg, &p, 3)).unwrap();
         for pos in 0..t {
@@ -154,7 +156,9 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
     let prob = randn(t, 91, 1.0).iter().map(|v| v.abs().min(1.0)).collect::<Vec<f32>>();
     let mut key = prob.clone();
     key[4] = key[5]; // a tie, broken by position
-    for (block_length, threshold, k) in [(0, None, 3u32), (8, None, 2), (0, Some(0.5), 0), (5, Some(0.99), 0), (0, None, 40)] {
+    for (block_length, threshold, k) in
+        [(0, None, 3u32), (8, None, 2), (0, Some(0.5), 0), (5, Some(0.99), 0), (0, None, 40)]
+    {
         let p = SamplerParams { block_length, threshold, ..Default::default() };
         let mut want = tokens.clone();
         sampler::commit(&mut want, &pred, &prob, &key, m, block_length, k, threshold);

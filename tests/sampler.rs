@@ -12,7 +12,9 @@ use unmask::WeightFormat;
 fn setup() -> (CpuModel, Vec<u32>, Vec<usize>) {
     let w = tiny_model(WeightFormat::Q8, 3);
     let tok = test_tokenizer();
-    let p = TaskBuilder::new(&tok, &w.config).poem(PoemForm::WuJue, &["床_月__".into(), "".into(), "举头___".into()]).unwrap();
+    let p = TaskBuilder::new(&tok, &w.config)
+        .poem(PoemForm::WuJue, &["床_月__".into(), "".into(), "举头___".into()])
+        .unwrap();
     (CpuModel::new(&w), p.tokens, p.masked)
 }
 
@@ -53,7 +55,11 @@ fn prompt_and_pinned_positions_never_change() {
     let pin_pos = masked[4];
     let p = SamplerParams { steps: 6, pinned: vec![(pin_pos, 10)], temperature: 1.0, seed: 5, ..Default::default() };
     let g = generate_cpu(&m, &prompt, &p, true, |_| true).unwrap();
-    for h in g.history.iter().chain(std::iter::once(&unmask::sampler::StepRecord { tokens: g.tokens.clone(), confidence: vec![] })) {
+    for h in g
+        .history
+        .iter()
+        .chain(std::iter::once(&unmask::sampler::StepRecord { tokens: g.tokens.clone(), confidence: vec![] }))
+    {
         for (i, &t) in prompt.iter().enumerate() {
             if t != m.config.mask_id {
                 assert_eq!(h.tokens[i], t, "prompt position {i} changed");
@@ -111,7 +117,11 @@ fn blocks_fill_left_to_right() {
 #[test]
 fn threshold_decoding_takes_fewer_steps_at_low_threshold() {
     let (m, prompt, masked) = setup();
-    let steps = |th| generate_cpu(&m, &prompt, &SamplerParams { threshold: Some(th), ..Default::default() }, false, |_| true).unwrap().steps_run;
+    let steps = |th| {
+        generate_cpu(&m, &prompt, &SamplerParams { threshold: Some(th), ..Default::default() }, false, |_| true)
+            .unwrap()
+            .steps_run
+    };
     let (strict, loose) = (steps(1.0), steps(0.01));
     assert_eq!(strict, masked.len(), "threshold 1.0 commits one token a step");
     assert!(loose < strict, "a low threshold should commit several tokens a step ({loose} vs {strict})");
@@ -146,8 +156,14 @@ fn bad_requests_are_refused() {
     assert_eq!(run(&[], SamplerParams::default()), SampleError::Empty);
     assert_eq!(run(&[5, 6], SamplerParams::default()), SampleError::NoMasks);
     assert_eq!(run(&prompt, SamplerParams { steps: 0, ..Default::default() }), SampleError::ZeroSteps);
-    assert_eq!(run(&prompt, SamplerParams { pinned: vec![(999, 5)], ..Default::default() }), SampleError::PinOutOfRange(999));
+    assert_eq!(
+        run(&prompt, SamplerParams { pinned: vec![(999, 5)], ..Default::default() }),
+        SampleError::PinOutOfRange(999)
+    );
     assert_eq!(run(&[0, 9999], SamplerParams::default()), SampleError::BadToken(9999));
     assert!(matches!(run(&vec![0; 300], SamplerParams::default()), SampleError::TooLong { .. }));
-    assert_eq!(run(&prompt, SamplerParams { threshold: Some(1.5), ..Default::default() }), SampleError::BadThreshold(1.5));
+    assert_eq!(
+        run(&prompt, SamplerParams { threshold: Some(1.5), ..Default::default() }),
+        SampleError::BadThreshold(1.5)
+    );
 }

@@ -41,9 +41,12 @@ function enqueue(base, job) {
   return next;
 }
 
+// The tasks come from the wasm (`widget_tasks`: the library's one list), per language.
+const tasks = { en: null, zh: null };
+
 const TEXT = {
-  en: { next: "Next line", prev: "Previous line", infill: "Fill _", poem: "Poem", go: "Generate", busy: "…", loading: "Loading model", gpu: "WebGPU", cpu: "CPU", failed: "Could not load the model" },
-  zh: { next: "下一句", prev: "上一句", infill: "填空", poem: "整首诗", go: "生成", busy: "…", loading: "正在加载模型", gpu: "WebGPU", cpu: "CPU", failed: "模型加载失败" },
+  en: { go: "Generate", busy: "…", loading: "Loading model", gpu: "WebGPU", cpu: "CPU", failed: "Could not load the model" },
+  zh: { go: "生成", busy: "…", loading: "正在加载模型", gpu: "WebGPU", cpu: "CPU", failed: "模型加载失败" },
 };
 
 const STYLE = `
@@ -110,7 +113,9 @@ class UnmaskPoem extends HTMLElement {
     const dark = theme === "dark" || (theme === "auto" && matchMedia("(prefers-color-scheme: dark)").matches);
     this.$(".box").className = `box ${dark ? "dark" : "light"}`;
     const mode = this.getAttribute("mode") || "next";
-    this.$(".mode").innerHTML = ["next", "prev", "infill", "poem"].map((m) => `<option value="${m}"${m === mode ? " selected" : ""}>${t[m]}</option>`).join("");
+    const list = tasks[this.lang] ?? [[mode, mode]];
+    this.$(".mode").innerHTML = "";
+    for (const [key, label] of list) this.$(".mode").add(new Option(label, key, false, key === mode));
     this.$(".text").value = this.getAttribute("text") ?? "";
     this.$(".go").textContent = t.go;
     this.$(".go").disabled = !this.ready;
@@ -123,6 +128,9 @@ class UnmaskPoem extends HTMLElement {
     this.$(".meta").textContent = t.loading;
     bar.hidden = false;
     try {
+      const m = await loadWasm();
+      for (const lang of Object.keys(tasks)) tasks[lang] ??= JSON.parse(m.widget_tasks(lang));
+      this.render();
       const info = await loadModel(this.base, (got, total) => { if (total) bar.value = (100 * got) / total; });
       this.ready = true;
       this.backend = info.backend;

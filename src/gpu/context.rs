@@ -75,11 +75,14 @@ impl GpuContext {
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self, GpuError> {
         let adapter_info = adapter.get_info();
         let have = adapter.limits();
-        let mut limits = wgpu::Limits::default();
         // Ask for as much storage-binding room as the adapter has (up to WebGPU's
         // 128 MiB default); the model checks its own needs against this.
-        limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size.min(128 << 20);
-        limits.max_buffer_size = have.max_buffer_size.min(256 << 20);
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: have.max_storage_buffer_binding_size.min(128 << 20),
+            max_buffer_size: have.max_buffer_size.min(256 << 20),
+            max_storage_buffers_per_shader_stage: 8,
+            ..Default::default()
+        };
         let needs = [
             (have.max_storage_buffers_per_shader_stage, 8, "storage buffers per stage"),
             (have.max_compute_invocations_per_workgroup, 256, "invocations per workgroup"),
@@ -89,7 +92,6 @@ impl GpuContext {
         if let Some((h, n, what)) = needs.iter().find(|(h, n, _)| h < n) {
             return Err(GpuError::Limits(format!("{what}: adapter has {h}, needs {n}")));
         }
-        limits.max_storage_buffers_per_shader_stage = 8;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("unmask"),
@@ -122,7 +124,16 @@ impl GpuContext {
                 }
             }));
         }
-        Ok(GpuContext { device, queue, adapter_info, limits, lost, lost_reason, error, counters: Cell::new(Counters::default()) })
+        Ok(GpuContext {
+            device,
+            queue,
+            adapter_info,
+            limits,
+            lost,
+            lost_reason,
+            error,
+            counters: Cell::new(Counters::default()),
+        })
     }
 
     /// A one-line description of the adapter, for benches and the UI.

@@ -46,6 +46,7 @@ impl From<WeightFormat> for GpuWeights {
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const SAMPLER_COMMON: &str = include_str!("../../shaders/sampler_common.wgsl");
+const WORKGROUP: &str = include_str!("../../shaders/workgroup.wgsl");
 
 /// The full WGSL source of a kernel; `weights` is required for Embed and Matmul.
 pub fn shader_source(kernel: Kernel, weights: Option<GpuWeights>) -> String {
@@ -63,6 +64,9 @@ pub fn shader_source(kernel: Kernel, weights: Option<GpuWeights>) -> String {
     if matches!(kernel, Kernel::Pick | Kernel::Commit) {
         src.push_str(SAMPLER_COMMON);
     }
+    if matches!(kernel, Kernel::RmsNorm | Kernel::Attention | Kernel::Pick) {
+        src.push_str(WORKGROUP);
+    }
     if let Some(w) = weights {
         let snippet = match w {
             GpuWeights::Dense => include_str!("../../shaders/weights_dense.wgsl"),
@@ -70,7 +74,9 @@ pub fn shader_source(kernel: Kernel, weights: Option<GpuWeights>) -> String {
             GpuWeights::Q4 => include_str!("../../shaders/weights_q4.wgsl"),
         };
         src.push_str(
-            &snippet.replace("{{W_BINDING}}", &w_binding.to_string()).replace("{{S_BINDING}}", &(w_binding + 1).to_string()),
+            &snippet
+                .replace("{{W_BINDING}}", &w_binding.to_string())
+                .replace("{{S_BINDING}}", &(w_binding + 1).to_string()),
         );
     }
     src.push_str(body);
@@ -117,11 +123,15 @@ pub struct Dims {
     pub v: u32,
     pub n_heads: u32,
     pub head_dim: u32,
+    /// 1: causal attention.
     pub causal: u32,
     pub mask_id: u32,
     pub eps: f32,
     pub rope_theta: f32,
-    pub _pad2: [f32; 2],
+    /// 1: the embedding reads [MASK] then the tokens shifted right by one
+    /// (`ModelConfig::shifts_input`).
+    pub shifted: u32,
+    pub _pad: u32,
 }
 
 impl Dims {
@@ -133,8 +143,8 @@ impl Dims {
             v: c.vocab_size as u32,
             n_heads: c.n_heads as u32,
             head_dim: c.head_dim() as u32,
-            // Bit 0: causal attention; bit 1: shifted input (causal models shift too).
-            causal: c.causal as u32 | (c.shifts_input() as u32) << 1,
+            causal: c.causal as u32,
+            shifted: c.shifts_input() as u32,
             mask_id: c.mask_id,
             eps: c.norm_eps,
             rope_theta: c.rope_theta,
@@ -262,18 +272,30 @@ pub fn bind(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, buffers: &[
     })
 }
 
-/// A recorded dispatch: pipeline, bind group, workgroup counts.
-pub struct Dispatch {
+/// A kernel with its buffers bound; the grid is given when it is recorded (the
+/// model's grids depend on each generation's length).
+pub struct Bound {
     pub pipeline: wgpu::ComputePipeline,
     pub bind_group: wgpu::BindGroup,
+}
+
+impl Bound {
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, groups: (u32, u32, u32)) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+    }
+}
+
+/// A bound kernel and its grid: one dispatch of a single-kernel test run.
+pub struct Dispatch {
+    pub bound: Bound,
     pub groups: (u32, u32, u32),
 }
 
 impl Dispatch {
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.groups.0, self.groups.1, self.groups.2);
+        self.bound.record(pass, self.groups);
     }
 }
 
@@ -293,7 +315,11 @@ pub fn matmul_groups(t: usize, n: usize) -> (u32, u32, u32) {
 // its own buffers, submits once and reads the output back.
 
 /// Runs `dispatch` on a fresh encoder and reads back `out` as T.
-pub async fn run_and_read<T: Pod>(ctx: &GpuContext, dispatches: &[Dispatch], out: &wgpu::Buffer) -> Result<Vec<T>, GpuError> {
+pub async fn run_and_read<T: Pod>(
+    ctx: &GpuContext,
+    dispatches: &[Dispatch],
+    out: &wgpu::Buffer,
+) -> Result<Vec<T>, GpuError> {
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("staging"),
         size: out.size(),
@@ -345,17 +371,27 @@ impl<'a> KernelRunner<'a> {
         storage_init(self.dev(), "data", bytemuck::cast_slice(v))
     }
 
-    fn dispatch(&self, kernel: Kernel, w: Option<GpuWeights>, buffers: &[&wgpu::Buffer], groups: (u32, u32, u32)) -> Dispatch {
+    fn dispatch(
+        &self,
+        kernel: Kernel,
+        w: Option<GpuWeights>,
+        buffers: &[&wgpu::Buffer],
+        groups: (u32, u32, u32),
+    ) -> Dispatch {
         let pipeline = self.pipelines.get(self.dev(), kernel, w);
         let bind_group = bind(self.dev(), &pipeline, buffers);
-        Dispatch { pipeline, bind_group, groups }
+        Dispatch { bound: Bound { pipeline, bind_group }, groups }
     }
 
     /// y (T, N) = x (T, K) · Wᵀ (+ y0 when given).
     pub async fn matmul(&self, x: &[f32], t: usize, m: &Matrix, y0: Option<&[f32]>) -> Result<Vec<f32>, GpuError> {
         let gm = GpuMatrix::upload(self.dev(), m, "w");
         let dims = self.dims(Dims { t: t as u32, ..Default::default() });
-        let mp = uniform(self.dev(), "mp", &MatParams { k: m.cols as u32, n: m.rows as u32, accumulate: y0.is_some() as u32, masked_only: 0 });
+        let mp = uniform(
+            self.dev(),
+            "mp",
+            &MatParams { k: m.cols as u32, n: m.rows as u32, accumulate: y0.is_some() as u32, masked_only: 0 },
+        );
         let (st, xb) = (self.state(State::default()), self.f32s(x));
         let tokens = self.u32s(&vec![0; t]);
         let y = match y0 {
@@ -392,8 +428,23 @@ impl<'a> KernelRunner<'a> {
     }
 
     /// RoPE on q and k (T, H·hd); returns (q, k).
-    pub async fn rope(&self, q: &[f32], k: &[f32], t: usize, nh: usize, hd: usize, theta: f32) -> Result<(Vec<f32>, Vec<f32>), GpuError> {
-        let dims = self.dims(Dims { t: t as u32, d: (nh * hd) as u32, n_heads: nh as u32, head_dim: hd as u32, rope_theta: theta, ..Default::default() });
+    pub async fn rope(
+        &self,
+        q: &[f32],
+        k: &[f32],
+        t: usize,
+        nh: usize,
+        hd: usize,
+        theta: f32,
+    ) -> Result<(Vec<f32>, Vec<f32>), GpuError> {
+        let dims = self.dims(Dims {
+            t: t as u32,
+            d: (nh * hd) as u32,
+            n_heads: nh as u32,
+            head_dim: hd as u32,
+            rope_theta: theta,
+            ..Default::default()
+        });
         let (st, qb, kb) = (self.state(State::default()), self.f32s(q), self.f32s(k));
         let d = self.dispatch(Kernel::Rope, None, &[&dims, &st, &qb, &kb], (groups64(t * nh * hd / 2), 1, 1));
         let qo = run_and_read(self.ctx, &[d], &qb).await?;
@@ -402,8 +453,24 @@ impl<'a> KernelRunner<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub async fn attention(&self, q: &[f32], k: &[f32], v: &[f32], t: usize, nh: usize, hd: usize, causal: bool) -> Result<Vec<f32>, GpuError> {
-        let dims = self.dims(Dims { t: t as u32, d: (nh * hd) as u32, n_heads: nh as u32, head_dim: hd as u32, causal: causal as u32, ..Default::default() });
+    pub async fn attention(
+        &self,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        t: usize,
+        nh: usize,
+        hd: usize,
+        causal: bool,
+    ) -> Result<Vec<f32>, GpuError> {
+        let dims = self.dims(Dims {
+            t: t as u32,
+            d: (nh * hd) as u32,
+            n_heads: nh as u32,
+            head_dim: hd as u32,
+            causal: causal as u32,
+            ..Default::default()
+        });
         let (st, qb, kb, vb) = (self.state(State::default()), self.f32s(q), self.f32s(k), self.f32s(v));
         let out = storage(self.dev(), "out", (q.len() * 4) as u64);
         let d = self.dispatch(Kernel::Attention, None, &[&dims, &st, &qb, &kb, &vb, &out], (t as u32, nh as u32, 1));
@@ -431,7 +498,11 @@ impl<'a> KernelRunner<'a> {
         let sp = uniform(self.dev(), "sp", &SamplerUniform::new(cfg, p, 1, false));
         let st = self.state(State { step, ..Default::default() });
         let (lb, tb) = (self.f32s(logits), self.u32s(tokens));
-        let (pred, prob, key) = (storage(self.dev(), "pred", t as u64 * 4), storage(self.dev(), "prob", t as u64 * 4), storage(self.dev(), "key", t as u64 * 4));
+        let (pred, prob, key) = (
+            storage(self.dev(), "pred", t as u64 * 4),
+            storage(self.dev(), "prob", t as u64 * 4),
+            storage(self.dev(), "key", t as u64 * 4),
+        );
         let d = self.dispatch(Kernel::Pick, None, &[&dims, &sp, &st, &lb, &tb, &pred, &prob, &key], (t as u32, 1, 1));
         let pr: Vec<u32> = run_and_read(self.ctx, &[d], &pred).await?;
         let pb: Vec<f32> = run_and_read(self.ctx, &[], &prob).await?;

@@ -11,26 +11,26 @@ use crate::format::ModelWeights;
 use crate::sampler::{self, Generation, SamplerParams, StepRecord};
 
 struct Buffers {
-    dims: wgpu::Buffer,     // uniform Dims
-    sampler: wgpu::Buffer,  // uniform SamplerUniform
-    state: wgpu::Buffer,    // State
-    tokens: wgpu::Buffer,   // (T) u32
-    x: wgpu::Buffer,        // (T, D) residual stream
-    h: wgpu::Buffer,        // (T, D) normed
-    q: wgpu::Buffer,        // (T, D)
-    k: wgpu::Buffer,        // (T, D)
-    v: wgpu::Buffer,        // (T, D)
-    att: wgpu::Buffer,      // (T, D)
-    g: wgpu::Buffer,        // (T, F) gate, then SwiGLU output
-    u: wgpu::Buffer,        // (T, F)
-    logits: wgpu::Buffer,   // (T, V)
-    pred: wgpu::Buffer,     // (T) u32
-    prob: wgpu::Buffer,     // (T) f32
-    key: wgpu::Buffer,      // (T) f32
-    schedule: wgpu::Buffer, // (T) u32 — at most one step per mask
+    dims: wgpu::Buffer,        // uniform Dims
+    sampler: wgpu::Buffer,     // uniform SamplerUniform
+    state: wgpu::Buffer,       // State
+    tokens: wgpu::Buffer,      // (T) u32
+    x: wgpu::Buffer,           // (T, D) residual stream
+    h: wgpu::Buffer,           // (T, D) normed
+    q: wgpu::Buffer,           // (T, D)
+    k: wgpu::Buffer,           // (T, D)
+    v: wgpu::Buffer,           // (T, D)
+    att: wgpu::Buffer,         // (T, D)
+    g: wgpu::Buffer,           // (T, F) gate, then SwiGLU output
+    u: wgpu::Buffer,           // (T, F)
+    logits: wgpu::Buffer,      // (T, V)
+    pred: wgpu::Buffer,        // (T) u32
+    prob: wgpu::Buffer,        // (T) f32
+    key: wgpu::Buffer,         // (T) f32
+    schedule: wgpu::Buffer,    // (T) u32 — at most one step per mask
     hist_tokens: wgpu::Buffer, // (T, T) u32
     hist_prob: wgpu::Buffer,   // (T, T) f32
-    staging: wgpu::Buffer,  // tokens + state + history, mapped once per generation
+    staging: wgpu::Buffer,     // tokens + state + history, mapped once per generation
 }
 
 /// Which dispatches make one forward pass, in order; workgroup counts depend on T.
@@ -50,12 +50,12 @@ pub struct GpuModel {
     ctx: Rc<GpuContext>,
     pub config: ModelConfig,
     bufs: Buffers,
-    forward_ops: Vec<(Op, Dispatch)>,
+    forward_ops: Vec<(Op, Bound)>,
     /// The output head for every row (`forward`) and for masked rows only (`generate`).
-    head_all: Dispatch,
-    head_masked: Dispatch,
-    pick: Dispatch,
-    commit: Dispatch,
+    head_all: Bound,
+    head_masked: Bound,
+    pick: Bound,
+    commit: Bound,
     // Kept alive: the bind groups reference them.
     _weights: Vec<GpuMatrix>,
     _vectors: Vec<wgpu::Buffer>,
@@ -111,18 +111,26 @@ impl GpuModel {
         let pipes = Pipelines::default();
         let mut weights = Vec::new();
         let mut vectors = Vec::new();
-        let mut ops: Vec<(Op, Dispatch)> = Vec::new();
-        let mk = |kernel: Kernel, kind: Option<GpuWeights>, b: &[&wgpu::Buffer]| -> Dispatch {
+        let mut ops: Vec<(Op, Bound)> = Vec::new();
+        let mk = |kernel: Kernel, kind: Option<GpuWeights>, b: &[&wgpu::Buffer]| -> Bound {
             let pipeline = pipes.get(dev, kernel, kind);
             let bind_group = bind(dev, &pipeline, b);
-            Dispatch { pipeline, bind_group, groups: (0, 0, 0) }
+            Bound { pipeline, bind_group }
         };
         let mat_params = |k: usize, n: usize, acc: bool, masked_only: bool| {
-            uniform(dev, "mp", &MatParams { k: k as u32, n: n as u32, accumulate: acc as u32, masked_only: masked_only as u32 })
+            uniform(
+                dev,
+                "mp",
+                &MatParams { k: k as u32, n: n as u32, accumulate: acc as u32, masked_only: masked_only as u32 },
+            )
         };
         let b = &bufs;
-        let (mp_dd, mp_dd_acc, mp_df, mp_fd_acc) =
-            (mat_params(d, d, false, false), mat_params(d, d, true, false), mat_params(d, f, false, false), mat_params(f, d, true, false));
+        let (mp_dd, mp_dd_acc, mp_df, mp_fd_acc) = (
+            mat_params(d, d, false, false),
+            mat_params(d, d, true, false),
+            mat_params(d, f, false, false),
+            mat_params(f, d, true, false),
+        );
         let (mp_head, mp_head_masked) = (mat_params(d, v, false, false), mat_params(d, v, false, true));
         let matmul = |gm: &GpuMatrix, mp: &wgpu::Buffer, x: &wgpu::Buffer, y: &wgpu::Buffer| {
             let mut bl = vec![&b.dims, mp, &b.state, x, y, &b.tokens];
@@ -163,15 +171,38 @@ impl GpuModel {
         let head_rows = out.rows;
         weights.push(out);
         vectors.extend([norm, mp_dd, mp_dd_acc, mp_df, mp_fd_acc, mp_head, mp_head_masked]);
-        let pick = mk(Kernel::Pick, None, &[&b.dims, &b.sampler, &b.state, &b.logits, &b.tokens, &b.pred, &b.prob, &b.key]);
+        let pick =
+            mk(Kernel::Pick, None, &[&b.dims, &b.sampler, &b.state, &b.logits, &b.tokens, &b.pred, &b.prob, &b.key]);
         let commit = mk(
             Kernel::Commit,
             None,
-            &[&b.dims, &b.sampler, &b.state, &b.tokens, &b.pred, &b.prob, &b.key, &b.schedule, &b.hist_tokens, &b.hist_prob],
+            &[
+                &b.dims,
+                &b.sampler,
+                &b.state,
+                &b.tokens,
+                &b.pred,
+                &b.prob,
+                &b.key,
+                &b.schedule,
+                &b.hist_tokens,
+                &b.hist_prob,
+            ],
         );
         drop(pipes);
         debug_assert_eq!(head_rows, v);
-        Ok(GpuModel { ctx, config: c, bufs, forward_ops: ops, head_all, head_masked, pick, commit, _weights: weights, _vectors: vectors })
+        Ok(GpuModel {
+            ctx,
+            config: c,
+            bufs,
+            forward_ops: ops,
+            head_all,
+            head_masked,
+            pick,
+            commit,
+            _weights: weights,
+            _vectors: vectors,
+        })
     }
 
     pub fn context(&self) -> &Rc<GpuContext> {
@@ -192,17 +223,17 @@ impl GpuModel {
         }
     }
 
-    fn record(&self, pass: &mut wgpu::ComputePass<'_>, op: &Op, d: &Dispatch, t: usize) -> u64 {
-        let g = self.groups(op, t);
-        pass.set_pipeline(&d.pipeline);
-        pass.set_bind_group(0, &d.bind_group, &[]);
-        pass.dispatch_workgroups(g.0, g.1, g.2);
+    fn record(&self, pass: &mut wgpu::ComputePass<'_>, op: &Op, d: &Bound, t: usize) -> u64 {
+        d.record(pass, self.groups(op, t));
         1
     }
 
     fn load_sequence(&self, tokens: &[u32]) -> Result<(), GpuError> {
         let t = tokens.len();
-        if t == 0 || t > self.config.max_seq_len {
+        if t == 0 {
+            return Err(sampler::SampleError::Empty.into());
+        }
+        if t > self.config.max_seq_len {
             return Err(sampler::SampleError::TooLong { len: t, max: self.config.max_seq_len }.into());
         }
         let q = &self.ctx.queue;
@@ -242,7 +273,12 @@ impl GpuModel {
     /// The whole reverse process on the GPU: every step (forward, pick, commit) is
     /// recorded into one command buffer, submitted once and read back once. With
     /// `keep_history`, each step's tokens and probabilities come back in the same read.
-    pub async fn generate(&self, tokens: &[u32], p: &SamplerParams, keep_history: bool) -> Result<Generation, GpuError> {
+    pub async fn generate(
+        &self,
+        tokens: &[u32],
+        p: &SamplerParams,
+        keep_history: bool,
+    ) -> Result<Generation, GpuError> {
         self.ctx.check_alive()?;
         let c = &self.config;
         let x = sampler::prepare(tokens, p, c.vocab_size, c.mask_id, c.max_seq_len)?;
@@ -290,7 +326,10 @@ impl GpuModel {
             let base = t + 4;
             for s in 0..state.steps_run as usize {
                 let toks = words[base + s * t..base + (s + 1) * t].to_vec();
-                let probs = words[base + steps * t + s * t..base + steps * t + (s + 1) * t].iter().map(|w| f32::from_bits(*w)).collect();
+                let probs = words[base + steps * t + s * t..base + steps * t + (s + 1) * t]
+                    .iter()
+                    .map(|w| f32::from_bits(*w))
+                    .collect();
                 history.push(StepRecord { tokens: toks, confidence: probs });
             }
         }

@@ -1,5 +1,5 @@
 // Shared pieces of the browser tests: a server for www/ on a free port, and
-// Chromium launched with WebGPU on SwiftShader (design.md §8) or without it.
+// Chromium launched with WebGPU on SwiftShader (ARCHITECTURE.md) or without it.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";

@@ -33,16 +33,30 @@ pub fn randn(n: usize, seed: u64, scale: f32) -> Vec<f32> {
     (0..n).map(|_| r.normal() * scale).collect()
 }
 
-/// Asserts |got − want| ≤ tol·(1 + |want|) everywhere; the message names the first miss.
+/// Asserts |got − want| ≤ tol·(1 + |want|) everywhere; on failure the message names
+/// the first miss, the worst one and how many there were.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: length {} != expected {}", got.len(), want.len());
-    let mut worst = (0usize, 0f32);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let err = (g - w).abs() / (1.0 + w.abs());
-        assert!(err.is_finite() && err <= tol, "{what}: index {i}: computed {g}, expected {w} (normalised error {err:e} > {tol:e})");
-        if err > worst.1 {
-            worst = (i, err);
-        }
+    let err_at = |i: usize| {
+        let e = (got[i] - want[i]).abs() / (1.0 + want[i].abs());
+        if e.is_finite() { e } else { f32::INFINITY }
+    };
+    // err_at maps NaN to infinity, so `>` catches every miss.
+    let misses: Vec<usize> = (0..got.len()).filter(|&i| err_at(i) > tol).collect();
+    if let Some(&first) = misses.first() {
+        let worst = misses.iter().copied().max_by(|&a, &b| err_at(a).total_cmp(&err_at(b))).unwrap_or(first);
+        panic!(
+            "{what}: {} of {} values off (normalised error > {tol:e}); first at index {first}: computed {}, \
+             expected {} (error {:e}); worst at index {worst}: computed {}, expected {} (error {:e})",
+            misses.len(),
+            got.len(),
+            got[first],
+            want[first],
+            err_at(first),
+            got[worst],
+            want[worst],
+            err_at(worst)
+        );
     }
 }
 
@@ -51,7 +65,8 @@ pub const TEST_CHARS: &str = "，。？！床前明月光疑是地上霜举头�
 
 pub fn test_tokenizer() -> PoemTokenizer {
     let chars: Vec<char> = TEST_CHARS.chars().collect();
-    PoemTokenizer::build(&chars, &[('靜', '静'), ('頭', '头'), ('鄉', '乡'), ('來', '来'), ('聲', '声')]).expect("tokenizer builds")
+    PoemTokenizer::build(&chars, &[('靜', '静'), ('頭', '头'), ('鄉', '乡'), ('來', '来'), ('聲', '声')])
+        .expect("tokenizer builds")
 }
 
 pub fn tiny_config(causal: bool) -> ModelConfig {

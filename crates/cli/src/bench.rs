@@ -3,13 +3,14 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use unmask::cpu::CpuModel;
+use unmask::gpu::{GpuContext, GpuModel};
 use unmask::sampler::{generate_cpu, SamplerParams};
 use unmask::tasks::{PoemForm, TaskBuilder};
 
-use crate::engine::{gpu_model, load_files};
+use crate::engine::read_files;
 use crate::ModelArgs;
 
 #[derive(Args)]
@@ -33,16 +34,28 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    let (w, tok) = load_files(&a.model)?;
+    let (w, tok) = read_files(&a.model)?;
     let tb = TaskBuilder::new(&tok, &w.config);
     // A prompt is as long as its text (T = 12 and 64 positions here).
-    let cases = [("couplet (next line, 5 masks)", tb.next_line("床前明月光")?), ("poem (七言律诗, 56 masks)", tb.poem(PoemForm::QiLv, &[])?)];
-    let gpu = gpu_model(&w)?;
+    let cases = [
+        ("couplet (next line, 5 masks)", tb.next_line("床前明月光")?),
+        ("poem (七言律诗, 56 masks)", tb.poem(PoemForm::QiLv, &[])?),
+    ];
+    let ctx = pollster::block_on(GpuContext::new()).context("opening the GPU")?;
+    let gpu = GpuModel::new(std::rc::Rc::new(ctx), &w)?;
     let cpu = (!a.no_cpu).then(|| CpuModel::new(&w));
     let ctx = gpu.context().clone();
     println!("adapter: {}", ctx.adapter_name());
-    println!("model:   {} params, up to {} positions, {:?} blocks", w.param_count(), w.config.max_seq_len, w.layers[0].wq.format());
-    println!("{:<30} {:>8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8}", "case", "backend", "steps", "total ms", "ms/step", "submits", "readbacks", "cpu/gpu");
+    println!(
+        "model:   {} params, up to {} positions, {:?} blocks",
+        w.param_count(),
+        w.config.max_seq_len,
+        w.layers[0].wq.format()
+    );
+    println!(
+        "{:<30} {:>8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8}",
+        "case", "backend", "steps", "total ms", "ms/step", "submits", "readbacks", "cpu/gpu"
+    );
     for (name, prompt) in &cases {
         println!("{name}: T = {} positions", prompt.tokens.len());
         let p = SamplerParams { steps: a.steps, ..Default::default() };
@@ -60,7 +73,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let reps = a.reps as f64;
         println!(
             "{:<30} {:>8} {:>6} {:>12.2} {:>12.3} {:>12.1} {:>12.1} {:>8}",
-            name, "gpu", steps, g, g / steps as f64, c.submissions as f64 / reps, c.readbacks as f64 / reps, ""
+            name,
+            "gpu",
+            steps,
+            g,
+            g / steps as f64,
+            c.submissions as f64 / reps,
+            c.readbacks as f64 / reps,
+            ""
         );
         println!("{:<30} {:>8} {:>6} dispatches per generation: {}", "", "", "", c.dispatches as f64 / reps);
         if let Some(cpu) = &cpu {
@@ -71,7 +91,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
             }
             let m = median(times);
-            println!("{:<30} {:>8} {:>6} {:>12.2} {:>12.3} {:>12} {:>12} {:>8.2}", name, "cpu", steps, m, m / steps as f64, "-", "-", m / g);
+            println!(
+                "{:<30} {:>8} {:>6} {:>12.2} {:>12.3} {:>12} {:>12} {:>8.2}",
+                name,
+                "cpu",
+                steps,
+                m,
+                m / steps as f64,
+                "-",
+                "-",
+                m / g
+            );
         }
     }
     Ok(())

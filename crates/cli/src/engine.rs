@@ -1,14 +1,13 @@
-//! Loading a model for the CLI and running it on the chosen backend.
+//! The CLI's side of loading a model: file paths and the `--backend` flag. The
+//! engine itself is the library's [`unmask::engine::Engine`].
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use unmask::cpu::CpuModel;
-use unmask::gpu::{GpuContext, GpuModel};
-use unmask::sampler::{generate_cpu, Generation, SamplerParams};
-use unmask::{ModelConfig, ModelWeights, PoemTokenizer};
+use unmask::engine::{load_files, Engine};
+use unmask::sampler::{Generation, SamplerParams};
+use unmask::{ModelWeights, PoemTokenizer};
 
 use crate::ModelArgs;
 
@@ -23,82 +22,26 @@ pub fn bundled(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www/model").join(name)
 }
 
-pub enum Runner {
-    Cpu(CpuModel),
-    Gpu(GpuModel),
-}
-
-pub struct Engine {
-    pub tokenizer: PoemTokenizer,
-    pub config: ModelConfig,
-    pub weights: ModelWeights,
-    pub runner: Runner,
-    /// The CPU reference for the beam ranker when the runner is the GPU.
-    cpu_ref: std::cell::OnceCell<CpuModel>,
-}
-
-pub fn load_files(a: &ModelArgs) -> Result<(ModelWeights, PoemTokenizer)> {
+/// The model and tokenizer files named by `a`, checked against each other.
+pub fn read_files(a: &ModelArgs) -> Result<(ModelWeights, PoemTokenizer)> {
     let bytes = std::fs::read(&a.model).with_context(|| format!("reading model {}", a.model.display()))?;
-    let weights = ModelWeights::from_bytes(&bytes).with_context(|| format!("loading model {}", a.model.display()))?;
     let tj = std::fs::read(&a.tokenizer).with_context(|| format!("reading tokenizer {}", a.tokenizer.display()))?;
-    let tokenizer = PoemTokenizer::from_bytes(&tj).with_context(|| format!("loading {}", a.tokenizer.display()))?;
-    anyhow::ensure!(
-        tokenizer.vocab_size() == weights.config.vocab_size,
-        "tokenizer has {} tokens but the model expects {}",
-        tokenizer.vocab_size(),
-        weights.config.vocab_size
-    );
-    Ok((weights, tokenizer))
+    load_files(&bytes, &tj)
+        .with_context(|| format!("loading model {} with tokenizer {}", a.model.display(), a.tokenizer.display()))
 }
 
-pub fn gpu_model(w: &ModelWeights) -> Result<GpuModel> {
-    let ctx = pollster::block_on(GpuContext::new()).context("opening the GPU (try --backend cpu)")?;
-    Ok(GpuModel::new(Rc::new(ctx), w)?)
+/// The engine on the backend `a` asks for.
+pub fn load(a: &ModelArgs) -> Result<Engine> {
+    let (weights, tokenizer) = read_files(a)?;
+    Ok(match a.backend {
+        Backend::Cpu => Engine::cpu(tokenizer, weights),
+        Backend::Gpu => pollster::block_on(Engine::gpu(tokenizer, weights))
+            .map_err(|(e, ..)| e)
+            .context("opening the GPU (try --backend cpu)")?,
+    })
 }
 
-impl Engine {
-    pub fn load(a: &ModelArgs) -> Result<Self> {
-        let (weights, tokenizer) = load_files(a)?;
-        let runner = match a.backend {
-            Backend::Cpu => Runner::Cpu(CpuModel::new(&weights)),
-            Backend::Gpu => Runner::Gpu(gpu_model(&weights)?),
-        };
-        Ok(Engine { config: weights.config.clone(), tokenizer, weights, runner, cpu_ref: Default::default() })
-    }
-
-    /// Candidates for the masks ranked by joint likelihood (causal models only; runs
-    /// on the CPU reference whatever the backend).
-    pub fn rank(&self, tokens: &[u32], width: usize) -> Result<unmask::ar::Ranked> {
-        let m = match &self.runner {
-            Runner::Cpu(m) => m,
-            Runner::Gpu(_) => self.cpu_ref.get_or_init(|| CpuModel::new(&self.weights)),
-        };
-        Ok(unmask::ar::rank_by_joint(m, tokens, width)?)
-    }
-
-    pub fn generate(&self, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation> {
-        Ok(match &self.runner {
-            Runner::Cpu(m) => generate_cpu(m, tokens, p, history, |_| true)?,
-            Runner::Gpu(m) => pollster::block_on(m.generate(tokens, p, history))?,
-        })
-    }
-
-    pub fn backend_name(&self) -> String {
-        match &self.runner {
-            Runner::Cpu(_) => "cpu".into(),
-            Runner::Gpu(m) => format!("gpu: {}", m.context().adapter_name()),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        let c = &self.config;
-        format!(
-            "{} · {}M params, d={} × {} layers, {} weights",
-            if c.causal { "autoregressive" } else { "diffusion" },
-            (self.weights.param_count() as f64 / 1e6 * 10.0).round() / 10.0,
-            c.d_model,
-            c.n_layers,
-            format!("{:?}", self.weights.layers[0].wq.format()).to_lowercase()
-        )
-    }
+/// One generation, blocking.
+pub fn generate(eng: &Engine, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation> {
+    Ok(pollster::block_on(eng.generate(tokens, p, history))?)
 }

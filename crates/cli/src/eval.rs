@@ -1,4 +1,4 @@
-//! The paper's forward/reversal test (design.md §6): for each pair of consecutive
+//! The paper's forward/reversal test (ARCHITECTURE.md, "Couplet evaluation"): for each pair of consecutive
 //! lines, generate the second from the first and the first from the second, and
 //! score exact matches. For the autoregressive twin the reversal is reported twice:
 //! (a) the plain left-to-right attempt, which cannot see the given line, and (b) with
@@ -11,7 +11,6 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use unmask::tasks::{answer, Prompt, TaskBuilder};
 
-use crate::engine::Engine;
 use crate::{ModelArgs, SamplerArgs};
 
 #[derive(Args)]
@@ -77,28 +76,33 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.pairs).with_context(|| format!("reading {}", a.pairs.display()))?;
     let mut pairs = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let p: Pair = serde_json::from_str(line).with_context(|| format!("{}:{}: not a {{first, second}} object", a.pairs.display(), i + 1))?;
+        let p: Pair = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a {{first, second}} object", a.pairs.display(), i + 1))?;
         pairs.push(p);
     }
     if let Some(n) = a.limit {
         pairs.truncate(n);
     }
     anyhow::ensure!(!pairs.is_empty(), "{} holds no pairs", a.pairs.display());
-    let eng = Engine::load(&a.model)?;
-    anyhow::ensure!(a.beam.is_empty() || eng.config.causal, "--beam ranks candidates with an autoregressive model; this model is a diffusion model");
-    let tb = TaskBuilder::new(&eng.tokenizer, &eng.config);
+    let eng = crate::engine::load(&a.model)?;
+    anyhow::ensure!(
+        a.beam.is_empty() || eng.weights.config.causal,
+        "--beam ranks candidates with an autoregressive model; this model is a diffusion model"
+    );
+    let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
     let params = a.sampler.params();
     let norm = |s: &str| -> String {
-        let e = eng.tokenizer.encode(s.trim_end_matches(unmask::tasks::LINE_END)).map(|e| eng.tokenizer.decode(&e.ids(0)));
+        let e =
+            eng.tokenizer.encode(s.trim_end_matches(unmask::tasks::LINE_END)).map(|e| eng.tokenizer.decode(&e.ids(0)));
         e.unwrap_or_default()
     };
     let generate: Solver = Box::new(|p: &Prompt| {
-        let g = eng.generate(&p.tokens, &params, false)?;
+        let g = crate::engine::generate(&eng, &p.tokens, &params, false)?;
         Ok((answer(&eng.tokenizer, p, &g.tokens), g.steps_run))
     });
     // (name, reversal?, solver)
     let mut tasks: Vec<(String, bool, &Solver)> = vec![("forward".into(), false, &generate)];
-    let rev_name = if eng.config.causal { "reversal (a) left to right" } else { "reversal" };
+    let rev_name = if eng.weights.config.causal { "reversal (a) left to right" } else { "reversal" };
     tasks.push((rev_name.into(), true, &generate));
     let beams: Vec<(usize, Solver)> = a
         .beam
@@ -129,7 +133,8 @@ pub fn run(a: EvalArgs) -> Result<()> {
         let (mut correct, mut passes) = (0, 0);
         for (i, (pair, pr)) in pairs.iter().zip(&prompts).enumerate() {
             let Some((fp, rp)) = pr else { continue };
-            let (prompt, want, given) = if *reversal { (rp, &pair.first, &pair.second) } else { (fp, &pair.second, &pair.first) };
+            let (prompt, want, given) =
+                if *reversal { (rp, &pair.first, &pair.second) } else { (fp, &pair.second, &pair.first) };
             let (got, k) = solve(prompt)?;
             passes += k;
             let ok = got == norm(want);
@@ -156,9 +161,9 @@ pub fn run(a: EvalArgs) -> Result<()> {
         tasks: out,
         skipped,
         model: format!("{} ({})", a.model.model.display(), eng.describe()),
-        causal: eng.config.causal,
+        causal: eng.weights.config.causal,
         backend: eng.backend_name(),
-        sampler: unmask::sampler::params_for(&eng.config, &params),
+        sampler: unmask::sampler::params_for(&eng.weights.config, &params),
         seconds: t0.elapsed().as_secs_f64(),
     };
     if a.json {

@@ -8,11 +8,12 @@ mod eval;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Parser, Subcommand};
 use unmask::sampler::{Remasking, SamplerParams};
-use unmask::tasks::{answer, PoemForm, TaskBuilder};
+use unmask::tasks::{answer, PoemForm, Task, TaskBuilder};
 
-use engine::{Backend, Engine};
+use engine::Backend;
 
 #[derive(Parser)]
 #[command(name = "unmask", version, about = "A masked-diffusion (LLaDA-style) classical Chinese poem model")]
@@ -81,27 +82,28 @@ impl SamplerArgs {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Mode {
-    /// The line after the text.
-    Next,
-    /// The line before the text.
-    Prev,
-    /// Fill the `_` (or ＿, [MASK]) in the text.
-    Infill,
-    /// A whole poem of --form; the text (optional) is an acrostic head.
-    Poem,
+/// Parses `--mode` from the library's one list of tasks (help lists their keys).
+fn task_parser() -> impl clap::builder::TypedValueParser<Value = Task> {
+    clap::builder::PossibleValuesParser::new(Task::ALL.map(Task::key)).map(|s| s.parse::<Task>().expect("a listed key"))
+}
+
+/// Parses `--form` from the library's list of forms.
+fn form_parser() -> impl clap::builder::TypedValueParser<Value = PoemForm> {
+    clap::builder::PossibleValuesParser::new(PoemForm::ALL.map(PoemForm::key))
+        .map(|s| s.parse::<PoemForm>().expect("a listed key"))
 }
 
 #[derive(Args)]
 struct GenerateArgs {
-    #[arg(long, value_enum, default_value_t = Mode::Next)]
-    mode: Mode,
+    /// next: the line after the text; prev: the line before it; infill: fill the `_`
+    /// (or ＿, [MASK]); poem: a whole poem of --form, the text an optional acrostic head.
+    #[arg(long, value_parser = task_parser(), default_value = "next")]
+    mode: Task,
     /// The text: a line for next/prev, a template with `_` for infill, the acrostic head for poem.
     #[arg(default_value = "")]
     text: String,
-    /// wujue, qijue, wulv or qilv (5/7 characters × 4/8 lines).
-    #[arg(long, default_value = "wujue")]
+    /// 5/7 characters × 4/8 lines (五言/七言 绝句/律诗).
+    #[arg(long, value_parser = form_parser(), default_value = "wujue")]
     form: PoemForm,
     /// Pin a character at a 0-based position of the template: --pin 3=月 (repeatable).
     #[arg(long)]
@@ -120,15 +122,9 @@ struct GenerateArgs {
 }
 
 fn generate(a: GenerateArgs) -> Result<()> {
-    let eng = Engine::load(&a.model)?;
-    let tb = TaskBuilder::new(&eng.tokenizer, &eng.config);
-    let prompt = match a.mode {
-        Mode::Next => tb.next_line(&a.text),
-        Mode::Prev => tb.previous_line(&a.text),
-        Mode::Infill => tb.infill(&a.text),
-        Mode::Poem if a.text.trim().is_empty() => tb.poem(a.form, &[]),
-        Mode::Poem => tb.acrostic(a.form, &a.text),
-    }?;
+    let eng = engine::load(&a.model)?;
+    let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
+    let prompt = a.mode.prompt(&tb, &a.text, a.form)?;
     let mut p = a.sampler.params();
     for pin in &a.pin {
         let (pos, ch) = pin.split_once('=').with_context(|| format!("--pin {pin}: expected POS=CHAR"))?;
@@ -159,7 +155,7 @@ fn generate(a: GenerateArgs) -> Result<()> {
         return Ok(());
     }
     let t0 = std::time::Instant::now();
-    let g = eng.generate(&prompt.tokens, &p, a.show_steps)?;
+    let g = engine::generate(&eng, &prompt.tokens, &p, a.show_steps)?;
     let elapsed = t0.elapsed();
     if a.show_steps {
         for (s, h) in g.history.iter().enumerate() {

@@ -53,7 +53,11 @@ fn generate_next_and_previous_line_on_both_backends() {
         let line = out.lines().last().unwrap().to_string();
         assert!(line.starts_with("床前明月光，") && line.chars().count() == 12, "{line}");
         outs.push(line);
-        let (ok, out, err) = unmask(&["generate", "--mode", "prev", "疑是地上霜", "--backend", b, "--show-steps", "--steps", "3"], &m, &t);
+        let (ok, out, err) = unmask(
+            &["generate", "--mode", "prev", "疑是地上霜", "--backend", b, "--show-steps", "--steps", "3"],
+            &m,
+            &t,
+        );
         assert!(ok, "{err}");
         assert_eq!(out.lines().filter(|l| l.starts_with("step")).count(), 3, "{out}");
         assert!(out.lines().last().unwrap().ends_with("，疑是地上霜。"), "{out}");
@@ -67,7 +71,8 @@ fn generate_next_and_previous_line_on_both_backends() {
 fn poem_with_acrostic_and_pins() {
     let dir = tempfile::tempdir().unwrap();
     let (m, t) = setup(dir.path());
-    let (ok, out, err) = unmask(&["generate", "--mode", "poem", "春夜", "--form", "wujue", "--backend", "cpu", "--pin", "4=月"], &m, &t);
+    let (ok, out, err) =
+        unmask(&["generate", "--mode", "poem", "春夜", "--form", "wujue", "--backend", "cpu", "--pin", "4=月"], &m, &t);
     assert!(ok, "{err}");
     let poem: Vec<char> = out.trim().chars().collect();
     assert_eq!(poem.len(), 24, "{out}");
@@ -98,8 +103,16 @@ fn autoregressive_model_eval_reports_plain_and_beam_reversal() {
     let dir = tempfile::tempdir().unwrap();
     let (m, t) = setup_kind(dir.path(), true);
     let pairs = dir.path().join("pairs.jsonl");
-    std::fs::write(&pairs, "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\"}\n{\"first\":\"举头望明月\",\"second\":\"低头思故乡\"}\n").unwrap();
-    let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--json", "--backend", "cpu", "--beam", "1", "--beam", "3"], &m, &t);
+    std::fs::write(
+        &pairs,
+        "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\"}\n{\"first\":\"举头望明月\",\"second\":\"低头思故乡\"}\n",
+    )
+    .unwrap();
+    let (ok, out, err) = unmask(
+        &["eval", "--pairs", pairs.to_str().unwrap(), "--json", "--backend", "cpu", "--beam", "1", "--beam", "3"],
+        &m,
+        &t,
+    );
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["causal"], true);
@@ -111,12 +124,14 @@ fn autoregressive_model_eval_reports_plain_and_beam_reversal() {
     assert_eq!(passes, vec![5.0, 5.0, 6.0, 1.0 + 12.0 + 3.0], "{out}");
     // Width 1 is the plain left-to-right answer.
     assert_eq!(tasks[1]["correct"], tasks[2]["correct"]);
-    let (ok, out, err) = unmask(&["generate", "--mode", "prev", "疑是地上霜", "--backend", "cpu", "--beam", "4"], &m, &t);
+    let (ok, out, err) =
+        unmask(&["generate", "--mode", "prev", "疑是地上霜", "--backend", "cpu", "--beam", "4"], &m, &t);
     assert!(ok, "{err}");
     assert!(out.trim().ends_with("，疑是地上霜。") && err.contains("beam 4, 21 forward passes"), "{out}{err}");
     // --beam needs an autoregressive model.
     let (m2, _) = setup(dir.path());
-    let (ok, _, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu", "--beam", "2"], &m2, &t);
+    let (ok, _, err) =
+        unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu", "--beam", "2"], &m2, &t);
     assert!(!ok && err.contains("autoregressive"), "{err}");
 }
 

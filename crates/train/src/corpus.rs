@@ -181,7 +181,8 @@ fn clean_paragraph(p: &str, alternate_end: char) -> Option<String> {
             pending_space = !s.is_empty();
             continue;
         }
-        if matches!(c, '“' | '”' | '‘' | '’' | '「' | '」' | '『' | '』' | '《' | '》' | '〈' | '〉' | '"' | '\'') {
+        if matches!(c, '“' | '”' | '‘' | '’' | '「' | '」' | '『' | '』' | '《' | '》' | '〈' | '〉' | '"' | '\'')
+        {
             continue;
         }
         if pending_space && !s.ends_with(|e| KEEP_PUNCT.contains(&e)) && is_cjk(c) {
@@ -242,7 +243,15 @@ fn rank_boosts(root: &Path, patterns: &[String]) -> Result<HashMap<(String, Stri
     let (p05, p2, p10) = (at(0.005), at(0.02), at(0.10));
     let mut out = HashMap::new();
     for (k, h) in hits {
-        let b = if h >= p05 { 6.0 } else if h >= p2 { 3.0 } else if h >= p10 { 1.5 } else { 1.0 };
+        let b = if h >= p05 {
+            6.0
+        } else if h >= p2 {
+            3.0
+        } else if h >= p10 {
+            1.5
+        } else {
+            1.0
+        };
         let e = out.entry(k).or_insert(1.0f64);
         *e = e.max(b);
     }

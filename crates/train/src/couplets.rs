@@ -1,4 +1,4 @@
-//! The famous-couplet eval set (design.md §6): consecutive lines `A，B。` of one
+//! The famous-couplet eval set (ARCHITECTURE.md, "Couplet evaluation"): consecutive lines `A，B。` of one
 //! sentence from 唐诗三百首 / 千家诗 that the whole corpus pins down — A is followed by
 //! B wherever it occurs and B preceded by A — so exact match is a fair score in both
 //! directions.
@@ -29,8 +29,8 @@ pub fn extract(texts: &[Text], vocab: &HashSet<char>) -> Vec<Couplet> {
         // Regular verse (every line 5 or 7 characters): couplets are lines (2k, 2k+1)
         // whatever the punctuation (静夜思 has a comma after 霜 in this edition).
         // Otherwise: a comma-type break inside a sentence, the sentence closed by B.
-        let regular = lines.len() % 2 == 0
-            && lines.iter().all(|l| bare(l).chars().count() == bare(lines[0]).chars().count());
+        let regular =
+            lines.len().is_multiple_of(2) && lines.iter().all(|l| bare(l).chars().count() == bare(lines[0]).chars().count());
         for (i, w) in lines.windows(2).enumerate() {
             let (a, b) = (w[0], w[1]);
             let sentence = a.ends_with('，') && (b.ends_with('。') || b.ends_with('？') || b.ends_with('！'));
@@ -47,8 +47,8 @@ pub fn extract(texts: &[Text], vocab: &HashSet<char>) -> Vec<Couplet> {
             }
             if seen.insert((fa.to_string(), fb.to_string())) {
                 let book = if t.source == "qianjiashi" { "千家诗" } else { "唐诗三百首" };
-                let author = t.author.trim_start_matches(|c| c == '（' || c == '(');
-                let author = author.rsplit(|c| c == '）' || c == ')').next().unwrap_or(author);
+                let author = t.author.trim_start_matches(['（', '(']);
+                let author = author.rsplit(['）', ')']).next().unwrap_or(author);
                 cands.push(Couplet {
                     first: fa.to_string(),
                     second: fb.to_string(),
@@ -74,8 +74,5 @@ pub fn extract(texts: &[Text], vocab: &HashSet<char>) -> Vec<Couplet> {
             }
         }
     }
-    cands
-        .into_iter()
-        .filter(|c| next[&c.first].len() == 1 && prev[&c.second].len() == 1)
-        .collect()
+    cands.into_iter().filter(|c| next[&c.first].len() == 1 && prev[&c.second].len() == 1).collect()
 }

@@ -2,6 +2,8 @@
 //! [PAD] to the sequence length; ~30% cut short so the model learns text can end after
 //! any line. Then the LLaDA masking (or next-token targets for the causal twin).
 
+use std::ops::Range;
+
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use unmask::tokenizer::{MASK_ID, PAD_ID};
@@ -38,6 +40,8 @@ pub enum Part {
 }
 
 pub const CUT_FRACTION: f64 = 0.3;
+/// Share of SFT-style responses that span several consecutive lines instead of one.
+pub const MULTI_LINE: f64 = 0.3;
 const EPS: f64 = 1e-3;
 
 impl Dataset {
@@ -61,7 +65,11 @@ impl Dataset {
             let t: Text = serde_json::from_str(line)?;
             let weight = match part {
                 Part::Train { anthology_boost } if !t.heldout => {
-                    if t.anthology { t.weight * anthology_boost } else { t.weight }
+                    if t.anthology {
+                        t.weight * anthology_boost
+                    } else {
+                        t.weight
+                    }
                 }
                 Part::Heldout if t.heldout => t.weight,
                 Part::Anthology if t.anthology => t.weight,
@@ -86,52 +94,73 @@ impl Dataset {
         self.docs.len()
     }
 
-    /// For a `frac` share of `seqs` (drawn with `rng`), the characters of one random
-    /// line, punctuation excluded: the "response" of an SFT-style sample (see
-    /// `diffusion_batch`); `None` for the rest.
-    pub fn response_spans(&self, seqs: &[Vec<u32>], rng: &mut Rng, frac: f64) -> Vec<Option<std::ops::Range<usize>>> {
-        seqs.iter()
-            .map(|s| {
-                if frac <= 0.0 || rng.f64() >= frac {
-                    return None;
+    /// The characters of each line of a sample (punctuation and padding excluded).
+    pub fn lines_of(&self, seq: &[u32]) -> Vec<Range<usize>> {
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for (i, &id) in seq.iter().enumerate() {
+            if id == PAD_ID {
+                if i > start {
+                    lines.push(start..i);
                 }
-                let mut lines = Vec::new();
-                let mut start = 0;
-                for (i, &id) in s.iter().enumerate() {
-                    if id == PAD_ID {
-                        break;
-                    }
-                    if self.line_ends.contains(&id) {
-                        if i > start {
-                            lines.push(start..i);
-                        }
-                        start = i + 1;
-                    }
+                return lines;
+            }
+            if self.line_ends.contains(&id) {
+                if i > start {
+                    lines.push(start..i);
                 }
-                if lines.is_empty() {
-                    None
-                } else {
-                    Some(lines[rng.below(lines.len())].clone())
-                }
-            })
-            .collect()
+                start = i + 1;
+            }
+        }
+        if start < seq.len() {
+            lines.push(start..seq.len());
+        }
+        lines
+    }
+
+    /// The "response" of an SFT-style sample (see `diffusion_batch`): one random line
+    /// or, with probability `MULTI_LINE`, a random run of two or more consecutive
+    /// lines; empty (a plain LLaDA sample) when the window has no line.
+    pub fn response(&self, seq: &[u32], rng: &mut Rng) -> Vec<Range<usize>> {
+        let lines = self.lines_of(seq);
+        if lines.is_empty() {
+            return Vec::new();
+        }
+        if lines.len() >= 2 && rng.f64() < MULTI_LINE {
+            let n = 2 + rng.below(lines.len() - 1);
+            let first = rng.below(lines.len() - n + 1);
+            return lines[first..first + n].to_vec();
+        }
+        vec![lines[rng.below(lines.len())].clone()]
     }
 
     pub fn tokens(&self) -> usize {
         self.docs.iter().map(|d| d.ids.len()).sum()
     }
 
-    /// One padded sample of length `t`.
+    /// One padded sample of length `t` starting at a random line.
     pub fn sample(&self, rng: &mut Rng, t: usize) -> Vec<u32> {
+        self.sample_window(rng, t, Window::Any)
+    }
+
+    /// One padded sample of length `t` of the kind `w`, from a text drawn by weight.
+    pub fn sample_window(&self, rng: &mut Rng, t: usize, w: Window) -> Vec<u32> {
         let x = rng.f64() * self.cum.last().copied().unwrap_or(0.0);
         let di = self.cum.partition_point(|&c| c <= x).min(self.docs.len() - 1);
         let doc = &self.docs[di];
-        let first = rng.below(doc.line_starts.len());
+        let n_lines = doc.line_starts.len();
+        let first = match w {
+            Window::Any => rng.below(n_lines),
+            Window::Poem => 0,
+            // A couplet starts at an even line, as couplets of regular verse do.
+            Window::Couplet => 2 * rng.below(n_lines.div_ceil(2)),
+        };
+        let max_lines = if let Window::Couplet = w { 2 } else { usize::MAX };
         // Whole lines that fit.
         let start = doc.line_starts[first];
         let mut ends: Vec<usize> = Vec::new();
-        for k in first + 1..=doc.line_starts.len() {
-            let end = if k == doc.line_starts.len() { doc.ids.len() } else { doc.line_starts[k] };
+        for k in first + 1..=n_lines.min(first.saturating_add(max_lines)) {
+            let end = if k == n_lines { doc.ids.len() } else { doc.line_starts[k] };
             if end - start > t {
                 break;
             }
@@ -139,7 +168,7 @@ impl Dataset {
         }
         let end = if ends.is_empty() {
             start + t.min(doc.ids.len() - start) // a single line longer than t (prose)
-        } else if ends.len() > 2 && rng.f64() < CUT_FRACTION {
+        } else if matches!(w, Window::Any) && ends.len() > 2 && rng.f64() < CUT_FRACTION {
             ends[1 + rng.below(ends.len() - 2)] // 2 ..= n−1 lines
         } else {
             *ends.last().unwrap()
@@ -150,13 +179,24 @@ impl Dataset {
     }
 }
 
+/// Which part of a text a training window holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// Whole lines from a random line on, ~30% cut short (`CUT_FRACTION`).
+    Any,
+    /// The text from its first line, as many whole lines as fit: a whole poem.
+    Poem,
+    /// Two consecutive lines starting at an even line: the couplet test's shape.
+    Couplet,
+}
+
 /// LLaDA masking: per sequence t ~ U(0,1], p = (1−ε)t + ε; each character masked with
 /// prob p; weight 1/p on masked positions; normalised by the number of characters.
 /// `[PAD]` is never masked or scored: every task on the page fixes the length, the
 /// sampler never emits `[PAD]`, and a prompt's padding is always visible, so training
 /// sees padding exactly as inference does and spends no gradient on predicting it. If `t_fixed` is given
 /// (eval), sequence i uses that t. A sequence with a span in `spans` is an SFT-style
-/// sample (LLaDA's supervised fine-tuning): only the span (one line, the "response")
+/// sample (LLaDA's supervised fine-tuning): only the spans (whole lines, the "response")
 /// is masked, with the same p, and the rest of the window is the visible prompt —
 /// the conditional the page asks for (a line given its neighbours).
 pub fn diffusion_batch(
@@ -164,7 +204,7 @@ pub fn diffusion_batch(
     rng: &mut Rng,
     t_fixed: Option<&[f64]>,
     per_sequence: bool,
-    spans: &[Option<std::ops::Range<usize>>],
+    spans: &[Vec<Range<usize>>],
     dev: &Device,
 ) -> Result<Batch> {
     let (b, t) = (seqs.len(), seqs[0].len());
@@ -174,9 +214,9 @@ pub fn diffusion_batch(
         let tt = t_fixed.map(|f| f[i]).unwrap_or_else(|| 1.0 - rng.f64()); // (0, 1]
         let p = (1.0 - EPS) * tt + EPS;
         let first = weights.len();
-        let span = spans.get(i).cloned().flatten();
+        let span: &[Range<usize>] = spans.get(i).map(Vec::as_slice).unwrap_or(&[]);
         for (j, &id) in s.iter().enumerate() {
-            if id != PAD_ID && span.as_ref().is_none_or(|r| r.contains(&j)) && rng.f64() < p {
+            if id != PAD_ID && (span.is_empty() || span.iter().any(|r| r.contains(&j))) && rng.f64() < p {
                 input.push(MASK_ID);
                 rows.push((i * t + j) as u32);
                 targets.push(id);
@@ -235,32 +275,64 @@ pub fn causal_batch(seqs: &[Vec<u32>], dev: &Device) -> Result<Batch> {
 mod tests {
     use super::*;
 
-    /// SFT-style samples mask only inside one line's characters; the rest is prompt.
+    /// SFT-style samples mask only inside whole lines (one, or a run of consecutive
+    /// ones); the rest is prompt.
     #[test]
-    fn response_spans_mask_one_line_only() -> Result<()> {
+    fn response_spans_mask_whole_lines_only() -> Result<()> {
         let ds = Dataset { docs: vec![], cum: vec![], line_ends: vec![3, 4] };
         let seq: Vec<u32> = vec![10, 11, 12, 3, 13, 14, 15, 4, 16, 17, 4, PAD_ID, PAD_ID];
-        let seqs = vec![seq.clone(); 200];
+        let seqs = vec![seq.clone(); 400];
         let mut rng = Rng::new(5);
-        let spans = ds.response_spans(&seqs, &mut rng, 1.0);
+        let spans: Vec<_> = seqs.iter().map(|s| ds.response(s, &mut rng)).collect();
         let lines = [0..3, 4..7, 8..10];
+        let runs: Vec<Vec<Range<usize>>> = vec![
+            vec![lines[0].clone()],
+            vec![lines[1].clone()],
+            vec![lines[2].clone()],
+            lines[0..2].to_vec(),
+            lines[1..3].to_vec(),
+            lines.to_vec(),
+        ];
         for s in &spans {
-            assert!(lines.contains(s.as_ref().unwrap()), "{s:?} is not a line");
+            assert!(runs.contains(s), "{s:?} is not a run of whole lines");
         }
-        for l in &lines {
-            assert!(spans.iter().any(|s| s.as_ref() == Some(l)), "line {l:?} never chosen");
+        for r in &runs {
+            assert!(spans.contains(r), "{r:?} never chosen");
         }
-        let b = diffusion_batch(&seqs, &mut rng, Some(&vec![1.0; 200]), true, &spans, &Device::Cpu)?;
+        let b = diffusion_batch(&seqs, &mut rng, Some(&vec![1.0; 400]), true, &spans, &Device::Cpu)?;
         let input = b.input.to_vec2::<u32>()?;
         for (row, span) in input.iter().zip(&spans) {
-            let span = span.clone().unwrap();
             for (j, &id) in row.iter().enumerate() {
                 // t = 1: the whole response is masked, nothing else.
-                assert_eq!(id == MASK_ID, span.contains(&j), "position {j} of span {span:?}");
+                assert_eq!(id == MASK_ID, span.iter().any(|r| r.contains(&j)), "position {j} of span {span:?}");
             }
         }
-        assert!(ds.response_spans(&seqs, &mut rng, 0.0).iter().all(Option::is_none));
         Ok(())
+    }
+
+    /// Poem windows start at the first line, couplet windows hold two lines from an
+    /// even line, and neither is cut short.
+    #[test]
+    fn windows_hold_what_their_kind_says() {
+        // Four lines of 2 characters + punctuation: ids 10.., ends 3 (，) and 4 (。).
+        let ids = vec![10, 11, 3, 12, 13, 4, 14, 15, 3, 16, 17, 4];
+        let ds = Dataset {
+            docs: vec![Doc { ids: ids.clone(), line_starts: vec![0, 3, 6, 9] }],
+            cum: vec![1.0],
+            line_ends: vec![3, 4],
+        };
+        let mut rng = Rng::new(9);
+        let pad = |v: &[u32]| {
+            let mut v = v.to_vec();
+            v.resize(16, PAD_ID);
+            v
+        };
+        for _ in 0..50 {
+            assert_eq!(ds.sample_window(&mut rng, 16, Window::Poem), pad(&ids));
+            let c = ds.sample_window(&mut rng, 16, Window::Couplet);
+            assert!(c == pad(&ids[0..6]) || c == pad(&ids[6..12]), "{c:?}");
+        }
+        assert_eq!(ds.lines_of(&pad(&ids[0..6])), vec![0..2, 3..5]);
     }
 
     /// Padding stays visible and unscored in both objectives, and the weights make the

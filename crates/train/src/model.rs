@@ -1,12 +1,12 @@
 //! The mask predictor in candle, written only with differentiable basic ops: candle-nn's
-//! fused rms_norm / softmax_last_dim / rope have no backward (design.md §4). It must
+//! fused rms_norm / softmax_last_dim / rope have no backward (ARCHITECTURE.md, "Training with candle"). It must
 //! match the engine's forward exactly; see the brief in `unmask::cpu`.
 
 use std::collections::HashMap;
 
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var, D};
-use unmask::format::tensor_plan;
+use unmask::format::{tensor_plan, TensorSpec};
 use unmask::ModelConfig;
 
 use crate::rng::Rng;
@@ -48,7 +48,7 @@ impl Model {
     pub fn new(config: ModelConfig, seed: u64, device: &Device) -> Result<Model> {
         let mut rng = Rng::new(seed ^ 0x1417);
         let mut tensors = HashMap::new();
-        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+        for TensorSpec { name, rows, cols, matrix: is_matrix } in tensor_plan(&config) {
             let data: Vec<f32> = if is_matrix {
                 let mut std = 0.02f32;
                 if name.ends_with("wo") || name.ends_with("w_down") {
@@ -66,7 +66,7 @@ impl Model {
     pub fn from_tensors(config: ModelConfig, t: &HashMap<String, Vec<f32>>, device: &Device) -> Result<Model> {
         let mut vars = HashMap::new();
         let mut names = Vec::new();
-        for (name, rows, cols, is_matrix) in tensor_plan(&config) {
+        for TensorSpec { name, rows, cols, matrix: is_matrix } in tensor_plan(&config) {
             let shape: Vec<usize> = if is_matrix { vec![rows, cols] } else { vec![rows] };
             let data = t.get(&name).ok_or_else(|| anyhow::anyhow!("missing tensor {name}"))?;
             vars.insert(name.clone(), Var::from_tensor(&Tensor::from_slice(data, shape, device)?)?);
@@ -127,13 +127,12 @@ impl Model {
             ids.clone()
         };
         let mut x = self.p("tok_embeddings").index_select(&ids.flatten_all()?, 0)?; // (B·T, D)
-        // Causal: no key after the query. Bidirectional: no `[PAD]` key, so a padded
-        // training window computes exactly what the engine computes on the unpadded
-        // text (prompts are not padded; tasks.rs). A causal model never sees the
-        // padding after its text anyway.
+                                                                                    // Causal: no key after the query. Bidirectional: no `[PAD]` key, so a padded
+                                                                                    // training window computes exactly what the engine computes on the unpadded
+                                                                                    // text (prompts are not padded; tasks.rs). A causal model never sees the
+                                                                                    // padding after its text anyway.
         let mask = if c.causal {
-            let m: Vec<f32> =
-                (0..t * t).map(|k| if k % t > k / t { f32::NEG_INFINITY } else { 0.0 }).collect();
+            let m: Vec<f32> = (0..t * t).map(|k| if k % t > k / t { f32::NEG_INFINITY } else { 0.0 }).collect();
             Some(Tensor::from_vec(m, (t, t), ids.device())?)
         } else {
             let m: Vec<f32> = ids
@@ -193,10 +192,10 @@ impl Model {
 /// Loss of one batch. Diffusion (LLaDA): `masked` ids in, sum over masked positions of
 /// CE/p, divided by B·T. Causal: next-token CE averaged over B·(T−1).
 pub struct Batch {
-    pub input: Tensor,         // (B, T) u32
-    pub rows: Tensor,          // (K) u32: flat positions that are scored
-    pub targets: Tensor,       // (K) u32
-    pub weights: Tensor,       // (K) f32, already divided by the normaliser
+    pub input: Tensor,   // (B, T) u32
+    pub rows: Tensor,    // (K) u32: flat positions that are scored
+    pub targets: Tensor, // (K) u32
+    pub weights: Tensor, // (K) f32, already divided by the normaliser
 }
 
 pub fn loss(model: &Model, batch: &Batch) -> Result<Tensor> {
@@ -218,7 +217,7 @@ mod tests {
     }
 
     /// Every parameter must get a finite, non-zero gradient: a fused candle op without
-    /// backward would silently freeze the parameters behind it (design.md §4).
+    /// backward would silently freeze the parameters behind it (ARCHITECTURE.md).
     #[test]
     fn every_parameter_gets_a_gradient() -> Result<()> {
         for causal in [false, true] {

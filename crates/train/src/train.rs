@@ -12,7 +12,7 @@ use candle_core::{Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 use unmask::{ModelConfig, PoemTokenizer};
 
-use crate::data::{causal_batch, diffusion_batch, Dataset, Part};
+use crate::data::{causal_batch, diffusion_batch, Dataset, Part, Window};
 use crate::model::{loss, Model};
 use crate::rng::Rng;
 
@@ -62,6 +62,22 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     #[serde(default)]
     pub line_mask: f64,
+    /// Share of diffusion steps whose batch is couplets only (`Window::Couplet`, one
+    /// of the two lines masked, either with equal chance): the next-line and
+    /// previous-line tasks as the page and the eval pose them, in short windows
+    /// (`--couplet-seq`, batch scaled to the same tokens per step).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub couplet_share: f64,
+    #[arg(long, default_value_t = 17)]
+    #[serde(default = "couplet_seq")]
+    pub couplet_seq: usize,
+    /// Share of the other diffusion samples that are whole poems from their first line
+    /// with every character masked at rate t and the punctuation visible (the
+    /// whole-poem task).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub poem_share: f64,
     /// First step that uses --line-mask (plain LLaDA pre-training before it).
     #[arg(long, default_value_t = 0)]
     #[serde(default)]
@@ -107,6 +123,10 @@ fn one() -> f64 {
     1.0
 }
 
+fn couplet_seq() -> usize {
+    17
+}
+
 #[derive(Serialize, Deserialize)]
 pub struct CkptMeta {
     pub step: usize,
@@ -136,7 +156,14 @@ impl AdamW {
         Ok(AdamW { m, v, step: 0 })
     }
 
-    fn update(&mut self, model: &Model, grads: &candle_core::backprop::GradStore, lr: f64, wd: f64, scale: f64) -> Result<()> {
+    fn update(
+        &mut self,
+        model: &Model,
+        grads: &candle_core::backprop::GradStore,
+        lr: f64,
+        wd: f64,
+        scale: f64,
+    ) -> Result<()> {
         self.step += 1;
         let (c1, c2) = (1.0 - B1.powi(self.step as i32), 1.0 - B2.powi(self.step as i32));
         for n in &model.names {
@@ -183,15 +210,32 @@ pub fn save_ckpt(dir: &Path, model: &Model, opt: &AdamW, meta: &CkptMeta) -> Res
     Ok(())
 }
 
+/// A checkpoint: its metadata, the parameters as f32 by name, and every tensor of the
+/// file (optimizer state included).
+pub type Checkpoint = (CkptMeta, HashMap<String, Vec<f32>>, HashMap<String, Tensor>);
+
 /// Loads the parameters (not the optimizer state) of a checkpoint.
-pub fn load_params(dir: &Path) -> Result<(CkptMeta, HashMap<String, Vec<f32>>, HashMap<String, Tensor>)> {
+pub fn load_params(dir: &Path) -> Result<Checkpoint> {
     let meta: CkptMeta = serde_json::from_str(&std::fs::read_to_string(dir.join("ckpt.json")).context("ckpt.json")?)?;
     let all = candle_core::safetensors::load(dir.join("ckpt.safetensors"), &Device::Cpu)?;
     let mut params = HashMap::new();
-    for (name, ..) in unmask::format::tensor_plan(&meta.config) {
+    for unmask::format::TensorSpec { name, .. } in unmask::format::tensor_plan(&meta.config) {
         params.insert(name.clone(), all[&name].flatten_all()?.to_vec1::<f32>()?);
     }
     Ok((meta, params, all))
+}
+
+/// The weights to start from: a run folder (its checkpoint) or a model file as
+/// shipped (`www/model/poem.safetensors`, dequantized), so a campaign can start from
+/// the published model on a machine without `runs/`.
+fn load_init(src: &Path) -> Result<(ModelConfig, HashMap<String, Vec<f32>>)> {
+    if src.is_dir() {
+        let (meta, params, _) = load_params(src)?;
+        return Ok((meta.config, params));
+    }
+    let bytes = std::fs::read(src).with_context(|| src.display().to_string())?;
+    let w = unmask::ModelWeights::from_bytes(&bytes).with_context(|| src.display().to_string())?;
+    Ok((w.config.clone(), w.to_f32_tensors()))
 }
 
 /// Fixed held-out batches: same sequences, t's and masks every time it is computed,
@@ -207,7 +251,11 @@ pub fn heldout_loss(model: &Model, held: &Dataset, seq: usize, causal: bool, n_s
         let seqs: Vec<Vec<u32>> = (0..64).map(|_| held.sample(&mut rng, seq)).collect();
         // Stratified t over the whole set lowers the Monte-Carlo variance.
         let ts: Vec<f64> = (0..64).map(|i| ((bi * 64 + i) as f64 + 0.5) / (batches * 64) as f64).collect();
-        let b = if causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut mask_rng, Some(&ts), false, &[], &dev)? };
+        let b = if causal {
+            causal_batch(&seqs, &dev)?
+        } else {
+            diffusion_batch(&seqs, &mut mask_rng, Some(&ts), false, &[], &dev)?
+        };
         total += loss(model, &b)?.to_scalar::<f32>()? as f64;
     }
     Ok(total / batches as f64)
@@ -250,12 +298,21 @@ pub fn train(a: TrainArgs) -> Result<()> {
         eprintln!("resumed at step {} of {}", meta.step, meta.total_steps);
         (model, opt, meta.step, meta.total_steps + a.extra_steps.unwrap_or(0))
     } else if let Some(src) = &a.init_from {
-        let (meta, params, _) = load_params(src)?;
-        let mut c = meta.config.clone();
+        let (from, params) = load_init(src)?;
+        anyhow::ensure!(
+            from.vocab_size == config.vocab_size,
+            "{} has {} ids, the tokenizer {}",
+            src.display(),
+            from.vocab_size,
+            config.vocab_size
+        );
+        let mut c = from.clone();
         c.causal = a.causal;
         c.shifted = a.shifted;
-        anyhow::ensure!(c.max_seq_len >= a.seq, "{} was trained for {} positions, --seq is {}", src.display(), c.max_seq_len, a.seq);
-        eprintln!("initialised from {} (step {}, causal {})", src.display(), meta.step, meta.config.causal);
+        // RoPE has no learned positions: a model trained on shorter windows can be
+        // trained on longer ones.
+        c.max_seq_len = c.max_seq_len.max(a.seq);
+        eprintln!("initialised from {} (causal {}, {} positions)", src.display(), from.causal, from.max_seq_len);
         let model = Model::from_tensors(c, &params, &dev)?;
         let opt = AdamW::new(&model)?;
         (model, opt, 0, a.steps.unwrap_or(usize::MAX))
@@ -265,10 +322,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
         (model, opt, 0, a.steps.unwrap_or(usize::MAX))
     };
     let n_params: usize = model.names.iter().map(|n| model.vars[n].as_tensor().elem_count()).sum();
-    eprintln!("model: {config:?}, {n_params} parameters");
+    eprintln!("model: {:?}, {n_params} parameters", model.config);
     let log_path = a.run.join("log.csv");
     let new_log = !log_path.exists() || !a.resume;
-    let mut log = std::fs::OpenOptions::new().create(true).append(a.resume).write(true).truncate(!a.resume).open(&log_path)?;
+    let mut log =
+        std::fs::OpenOptions::new().create(true).append(a.resume).write(true).truncate(!a.resume).open(&log_path)?;
     if new_log {
         writeln!(log, "step,loss,lr,tokens_per_s,elapsed_s,heldout_loss")?;
     }
@@ -281,12 +339,40 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mut ema = f64::NAN;
     let vars: Vec<Var> = model.names.iter().map(|n| model.vars[n].clone()).collect();
     while step < total {
-        let seqs: Vec<Vec<u32>> = (0..a.batch).map(|_| train_set.sample(&mut rng, a.seq)).collect();
         let batch = if a.causal {
+            let seqs: Vec<Vec<u32>> = (0..a.batch).map(|_| train_set.sample(&mut rng, a.seq)).collect();
             causal_batch(&seqs, &dev)?
+        } else if rng.f64() < a.couplet_share {
+            let n = (a.batch * a.seq / a.couplet_seq).max(1);
+            let seqs: Vec<Vec<u32>> =
+                (0..n).map(|_| train_set.sample_window(&mut rng, a.couplet_seq, Window::Couplet)).collect();
+            let spans: Vec<_> = seqs
+                .iter()
+                .map(|s| {
+                    let lines = train_set.lines_of(s);
+                    if lines.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![lines[rng.below(lines.len())].clone()]
+                    }
+                })
+                .collect();
+            diffusion_batch(&seqs, &mut rng, None, a.per_sequence, &spans, &dev)?
         } else {
             let frac = if step >= a.line_mask_from { a.line_mask } else { 0.0 };
-            let spans = train_set.response_spans(&seqs, &mut rng, frac);
+            let (mut seqs, mut spans) = (Vec::with_capacity(a.batch), Vec::with_capacity(a.batch));
+            for _ in 0..a.batch {
+                let u = rng.f64();
+                if u < a.poem_share {
+                    let s = train_set.sample_window(&mut rng, a.seq, Window::Poem);
+                    spans.push(train_set.lines_of(&s));
+                    seqs.push(s);
+                } else {
+                    let s = train_set.sample(&mut rng, a.seq);
+                    spans.push(if u < a.poem_share + frac { train_set.response(&s, &mut rng) } else { Vec::new() });
+                    seqs.push(s);
+                }
+            }
             diffusion_batch(&seqs, &mut rng, None, a.per_sequence, &spans, &dev)?
         };
         let l = loss(&model, &batch)?;
@@ -341,7 +427,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 if held_loss.is_empty() { String::new() } else { format!(" heldout {held_loss}") }
             );
         }
-        writeln!(log, "{step},{lv:.5},{lr:.3e},{:.0},{el:.1},{held_loss}", (step - start_step) as f64 * (a.batch * a.seq) as f64 / el)?;
+        writeln!(
+            log,
+            "{step},{lv:.5},{lr:.3e},{:.0},{el:.1},{held_loss}",
+            (step - start_step) as f64 * (a.batch * a.seq) as f64 / el
+        )?;
         if step % a.ckpt_every == 0 || step == total || el > budget {
             log.flush()?;
             let meta = CkptMeta { step, total_steps: total, config: model.config.clone(), args: a.clone() };
@@ -405,7 +495,11 @@ mod tests {
                     h.iter().chain(h.iter()).copied().collect()
                 })
                 .collect();
-            let mut b = if model.config.causal { causal_batch(&seqs, &dev)? } else { diffusion_batch(&seqs, &mut rng, None, env("COPY_PERSEQ", 0.0) > 0.0, &[], &dev)? };
+            let mut b = if model.config.causal {
+                causal_batch(&seqs, &dev)?
+            } else {
+                diffusion_batch(&seqs, &mut rng, None, env("COPY_PERSEQ", 0.0) > 0.0, &[], &dev)?
+            };
             if env("COPY_UNIFORM", 0.0) > 0.0 {
                 let k = b.rows.dims1()?;
                 b.weights = Tensor::from_vec(vec![1.0f32 / k as f32; k], k, &dev)?;

@@ -9,8 +9,8 @@ use unmask::sampler::{Remasking, SamplerParams};
 use unmask::tasks::{answer, PoemForm, TaskBuilder, TaskError};
 
 use crate::engine::{BackendInfo, Engine, Source};
-use crate::i18n::{t, Lang};
-use crate::state::{cells, Cell, Request, Task, FORMS, MAX_STEPS};
+use crate::i18n::{t, task_hint, task_label, Lang};
+use crate::state::{cells, Cell, Request, Task, MAX_STEPS};
 
 thread_local! {
     // The engine is not Send; it lives here and is taken out while it generates.
@@ -271,7 +271,7 @@ pub fn App() -> impl IntoView {
                 {Task::ALL.into_iter().map(|tk| view! {
                     <button role="tab" class=("active", move || task.get() == tk) aria-selected=move || (task.get() == tk).to_string()
                         on:click=move |_| { task.set(tk); error.set(None); }>
-                        {move || t(lang.get(), tk.key())}
+                        {move || task_label(lang.get(), tk)}
                     </button>
                 }).collect_view()}
                 <button id="compare-tab" class="compare-tab" class=("active", move || show_compare.get())
@@ -284,7 +284,7 @@ pub fn App() -> impl IntoView {
             </Show>
 
             <section class="input">
-                <label for="text">{move || t(lang.get(), match task.get() { Task::Next => "hint_next", Task::Prev => "hint_prev", Task::Infill => "hint_infill", Task::Poem => "hint_poem" })}</label>
+                <label for="text">{move || task_hint(lang.get(), task.get())}</label>
                 <div class="row">
                     <textarea id="text" rows="2" prop:value=move || text.get()
                         class=("invalid", move || error.get().is_some())
@@ -293,7 +293,7 @@ pub fn App() -> impl IntoView {
                     ></textarea>
                     <Show when=move || task.get() == Task::Poem>
                         <select id="form" aria-label="form" on:change=move |ev| { if let Ok(f) = event_target_value(&ev).parse() { form.set(f) } }>
-                            {FORMS.into_iter().map(|(f, k)| view! { <option value=k selected=move || form.get() == f>{f.name()}</option> }).collect_view()}
+                            {PoemForm::ALL.into_iter().map(|f| view! { <option value=f.key() selected=move || form.get() == f>{f.name()}</option> }).collect_view()}
                         </select>
                     </Show>
                     <button id="generate" class="primary" disabled=move || busy.get() || !matches!(load.get(), Load::Ready { .. }) on:click=move |_| generate()>
@@ -306,7 +306,7 @@ pub fn App() -> impl IntoView {
                     <span>{move || t(lang.get(), "examples")}:</span>
                     {EXAMPLES.into_iter().map(|ex| view! {
                         <button class="example" title=ex.2 on:click=move |_| set_example(ex)>
-                            {format!("{} · {}", match ex.0 { Task::Next => "→", Task::Prev => "←", Task::Infill => "_", Task::Poem => "❖" }, ex.1)}
+                            {format!("{} · {}", ex.0.symbol(), ex.1)}
                         </button>
                     }).collect_view()}
                 </div>
@@ -429,4 +429,3 @@ fn StatusBar(load: RwSignal<Load>, lang: RwSignal<Lang>) -> impl IntoView {
         </div>
     }
 }
-

@@ -14,7 +14,7 @@ use unmask::tasks::{answer, Prompt, TaskBuilder};
 
 use crate::app::{now_ms, ENGINE};
 use crate::engine::{load_engine, BackendInfo, Engine};
-use crate::i18n::{t, Lang};
+use crate::i18n::{t, task_label, Lang};
 use crate::state::Task;
 
 /// Folder of the autoregressive twin, next to the page.
@@ -44,7 +44,15 @@ struct Row {
     ms: f64,
 }
 
-fn row(id: &'static str, label: &'static str, tok: &unmask::PoemTokenizer, prompt: &Prompt, tokens: &[u32], passes: usize, ms: f64) -> Row {
+fn row(
+    id: &'static str,
+    label: &'static str,
+    tok: &unmask::PoemTokenizer,
+    prompt: &Prompt,
+    tokens: &[u32],
+    passes: usize,
+    ms: f64,
+) -> Row {
     Row { id, label, answer: answer(tok, prompt, tokens), text: tok.decode(tokens), passes, ms }
 }
 
@@ -81,7 +89,15 @@ async fn compare(diff: &mut Engine, ar: &mut Engine, task: Task, text: &str) -> 
         crate::engine::yield_now().await;
         let t0 = now_ms();
         let r = ar.rank(&pa.tokens, BEAM_WIDTH)?;
-        rows.push(row("cmp-beam", "cmp_ar_beam", &ar.tokenizer, &pa, &r.candidates[0].tokens, r.forward_passes, now_ms() - t0));
+        rows.push(row(
+            "cmp-beam",
+            "cmp_ar_beam",
+            &ar.tokenizer,
+            &pa,
+            &r.candidates[0].tokens,
+            r.forward_passes,
+            now_ms() - t0,
+        ));
     }
     Ok(rows)
 }
@@ -102,9 +118,12 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
     } else {
         spawn_local(async move {
             let progress = move |got, total| load.set(ArLoad::Loading { got, total });
-            let force_cpu = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default().contains("backend=cpu");
+            let force_cpu =
+                web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default().contains("backend=cpu");
             match load_engine(AR_DIR, force_cpu, &progress).await {
-                Ok((e, _)) if !e.weights.config.causal => load.set(ArLoad::Failed(format!("{AR_DIR} holds a diffusion model, not an autoregressive one"))),
+                Ok((e, _)) if !e.weights.config.causal => {
+                    load.set(ArLoad::Failed(format!("{AR_DIR} holds a diffusion model, not an autoregressive one")))
+                }
                 Ok((e, _)) => {
                     let b = e.backend.clone();
                     AR.with(|s| *s.borrow_mut() = Some(e));
@@ -144,9 +163,10 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
                 ArLoad::Failed(e) => format!("{} {e}", t(lang.get(), "load_failed")),
             }}</p>
             <div class="row">
-                <select id="cmp-task" aria-label="direction" on:change=move |ev| task.set(if event_target_value(&ev) == "next" { Task::Next } else { Task::Prev })>
-                    <option value="prev" selected=move || task.get() == Task::Prev>{move || t(lang.get(), "prev")}</option>
-                    <option value="next" selected=move || task.get() == Task::Next>{move || t(lang.get(), "next")}</option>
+                <select id="cmp-task" aria-label="direction" on:change=move |ev| task.set(Task::from_key(&event_target_value(&ev)).unwrap_or(Task::Prev))>
+                    {[Task::Prev, Task::Next].into_iter().map(|tk| view! {
+                        <option value=tk.key() selected=move || task.get() == tk>{move || task_label(lang.get(), tk)}</option>
+                    }).collect_view()}
                 </select>
                 <input id="cmp-text" type="text" prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))
                     on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Enter" { go() } />

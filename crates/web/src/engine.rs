@@ -2,18 +2,19 @@
 //! or partial cache entry is detected and fetched again), WebGPU when the browser
 //! has it, the CPU reference when it doesn't, and recovery from a lost GPU device.
 
-use std::rc::Rc;
-
 use js_sys::{Reflect, Uint8Array};
-use unmask::cpu::CpuModel;
-use unmask::gpu::{GpuContext, GpuError, GpuModel};
+use unmask::engine::{EngineError, Runner};
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
 use unmask::{ModelWeights, PoemTokenizer};
 
 /// Loads the model under `base` (a folder URL ending in `/`, or `""` for the page's
 /// own `model/`): the manifest fresh from the network, then tokenizer and weights
 /// through the cache. Reports the weights' download progress.
-pub async fn load_engine(base: &str, force_cpu: bool, progress: &dyn Fn(u64, Option<u64>)) -> Result<(Engine, Source), String> {
+pub async fn load_engine(
+    base: &str,
+    force_cpu: bool,
+    progress: &dyn Fn(u64, Option<u64>),
+) -> Result<(Engine, Source), String> {
     let dir = if base.is_empty() { "model/".to_string() } else { base.to_string() };
     // The manifest names the model version, which keys the cached copies, so a new
     // model is never hidden behind an old cache.
@@ -28,7 +29,8 @@ pub async fn load_engine(base: &str, force_cpu: bool, progress: &dyn Fn(u64, Opt
     })
     .await?;
     if tok.vocab_size() != weights.config.vocab_size {
-        return Err("the tokenizer does not match the model".into());
+        let e = EngineError::VocabMismatch { tokenizer: tok.vocab_size(), model: weights.config.vocab_size };
+        return Err(e.to_string());
     }
     Ok((Engine::new(tok, weights, force_cpu).await, source))
 }
@@ -69,7 +71,8 @@ async fn response_bytes(resp: &Response) -> Result<Vec<u8>, String> {
 /// Fetches `url` from the network, reporting (bytes so far, total if known).
 async fn download(url: &str, progress: &dyn Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
-    let resp: Response = await_js(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {e}"))?.dyn_into().map_err(js_err)?;
+    let resp: Response =
+        await_js(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {e}"))?.dyn_into().map_err(js_err)?;
     if !resp.ok() {
         return Err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text()));
     }
@@ -100,8 +103,11 @@ pub async fn fetch_fresh_json(url: &str) -> Result<serde_json::Value, String> {
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_cache(web_sys::RequestCache::NoCache);
-    let resp: Response =
-        await_js(window.fetch_with_str_and_init(url, &init)).await.map_err(|e| format!("{url}: {e}"))?.dyn_into().map_err(js_err)?;
+    let resp: Response = await_js(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .dyn_into()
+        .map_err(js_err)?;
     if !resp.ok() {
         return Err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text()));
     }
@@ -134,7 +140,9 @@ pub async fn fetch_cached<T>(
                             return Ok((v, Source::Cache, bytes.len() as u64));
                         }
                         Err(e) => {
-                            web_sys::console::warn_1(&format!("cached {url} is damaged ({e}); fetching it again").into());
+                            web_sys::console::warn_1(
+                                &format!("cached {url} is damaged ({e}); fetching it again").into(),
+                            );
                             let _ = await_js(c.delete_with_str(url)).await;
                         }
                     }
@@ -160,19 +168,10 @@ pub enum BackendInfo {
     Cpu(String),
 }
 
-enum Runner {
-    Gpu(GpuModel),
-    Cpu(CpuModel),
-}
-
-/// A loaded model on one backend.
+/// The library's engine plus what the page shows about its backend.
 pub struct Engine {
-    pub tokenizer: PoemTokenizer,
-    pub weights: ModelWeights,
-    runner: Runner,
+    pub inner: unmask::engine::Engine,
     pub backend: BackendInfo,
-    /// The CPU reference for the beam ranker when the runner is the GPU.
-    cpu_ref: std::cell::OnceCell<CpuModel>,
 }
 
 fn has_webgpu() -> bool {
@@ -181,79 +180,74 @@ fn has_webgpu() -> bool {
         .is_some_and(|g| !g.is_undefined() && !g.is_null())
 }
 
-async fn open_gpu(w: &ModelWeights) -> Result<GpuModel, String> {
-    if !has_webgpu() {
-        return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+impl std::ops::Deref for Engine {
+    type Target = unmask::engine::Engine;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
     }
-    let ctx = GpuContext::new().await.map_err(|e| e.to_string())?;
-    GpuModel::new(Rc::new(ctx), w).map_err(|e| e.to_string())
 }
 
 impl Engine {
     /// Picks WebGPU unless `force_cpu` or it is unavailable; says why in `backend`.
     pub async fn new(tokenizer: PoemTokenizer, weights: ModelWeights, force_cpu: bool) -> Engine {
-        let (runner, backend) = if force_cpu {
-            (Runner::Cpu(CpuModel::new(&weights)), BackendInfo::Cpu("CPU chosen in the URL (backend=cpu)".into()))
-        } else {
-            match open_gpu(&weights).await {
-                Ok(m) => {
-                    let name = m.context().adapter_name();
-                    (Runner::Gpu(m), BackendInfo::WebGpu(name))
-                }
-                Err(e) => (Runner::Cpu(CpuModel::new(&weights)), BackendInfo::Cpu(e)),
+        if force_cpu {
+            let why = "CPU chosen in the URL (backend=cpu)".to_string();
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend: BackendInfo::Cpu(why) };
+        }
+        if !has_webgpu() {
+            let why = "this browser has no WebGPU (navigator.gpu is missing)".to_string();
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend: BackendInfo::Cpu(why) };
+        }
+        match unmask::engine::Engine::gpu(tokenizer, weights).await {
+            Ok(inner) => {
+                let name = match inner.runner() {
+                    Runner::Gpu(m) => m.context().adapter_name(),
+                    Runner::Cpu(_) => unreachable!("opened on the GPU"),
+                };
+                Engine { inner, backend: BackendInfo::WebGpu(name) }
             }
-        };
-        Engine { tokenizer, weights, runner, backend, cpu_ref: Default::default() }
+            Err((e, tokenizer, weights)) => Engine {
+                inner: unmask::engine::Engine::cpu(tokenizer, weights),
+                backend: BackendInfo::Cpu(e.to_string()),
+            },
+        }
     }
 
     /// Candidates for the masks ranked by joint likelihood with a width-`width` beam
     /// (autoregressive models; on the CPU reference).
     pub fn rank(&self, tokens: &[u32], width: usize) -> Result<unmask::ar::Ranked, String> {
-        let m = match &self.runner {
-            Runner::Cpu(m) => m,
-            Runner::Gpu(_) => self.cpu_ref.get_or_init(|| CpuModel::new(&self.weights)),
-        };
-        unmask::ar::rank_by_joint(m, tokens, width).map_err(|e| e.to_string())
-    }
-
-    /// Destroys the GPU device, as a driver reset would (tests the recovery path).
-    pub fn lose_device(&self) {
-        if let Runner::Gpu(m) = &self.runner {
-            m.context().lose_device();
-        }
-    }
-
-    pub fn on_gpu(&self) -> bool {
-        matches!(self.runner, Runner::Gpu(_))
+        self.inner.rank(tokens, width).map_err(|e| e.to_string())
     }
 
     /// Generates with per-step history. On the CPU, yields to the page between
     /// steps and reports progress; on a lost GPU device, opens a new one and tries
     /// again, then falls back to the CPU.
-    pub async fn generate(&mut self, tokens: &[u32], p: &SamplerParams, on_cpu_step: &dyn Fn(usize, usize)) -> Result<Generation, String> {
-        if let Runner::Gpu(m) = &self.runner {
-            match m.generate(tokens, p, true).await {
+    pub async fn generate(
+        &mut self,
+        tokens: &[u32],
+        p: &SamplerParams,
+        on_cpu_step: &dyn Fn(usize, usize),
+    ) -> Result<Generation, String> {
+        if self.inner.on_gpu() {
+            match self.inner.generate(tokens, p, true).await {
                 Ok(g) => return Ok(g),
-                Err(GpuError::Sample(e)) => return Err(e.to_string()),
+                Err(e @ EngineError::Sample(_)) => return Err(e.to_string()),
                 Err(e) => {
                     web_sys::console::warn_1(&format!("GPU failed ({e}); reopening the device").into());
-                    match open_gpu(&self.weights).await {
-                        Ok(m2) => {
-                            let g = m2.generate(tokens, p, true).await;
-                            self.runner = Runner::Gpu(m2);
-                            if let Ok(g) = g {
+                    match self.inner.reopen_gpu().await {
+                        Ok(()) => {
+                            if let Ok(g) = self.inner.generate(tokens, p, true).await {
                                 return Ok(g);
                             }
                         }
-                        Err(e2) => web_sys::console::warn_1(&e2.into()),
+                        Err(e2) => web_sys::console::warn_1(&e2.to_string().into()),
                     }
-                    self.runner = Runner::Cpu(CpuModel::new(&self.weights));
+                    self.inner.use_cpu();
                     self.backend = BackendInfo::Cpu(format!("the GPU device was lost and could not be reopened ({e})"));
                 }
             }
         }
-        let Runner::Cpu(m) = &self.runner else { unreachable!("GPU handled above") };
-        let mut s = CpuSampler::new(m, tokens, p).map_err(|e| e.to_string())?;
+        let mut s = CpuSampler::new(self.inner.cpu_model(), tokens, p).map_err(|e| e.to_string())?;
         let mut history = Vec::new();
         let total = s.max_steps();
         while let Some(rec) = s.step() {

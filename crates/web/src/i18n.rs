@@ -1,27 +1,58 @@
 //! UI text in English and Chinese.
 
+use unmask::tasks::Task;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
     En,
     Zh,
 }
 
-/// Returns the string for `key` in `lang` (the key itself if missing).
-pub fn t(lang: Lang, key: &str) -> &'static str {
+/// The name of a task in `lang`: a new [`Task`] variant does not compile until it
+/// has one.
+pub fn task_label(lang: Lang, task: Task) -> &'static str {
+    pick(
+        lang,
+        match task {
+            Task::Next => ("Next line", "下一句"),
+            Task::Prev => ("Previous line", "上一句"),
+            Task::Infill => ("Fill masks", "填空"),
+            Task::Poem => ("Whole poem", "整首诗"),
+        },
+    )
+}
+
+/// What to type for a task, in `lang`.
+pub fn task_hint(lang: Lang, task: Task) -> &'static str {
+    pick(
+        lang,
+        match task {
+            Task::Next => ("Type a line; the model writes the line after it.", "输入一句，模型写出下一句。"),
+            Task::Prev => ("Type a line; the model writes the line before it.", "输入一句，模型写出上一句。"),
+            Task::Infill => ("Type text with _ where characters are missing.", "输入文字，用 _ 表示要填的字。"),
+            Task::Poem => {
+                ("Optional: characters to start each line with (acrostic).", "可选：每句开头的字（藏头诗）。")
+            }
+        },
+    )
+}
+
+fn pick(lang: Lang, pair: (&'static str, &'static str)) -> &'static str {
+    match lang {
+        Lang::En => pair.0,
+        Lang::Zh => pair.1,
+    }
+}
+
+/// Returns the string for `key` in `lang`, or the key itself if it has none (so a
+/// missing string shows as its key, never as nothing).
+pub fn t(lang: Lang, key: &'static str) -> &'static str {
     let pair: (&'static str, &'static str) = match key {
         "title" => ("Unmask — poems completed in both directions", "Unmask · 诗词双向补全"),
         "subtitle" => (
             "A masked-diffusion language model (LLaDA-style) running on your GPU. It fills masks anywhere, so it can write the line before as easily as the line after.",
             "掩码扩散语言模型（LLaDA 式），在你的 GPU 上运行。它能在任何位置填补，所以写上一句和写下一句一样容易。",
         ),
-        "next" => ("Next line", "下一句"),
-        "prev" => ("Previous line", "上一句"),
-        "infill" => ("Fill masks", "填空"),
-        "poem" => ("Whole poem", "整首诗"),
-        "hint_next" => ("Type a line; the model writes the line after it.", "输入一句，模型写出下一句。"),
-        "hint_prev" => ("Type a line; the model writes the line before it.", "输入一句，模型写出上一句。"),
-        "hint_infill" => ("Type text with _ where characters are missing.", "输入文字，用 _ 表示要填的字。"),
-        "hint_poem" => ("Optional: characters to start each line with (acrostic).", "可选：每句开头的字（藏头诗）。"),
         "generate" => ("Generate", "生成"),
         "generating" => ("Generating…", "生成中…"),
         "copy" => ("Copy", "复制"),
@@ -68,10 +99,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "cmp_ar" => ("Autoregressive, left to right", "自回归，从左到右"),
         "cmp_ar_plain" => ("Autoregressive, left to right (cannot see the given line)", "自回归，从左到右（看不到给出的句子）"),
         "cmp_ar_beam" => ("Autoregressive, candidates ranked by p(A)·p(B|A), beam width", "自回归，按 p(A)·p(B|A) 排序候选，束宽"),
-        _ => ("?", "?"),
+        _ => (key, key),
     };
-    match lang {
-        Lang::En => pair.0,
-        Lang::Zh => pair.1,
-    }
+    pick(lang, pair)
 }

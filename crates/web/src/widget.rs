@@ -9,7 +9,8 @@ use unmask::tasks::{answer, TaskBuilder};
 use wasm_bindgen::prelude::*;
 
 use crate::engine::{load_engine, BackendInfo, Engine};
-use crate::state::Request;
+use crate::i18n::{task_label, Lang};
+use crate::state::{Request, Task};
 
 thread_local! {
     // Engines by model folder; `None` while one is loading or generating (the
@@ -37,6 +38,15 @@ pub async fn widget_load(base: String, progress: js_sys::Function) -> Result<Str
         Some(Some(e)) => Ok(describe(&e.backend)),
         _ => Ok("{\"backend\":\"busy\"}".into()),
     })
+}
+
+/// The tasks as `[[key, label], …]` in `lang` (`en` or `zh`): the element's mode
+/// menu, so the script never repeats the list.
+#[wasm_bindgen]
+pub fn widget_tasks(lang: String) -> String {
+    let lang = if lang == "en" { Lang::En } else { Lang::Zh };
+    let list: Vec<[&str; 2]> = Task::ALL.iter().map(|&tk| [tk.key(), task_label(lang, tk)]).collect();
+    serde_json::to_string(&list).expect("strings serialize")
 }
 
 fn describe(b: &BackendInfo) -> String {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Model v2 campaign: one training segment on one core, in the background of a work
+# session. Each segment starts from the newest one before it (runs/v2/seg-N), or,
+# on a machine without runs/, from the shipped model (www/model/poem.safetensors),
+# and fits its warm-up + cosine to MINUTES of wall clock, checkpointing every 100
+# steps. What a segment trains on, and why, is in the README's campaign log.
+# Usage: scripts/campaign.sh [minutes]   (default 95; env: LR, EXTRA_TRAIN_ARGS)
+# Afterwards: scripts/finish_training.sh runs/v2/seg-N /tmp/candidate, then evaluate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES="${1:-95}"
+LR="${LR:-5e-4}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/train}"
+BIN="$CARGO_TARGET_DIR/release/unmask-train"
+bash scripts/data.sh
+
+mkdir -p runs/v2
+last=$(ls -d runs/v2/seg-* 2>/dev/null | sed 's/.*seg-//' | sort -n | tail -1 || true)
+if [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
+  from="runs/v2/seg-$last"
+  next=$((last + 1))
+else
+  from=www/model/poem.safetensors
+  next=1
+fi
+RUN="runs/v2/seg-$next"
+echo "segment $next from $from, $MINUTES min → $RUN"
+export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=536870912
+# One core: the other one is the session's.
+export RAYON_NUM_THREADS=1
+# 64-position windows (whole 律诗 with punctuation); per step either a couplet batch
+# (40%: one of two lines masked, previous and next equally) or a 64-window batch whose
+# samples are whole poems with every character masked at rate t (20%), SFT-style
+# line responses (50% of the rest: one line, or a run of lines), or plain LLaDA.
+"$BIN" train --data data/corpus --run "$RUN" --init-from "$from" --shifted \
+  --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
+  --anthology-boost 6 --couplet-share 0.4 --poem-share 0.2 --line-mask 0.5 \
+  --eval-every 250 --ckpt-every 100 ${EXTRA_TRAIN_ARGS:-} > "$RUN.log" 2>&1

@@ -1,0 +1,161 @@
+//! One façade over a loaded model for every front end (CLI, page, widget): the
+//! files checked against each other, the backend chosen (the GPU engine or the CPU
+//! reference), generation and the autoregressive twin's ranking on whichever runs.
+//! Front ends add only what is theirs (the page's download cache and per-step
+//! yielding, the CLI's file paths).
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use thiserror::Error;
+
+use crate::ar::{rank_by_joint, BeamError, Ranked};
+use crate::cpu::CpuModel;
+use crate::format::{FormatError, ModelWeights};
+use crate::gpu::{GpuContext, GpuError, GpuModel};
+use crate::sampler::{generate_cpu, Generation, SampleError, SamplerParams};
+use crate::tokenizer::{PoemTokenizer, TokenizerError};
+
+// The file errors carry their cause in the message (not as a `source`), so an error
+// chain prints it once.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("model file: {0}")]
+    Model(FormatError),
+    #[error("tokenizer: {0}")]
+    Tokenizer(TokenizerError),
+    #[error("the tokenizer has {tokenizer} ids but the model expects {model}")]
+    VocabMismatch { tokenizer: usize, model: usize },
+    #[error(transparent)]
+    Gpu(GpuError),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    #[error(transparent)]
+    Beam(#[from] BeamError),
+}
+
+/// What runs the forward passes.
+#[allow(clippy::large_enum_variant)] // one per loaded model: its size does not matter
+pub enum Runner {
+    Cpu(CpuModel),
+    Gpu(GpuModel),
+}
+
+/// A model, its tokenizer and the backend it runs on.
+pub struct Engine {
+    pub tokenizer: PoemTokenizer,
+    pub weights: ModelWeights,
+    runner: Runner,
+    /// The CPU reference for the beam ranker when the runner is the GPU.
+    cpu_ref: OnceCell<CpuModel>,
+}
+
+/// Parses a model file and its tokenizer and checks that they belong together.
+pub fn load_files(model: &[u8], tokenizer: &[u8]) -> Result<(ModelWeights, PoemTokenizer), EngineError> {
+    let weights = ModelWeights::from_bytes(model).map_err(EngineError::Model)?;
+    let tokenizer = PoemTokenizer::from_bytes(tokenizer).map_err(EngineError::Tokenizer)?;
+    if tokenizer.vocab_size() != weights.config.vocab_size {
+        return Err(EngineError::VocabMismatch { tokenizer: tokenizer.vocab_size(), model: weights.config.vocab_size });
+    }
+    Ok((weights, tokenizer))
+}
+
+impl Engine {
+    /// On the CPU reference.
+    pub fn cpu(tokenizer: PoemTokenizer, weights: ModelWeights) -> Engine {
+        let runner = Runner::Cpu(CpuModel::new(&weights));
+        Engine { tokenizer, weights, runner, cpu_ref: OnceCell::new() }
+    }
+
+    /// On a GPU opened on the default adapter (WebGPU in a browser).
+    pub async fn gpu(
+        tokenizer: PoemTokenizer,
+        weights: ModelWeights,
+    ) -> Result<Engine, (EngineError, PoemTokenizer, ModelWeights)> {
+        match open_gpu(&weights).await {
+            Ok(m) => Ok(Engine { tokenizer, weights, runner: Runner::Gpu(m), cpu_ref: OnceCell::new() }),
+            Err(e) => Err((e, tokenizer, weights)),
+        }
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    pub fn on_gpu(&self) -> bool {
+        matches!(self.runner, Runner::Gpu(_))
+    }
+
+    /// Replaces the GPU (after a lost device) with a freshly opened one.
+    pub async fn reopen_gpu(&mut self) -> Result<(), EngineError> {
+        self.runner = Runner::Gpu(open_gpu(&self.weights).await?);
+        Ok(())
+    }
+
+    /// Moves to the CPU reference (when the GPU cannot be used any more).
+    pub fn use_cpu(&mut self) {
+        if self.on_gpu() {
+            self.runner = Runner::Cpu(self.cpu_ref.take().unwrap_or_else(|| CpuModel::new(&self.weights)));
+        }
+    }
+
+    /// The CPU reference model, whichever backend generates.
+    pub fn cpu_model(&self) -> &CpuModel {
+        match &self.runner {
+            Runner::Cpu(m) => m,
+            Runner::Gpu(_) => self.cpu_ref.get_or_init(|| CpuModel::new(&self.weights)),
+        }
+    }
+
+    /// A whole generation on the current backend (the CPU one runs to the end
+    /// without yielding; the page steps `CpuSampler` itself).
+    pub async fn generate(&self, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation, EngineError> {
+        Ok(match &self.runner {
+            Runner::Cpu(m) => generate_cpu(m, tokens, p, history, |_| true)?,
+            // Bad input is the caller's error, whichever backend found it.
+            Runner::Gpu(m) => m.generate(tokens, p, history).await.map_err(|e| match e {
+                GpuError::Sample(s) => EngineError::Sample(s),
+                e => EngineError::Gpu(e),
+            })?,
+        })
+    }
+
+    /// Candidates for the masks ranked by joint likelihood with a width-`width` beam
+    /// (autoregressive models; on the CPU reference whatever the backend).
+    pub fn rank(&self, tokens: &[u32], width: usize) -> Result<Ranked, EngineError> {
+        Ok(rank_by_joint(self.cpu_model(), tokens, width)?)
+    }
+
+    /// Destroys the GPU device, as a driver reset would (tests the recovery path).
+    pub fn lose_device(&self) {
+        if let Runner::Gpu(m) = &self.runner {
+            m.context().lose_device();
+        }
+    }
+
+    /// `cpu` or `gpu: <adapter>`.
+    pub fn backend_name(&self) -> String {
+        match &self.runner {
+            Runner::Cpu(_) => "cpu".into(),
+            Runner::Gpu(m) => format!("gpu: {}", m.context().adapter_name()),
+        }
+    }
+
+    /// Kind, size and weight format of the model, in one line.
+    pub fn describe(&self) -> String {
+        let c = &self.weights.config;
+        format!(
+            "{} · {}M params, d={} × {} layers, {} weights",
+            if c.causal { "autoregressive" } else { "diffusion" },
+            (self.weights.param_count() as f64 / 1e6 * 10.0).round() / 10.0,
+            c.d_model,
+            c.n_layers,
+            format!("{:?}", self.weights.layers[0].wq.format()).to_lowercase()
+        )
+    }
+}
+
+async fn open_gpu(w: &ModelWeights) -> Result<GpuModel, EngineError> {
+    let ctx = GpuContext::new().await.map_err(EngineError::Gpu)?;
+    GpuModel::new(Rc::new(ctx), w).map_err(EngineError::Gpu)
+}
