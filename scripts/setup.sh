@@ -17,6 +17,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+for c in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+done
 
 # The wasm-bindgen CLI must match the wasm-bindgen crate exactly (crates/web/Cargo.toml).
 WBG=0.2.130

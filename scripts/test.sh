@@ -12,6 +12,11 @@ bash scripts/setup.sh
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/unmask-xdg}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
+echo "== format and lint (rustfmt.toml; clippy, warnings are errors)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p unmask-web --target wasm32-unknown-unknown -- -D warnings
+
 echo "== cargo test (workspace)"
 cargo test --workspace
 

@@ -14,12 +14,20 @@ use thiserror::Error;
 use crate::cpu::CpuModel;
 use crate::sampler::banned;
 
+/// Widest beam [`rank_by_joint`] accepts: each step keeps width² extensions, and
+/// each finished candidate costs a forward pass.
+pub const MAX_BEAM_WIDTH: usize = 1024;
+
 #[derive(Debug, Error, PartialEq)]
 pub enum BeamError {
     #[error("beam search needs an autoregressive (causal) model")]
     NotCausal,
     #[error("beam width must be at least 1")]
     ZeroWidth,
+    #[error("beam width {0} is too large (at most {MAX_BEAM_WIDTH})")]
+    TooWide(usize),
+    #[error("the model's vocabulary has no character to generate")]
+    NoCharacters,
     #[error("nothing to generate: the text has no masked positions")]
     NoMasks,
     #[error("the sequence has {len} positions; this model handles at most {max}")]
@@ -78,6 +86,9 @@ pub fn rank_by_joint(model: &CpuModel, tokens: &[u32], width: usize) -> Result<R
     if width == 0 {
         return Err(BeamError::ZeroWidth);
     }
+    if width > MAX_BEAM_WIDTH {
+        return Err(BeamError::TooWide(width));
+    }
     if tokens.len() > c.max_seq_len.min(crate::MAX_SEQ_LEN) {
         return Err(BeamError::TooLong { len: tokens.len(), max: c.max_seq_len.min(crate::MAX_SEQ_LEN) });
     }
@@ -90,6 +101,9 @@ pub fn rank_by_joint(model: &CpuModel, tokens: &[u32], width: usize) -> Result<R
     // (sequence, log-likelihood of the tokens filled so far)
     let mut beams: Vec<(Vec<u32>, f64)> = vec![(tokens.to_vec(), 0.0)];
     let allowed: Vec<u32> = (0..v as u32).filter(|&id| !banned(c, id)).collect();
+    if allowed.is_empty() {
+        return Err(BeamError::NoCharacters);
+    }
     let mut scored = 0; // positions before this are in the beam scores
     for &pos in &masked {
         let mut next: Vec<(Vec<u32>, f64)> = Vec::with_capacity(beams.len() * width);

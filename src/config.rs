@@ -3,6 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Largest sizes a model file may claim (far above any model this project ships;
+/// checked before anything is allocated from a header).
+pub const MAX_VOCAB: usize = 1 << 20;
+pub const MAX_D_MODEL: usize = 8192;
+pub const MAX_D_FF: usize = 32768;
+pub const MAX_LAYERS: usize = 256;
+
 /// Shape and constants of the mask-predictor Transformer (LLaMA-style, no biases).
 ///
 /// Stored as JSON in the `config` entry of the safetensors header metadata.
@@ -78,6 +85,17 @@ impl ModelConfig {
         let ids = [self.mask_id, self.pad_id, self.unk_id];
         if self.vocab_size == 0 || self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 || self.d_ff == 0 {
             return Err("vocab_size, d_model, d_ff, n_layers and n_heads must be positive".into());
+        }
+        // Sizes come from a file header: bound them before anything is built from
+        // them (the tensor list alone of a 10⁹-layer claim would exhaust memory).
+        let limits = [
+            ("vocab_size", self.vocab_size, MAX_VOCAB),
+            ("d_model", self.d_model, MAX_D_MODEL),
+            ("d_ff", self.d_ff, MAX_D_FF),
+            ("n_layers", self.n_layers, MAX_LAYERS),
+        ];
+        if let Some((name, v, max)) = limits.iter().find(|(_, v, max)| v > max) {
+            return Err(format!("{name} {v} is above this engine's limit of {max}"));
         }
         if !self.d_model.is_multiple_of(self.n_heads) {
             return Err(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads));

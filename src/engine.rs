@@ -14,7 +14,7 @@ use crate::cpu::CpuModel;
 use crate::format::{FormatError, ModelWeights};
 use crate::gpu::{GpuContext, GpuError, GpuModel};
 use crate::sampler::{generate_cpu, Generation, SampleError, SamplerParams};
-use crate::tokenizer::{PoemTokenizer, TokenizerError};
+use crate::tokenizer::{PoemTokenizer, TokenizerError, MASK_ID, PAD_ID, UNK_ID};
 
 // The file errors carry their cause in the message (not as a `source`), so an error
 // chain prints it once.
@@ -26,6 +26,8 @@ pub enum EngineError {
     Tokenizer(TokenizerError),
     #[error("the tokenizer has {tokenizer} ids but the model expects {model}")]
     VocabMismatch { tokenizer: usize, model: usize },
+    #[error("the model's special ids (mask {mask}, pad {pad}, unk {unk}) are not the tokenizer's (0, 1, 2)")]
+    SpecialIds { mask: u32, pad: u32, unk: u32 },
     #[error(transparent)]
     Gpu(GpuError),
     #[error(transparent)]
@@ -54,8 +56,12 @@ pub struct Engine {
 pub fn load_files(model: &[u8], tokenizer: &[u8]) -> Result<(ModelWeights, PoemTokenizer), EngineError> {
     let weights = ModelWeights::from_bytes(model).map_err(EngineError::Model)?;
     let tokenizer = PoemTokenizer::from_bytes(tokenizer).map_err(EngineError::Tokenizer)?;
-    if tokenizer.vocab_size() != weights.config.vocab_size {
-        return Err(EngineError::VocabMismatch { tokenizer: tokenizer.vocab_size(), model: weights.config.vocab_size });
+    let c = &weights.config;
+    if tokenizer.vocab_size() != c.vocab_size {
+        return Err(EngineError::VocabMismatch { tokenizer: tokenizer.vocab_size(), model: c.vocab_size });
+    }
+    if (c.mask_id, c.pad_id, c.unk_id) != (MASK_ID, PAD_ID, UNK_ID) {
+        return Err(EngineError::SpecialIds { mask: c.mask_id, pad: c.pad_id, unk: c.unk_id });
     }
     Ok((weights, tokenizer))
 }

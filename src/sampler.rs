@@ -74,6 +74,8 @@ pub enum SampleError {
     Empty,
     #[error("pinned position {0} is outside the sequence")]
     PinOutOfRange(usize),
+    #[error("position {0} is not one the model fills; only masked positions can be pinned")]
+    PinNotMasked(usize),
     #[error("token id {0} is not in the vocabulary")]
     BadToken(u32),
     #[error("steps must be at least 1")]
@@ -146,6 +148,11 @@ pub fn prepare(
     for &(pos, tok) in &p.pinned {
         if pos >= x.len() {
             return Err(SampleError::PinOutOfRange(pos));
+        }
+        // Only a position the model is to fill can be pinned: never a prompt
+        // character or the trailing [PAD] a shifted model reads through.
+        if tokens[pos] != mask_id {
+            return Err(SampleError::PinNotMasked(pos));
         }
         x[pos] = tok;
     }

@@ -18,7 +18,9 @@ pub const MAX_INPUT_CHARS: usize = 200;
 pub enum TaskError {
     #[error("the text is empty")]
     Empty,
-    #[error("the text is too long: {len} positions, the model handles {max}")]
+    #[error("the text is too long: {len} characters, at most {max}")]
+    TooManyChars { len: usize, max: usize },
+    #[error("too long for the model: the text with its masks and punctuation takes {len} positions, the model handles {max}")]
     TooLong { len: usize, max: usize },
     #[error("no `_` in the text: mark the characters to fill with `_` (or ＿, [MASK])")]
     NoMasks,
@@ -31,7 +33,25 @@ pub enum TaskError {
 }
 
 fn describe_unknown(u: &[UnknownChar]) -> String {
-    u.iter().map(|c| format!("'{}' (character {})", c.ch, c.char_index + 1)).collect::<Vec<_>>().join(", ")
+    let list = u.iter().map(|c| format!("{} (character {})", shown(c.ch), c.char_index + 1)).collect::<Vec<_>>();
+    let hint = if u.iter().any(|c| c.ch == '_' || c.ch == '＿') {
+        "; `_` marks a character to fill only in the fill-masks task (infill)"
+    } else {
+        ""
+    };
+    format!("{}{hint}", list.join(", "))
+}
+
+/// A character as a message shows it: invisible and direction-changing ones (which
+/// would scramble a terminal line or a page) by their code point.
+pub fn shown(c: char) -> String {
+    let invisible = c.is_control()
+        || matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xFFF9..=0xFFFB);
+    if invisible {
+        format!("U+{:04X}", c as u32)
+    } else {
+        format!("'{c}'")
+    }
 }
 
 /// What a user asks for. Adding a task is one variant here, its arms below (key,
@@ -197,7 +217,7 @@ impl<'a> TaskBuilder<'a> {
         }
         let n = text.chars().count();
         if n > MAX_INPUT_CHARS {
-            return Err(TaskError::TooLong { len: n, max: self.cfg.max_seq_len });
+            return Err(TaskError::TooManyChars { len: n, max: MAX_INPUT_CHARS });
         }
         let enc = if masks_allowed { self.tok.encode_template(text)? } else { self.tok.encode(text)? };
         if !enc.unknown.is_empty() {
@@ -298,6 +318,11 @@ impl<'a> TaskBuilder<'a> {
             let line: Vec<Slot> = match pins.get(li).map(|s| s.trim()).filter(|s| !s.is_empty()) {
                 None => vec![Slot::Mask; w],
                 Some(p) => {
+                    // Bounded before tokenizing: a pin is one line (a `[MASK]` is 6 characters).
+                    let n = p.chars().count();
+                    if n > 6 * w {
+                        return Err(TaskError::Invalid(format!("line {} has more than {w} characters", li + 1)));
+                    }
                     let mut s = self.tok.encode_template(p)?;
                     if !s.unknown.is_empty() {
                         return Err(TaskError::Unknown(s.unknown));
@@ -317,6 +342,10 @@ impl<'a> TaskBuilder<'a> {
 
     /// A poem whose lines start with the characters of `head` (藏头诗).
     pub fn acrostic(&self, form: PoemForm, head: &str) -> Result<Prompt, TaskError> {
+        let n = head.trim().chars().count();
+        if n > MAX_INPUT_CHARS {
+            return Err(TaskError::TooManyChars { len: n, max: MAX_INPUT_CHARS });
+        }
         let head: Vec<char> = head.trim().chars().collect();
         if head.len() > form.lines() {
             return Err(TaskError::Invalid(format!(

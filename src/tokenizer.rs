@@ -33,6 +33,11 @@ pub enum TokenizerError {
     MissingSpecial(&'static str),
     #[error("tokenizer failed: {0}")]
     Encode(String),
+    #[error(
+        "`{token}` (at character {}) is a control token, not text; to leave a character for the model, type `_`",
+        .char_index + 1
+    )]
+    SpecialText { token: &'static str, char_index: usize },
 }
 
 /// A character the vocabulary does not have, with its position in the text.
@@ -157,7 +162,14 @@ impl PoemTokenizer {
         }
         let enc = self.inner.encode(text, false).map_err(|e| TokenizerError::Encode(e.to_string()))?;
         let mut out = Encoded::default();
-        for (&id, &(start, _)) in enc.get_ids().iter().zip(enc.get_offsets()) {
+        for (&id, &(start, end)) in enc.get_ids().iter().zip(enc.get_offsets()) {
+            // `[MASK]`, `[PAD]` and `[UNK]` typed as text match the special tokens:
+            // never let user text smuggle control tokens into a template.
+            let piece = text.get(start..end).unwrap_or("");
+            if let Some(token) = SPECIAL_TOKENS.iter().find(|t| **t == piece) {
+                let char_index = char_base + text[..start].chars().count();
+                return Err(TokenizerError::SpecialText { token, char_index });
+            }
             out.slots.push(Slot::Token(id));
             if id == UNK_ID {
                 let char_index = text[..start.min(text.len())].chars().count();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use unmask::ar::{log_joint, rank_by_joint, BeamError};
+use unmask::ar::{log_joint, rank_by_joint, BeamError, MAX_BEAM_WIDTH};
 use unmask::cpu::CpuModel;
 use unmask::sampler::{banned, generate_cpu, SamplerParams};
 use unmask::tasks::{answer, TaskBuilder};
@@ -39,13 +39,19 @@ fn enumerate(m: &CpuModel, tokens: &[u32]) -> Vec<(Vec<u32>, f64)> {
 
 #[test]
 fn a_full_beam_finds_the_enumerated_best() {
-    let tok = test_tokenizer();
     for seed in [21, 22, 23] {
-        let m = ar_model(seed);
-        let tb = TaskBuilder::new(&tok, &m.config);
+        // A 30-id vocabulary (27 characters) keeps the full beam (27² candidates)
+        // within `MAX_BEAM_WIDTH`.
+        let mut c = unmask::ModelConfig::tiny(30);
+        c.causal = true;
+        let m = CpuModel::new(&ModelWeights::random(
+            c,
+            unmask::ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 },
+            seed,
+        ));
         // Two masks before a given line: every candidate can be listed.
-        let mut prompt = tb.previous_line("白日").unwrap();
-        prompt.tokens.truncate(6);
+        let mask = m.config.mask_id;
+        let prompt = unmask::tasks::Prompt { tokens: vec![mask, mask, 3, 10, 11, 4], masked: vec![0, 1] };
         let all = enumerate(&m, &prompt.tokens);
         let best = all.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
         let n_allowed = all.len().isqrt();
@@ -103,4 +109,15 @@ fn bad_requests_are_errors() {
         3,
     );
     assert_eq!(rank_by_joint(&CpuModel::new(&w), &prompt.tokens, 2), Err(BeamError::NotCausal));
+    // Absurd widths are refused up front (they used to overflow an allocation).
+    for width in [MAX_BEAM_WIDTH + 1, 1_000_000_000_000, usize::MAX] {
+        assert_eq!(rank_by_joint(&m, &prompt.tokens, width), Err(BeamError::TooWide(width)));
+    }
+    // A vocabulary of special tokens only has nothing to generate (it used to panic).
+    let mut c = unmask::ModelConfig::tiny(3);
+    c.causal = true;
+    let specials_only =
+        ModelWeights::random(c, unmask::ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 }, 4);
+    let mask = specials_only.config.mask_id;
+    assert_eq!(rank_by_joint(&CpuModel::new(&specials_only), &[mask, mask], 2), Err(BeamError::NoCharacters));
 }

@@ -148,3 +148,39 @@ fn plan_counts_parameters() {
     assert_eq!(w.param_count(), expect);
     assert_eq!(tensor_plan(&c).len(), 3 + 9 * c.n_layers);
 }
+
+/// Header claims that are absurd or break the kernels are refused by `validate`
+/// before anything is built from them: huge sizes (the tensor list of 10⁹ layers
+/// used to exhaust memory), a zero MLP width (used to panic in the loader), and
+/// infinite constants (used to compute NaN, and to save as `null`).
+#[test]
+fn absurd_header_claims_are_refused_before_allocating() {
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = serde_json::to_value(tiny_config(false)).unwrap();
+        f(&mut v);
+        let meta = Some(HashMap::from([
+            ("format".into(), "unmask".into()),
+            ("format_version".into(), "1".into()),
+            ("config".into(), v.to_string()),
+        ]));
+        ModelWeights::from_bytes(&rewrite(|_| {}, meta))
+    };
+    let cases: [(&str, &dyn Fn(&mut serde_json::Value)); 6] = [
+        ("n_layers", &|v| v["n_layers"] = 1_000_000_000u64.into()),
+        ("n_layers", &|v| v["n_layers"] = u64::MAX.into()),
+        ("vocab_size", &|v| v["vocab_size"] = (1u64 << 40).into()),
+        ("d_ff", &|v| v["d_ff"] = 0.into()),
+        ("rope_theta", &|v| v["rope_theta"] = 1e39.into()),
+        ("norm_eps", &|v| v["norm_eps"] = serde_json::Value::Null),
+    ];
+    for (what, f) in cases {
+        let r = with(f);
+        assert!(matches!(&r, Err(FormatError::Config(_))), "{what}: {r:?}");
+    }
+    let mut c = tiny_config(false);
+    c.rope_theta = f32::INFINITY;
+    assert!(c.validate().is_err());
+    c.rope_theta = 10_000.0;
+    c.norm_eps = f32::INFINITY;
+    assert!(c.validate().is_err());
+}

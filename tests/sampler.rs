@@ -160,6 +160,12 @@ fn bad_requests_are_refused() {
         run(&prompt, SamplerParams { pinned: vec![(999, 5)], ..Default::default() }),
         SampleError::PinOutOfRange(999)
     );
+    // A pin on a prompt character (the first position that is not a mask).
+    let kept = (0..prompt.len()).find(|&i| prompt[i] != 0).unwrap();
+    assert_eq!(
+        run(&prompt, SamplerParams { pinned: vec![(kept, 5)], ..Default::default() }),
+        SampleError::PinNotMasked(kept)
+    );
     assert_eq!(run(&[0, 9999], SamplerParams::default()), SampleError::BadToken(9999));
     assert!(matches!(run(&vec![0; 300], SamplerParams::default()), SampleError::TooLong { .. }));
     assert_eq!(

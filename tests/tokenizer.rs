@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use unmask::tasks::{PoemForm, TaskBuilder, TaskError};
-use unmask::tokenizer::{PoemTokenizer, Slot, MASK_ID, PAD_ID, UNK_ID};
+use unmask::tokenizer::{PoemTokenizer, Slot, TokenizerError, MASK_ID, PAD_ID, UNK_ID};
 
 #[test]
 fn one_token_per_character_and_round_trip() {
@@ -78,5 +78,58 @@ fn task_templates_have_the_right_shape() {
     assert!(matches!(tb.infill("床前明月光"), Err(TaskError::NoMasks)));
     assert!(matches!(tb.next_line("hello"), Err(TaskError::Unknown(u)) if u.len() == 5));
     assert!(matches!(tb.infill(&"明_".repeat(30)), Err(TaskError::TooLong { .. })));
-    assert!(matches!(tb.next_line(&"明".repeat(500)), Err(TaskError::TooLong { .. })));
+    assert!(matches!(tb.next_line(&"明".repeat(500)), Err(TaskError::TooManyChars { len: 500, max: 200 })));
+    // Within the character limit but past the model's positions: said in positions.
+    let e = tb.next_line(&"明".repeat(199)).unwrap_err();
+    assert!(e.to_string().contains("positions"), "{e}");
+}
+
+/// Control-token text typed by a user is refused with its position, in plain text and
+/// in templates alike (`[MASK]` in a template is the documented mask mark).
+#[test]
+fn special_token_text_is_refused_not_taken_as_tokens() {
+    let tok = test_tokenizer();
+    for (text, token, at) in
+        [("[MASK][MASK]", "[MASK]", 0), ("床前[PAD]月光", "[PAD]", 2), ("床前明月[UNK]", "[UNK]", 4)]
+    {
+        match tok.encode(text) {
+            Err(TokenizerError::SpecialText { token: t, char_index }) => {
+                assert_eq!((t, char_index), (token, at), "{text}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    let e = tok.encode_template("床前[MASK]月光").unwrap();
+    assert_eq!(e.slots.iter().filter(|s| **s == Slot::Mask).count(), 1);
+    assert!(matches!(
+        tok.encode_template("床_[PAD]"),
+        Err(TokenizerError::SpecialText { token: "[PAD]", char_index: 2 })
+    ));
+    let msg = tok.encode("床前[PAD]月光").unwrap_err().to_string();
+    assert!(msg.contains("`[PAD]` (at character 3)"), "{msg}");
+}
+
+/// A huge pin or acrostic head is refused by its length before it is tokenized.
+#[test]
+fn oversized_pins_are_refused_before_tokenizing() {
+    let tok = test_tokenizer();
+    let cfg = tiny_config(false);
+    let tb = TaskBuilder::new(&tok, &cfg);
+    let long = "明".repeat(100_000);
+    assert!(matches!(tb.poem(PoemForm::WuJue, std::slice::from_ref(&long)), Err(TaskError::Invalid(_))));
+    assert!(matches!(tb.acrostic(PoemForm::WuJue, &long), Err(TaskError::TooManyChars { len: 100_000, .. })));
+}
+
+/// Messages name invisible and bidi-control characters by code point (a raw U+202E
+/// reverses the rest of the terminal line), and `_` outside infill gets a hint.
+#[test]
+fn unknown_characters_are_shown_safely_with_hints() {
+    let tok = test_tokenizer();
+    let cfg = tiny_config(false);
+    let tb = TaskBuilder::new(&tok, &cfg);
+    let e = tb.next_line("床前\u{202E}明月\u{200B}光").unwrap_err().to_string();
+    assert!(e.contains("U+202E (character 3)") && e.contains("U+200B (character 6)"), "{e}");
+    assert!(!e.contains('\u{202E}') && !e.contains('\u{200B}'), "{e}");
+    let e = tb.next_line("床前_月光").unwrap_err().to_string();
+    assert!(e.contains("'_' (character 3)") && e.contains("infill"), "{e}");
 }

@@ -3,28 +3,19 @@
 // beam-ranked answers, each with its forward-pass count.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { ARTIFACTS, launch, record, serve, watch, checkLine } from "./harness.mjs";
+import { test } from "node:test";
+import { ARTIFACTS, record, watch, checkLine, setup } from "./harness.mjs";
 
 const TIMEOUT = 240_000;
-let server, browser;
-
-before(async () => {
-  server = await serve();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = setup();
 
 test("the compare view loads the twin on demand and shows both models' answers", async () => {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const context = await env.browser.newContext({ viewport: { width: 1000, height: 900 } });
   const page = await context.newPage();
   const errors = watch(page);
   const requests = [];
   page.on("request", (r) => requests.push(new URL(r.url()).pathname.replace(/^\/+/, "/")));
-  await page.goto(`${server.url}/?lang=en`);
+  await page.goto(`${env.server.url}/?lang=en`);
   await page.waitForSelector('#app[data-state="ready"]', { timeout: TIMEOUT });
   assert.ok(!requests.some((p) => p.startsWith("/model-ar/")), `the twin was fetched before the view opened: ${requests}`);
 

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -32,6 +33,24 @@ export function serve(dir = WWW) {
 
 export async function launch({ webgpu = true } = {}) {
   return chromium.launch({ executablePath: "/usr/bin/chromium", args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : BASE_FLAGS, headless: true });
+}
+
+/**
+ * Registers this test file's before/after hooks: a server for www/ and one Chromium
+ * (WebGPU on SwiftShader unless `webgpu` is false). Returns an object whose `server`
+ * and `browser` are set once the hooks have run.
+ */
+export function setup({ webgpu = true } = {}) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await serve();
+    env.browser = await launch({ webgpu });
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.server?.stop();
+  });
+  return env;
 }
 
 /** Every token string of the bundled tokenizer: what generated text may contain. */

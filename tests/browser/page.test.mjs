@@ -3,20 +3,11 @@
 // the Cache API on reload, and falls back to the CPU without WebGPU.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { ARTIFACTS, launch, record, serve, watch, checkLine } from "./harness.mjs";
+import { test } from "node:test";
+import { ARTIFACTS, launch, record, watch, checkLine, setup } from "./harness.mjs";
 
 const LOAD_TIMEOUT = 180_000;
-let server, browser;
-
-before(async () => {
-  server = await serve();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = setup();
 
 async function ready(page) {
   await page.waitForSelector('#app[data-state="ready"], #app[data-state="failed"]', { timeout: LOAD_TIMEOUT });
@@ -33,7 +24,9 @@ async function ready(page) {
 async function generate(page, tabLabel, text) {
   await page.click(`nav.tabs button:has-text("${tabLabel}")`);
   await page.fill("#text", text);
-  const before = await page.getAttribute("#result", "data-ms").catch(() => null);
+  // Read without waiting: before the first result there is no #result (a
+  // getAttribute would wait its whole default timeout for it).
+  const before = await page.evaluate(() => document.querySelector("#result")?.dataset.ms ?? null);
   await page.click("#generate");
   await page.waitForFunction(
     (prev) => {
@@ -49,11 +42,11 @@ async function generate(page, tabLabel, text) {
 }
 
 test("loads the model on WebGPU and completes both directions, then reloads from cache", async () => {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const context = await env.browser.newContext({ viewport: { width: 1000, height: 900 } });
   const page = await context.newPage();
   const errors = watch(page);
   const t0 = Date.now();
-  await page.goto(`${server.url}?lang=en`);
+  await page.goto(`${env.server.url}?lang=en`);
   const cold = await ready(page);
   record("cold_time_to_ready_ms", Date.now() - t0);
   assert.equal(cold.backend, "webgpu", await page.textContent("#status"));
@@ -102,9 +95,9 @@ test("loads the model on WebGPU and completes both directions, then reloads from
 });
 
 test("a damaged cache entry is detected and fetched again", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(`${server.url}?lang=en`);
+  await page.goto(`${env.server.url}?lang=en`);
   await ready(page);
   // Truncate the cached model in place.
   await page.evaluate(async () => {
@@ -127,7 +120,7 @@ test("without WebGPU the page says so and runs on the CPU", async () => {
   const context = await plain.newContext({ viewport: { width: 390, height: 844 } }); // phone width
   await context.addInitScript(() => { try { Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined }); } catch (_) {} });
   const page = await context.newPage();
-  await page.goto(`${server.url}?lang=en`);
+  await page.goto(`${env.server.url}?lang=en`);
   const s = await ready(page);
   assert.equal(s.backend, "cpu");
   assert.match(await page.textContent("#status"), /WebGPU not used/);

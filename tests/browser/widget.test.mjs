@@ -4,21 +4,13 @@
 // host's styles are untouched.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { ARTIFACTS, launch, record, serve } from "./harness.mjs";
+import { test } from "node:test";
+import { ARTIFACTS, record, serve, setup } from "./harness.mjs";
 
-let server, browser;
-before(async () => {
-  server = await serve();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = setup();
 
 test("two widgets share one engine and stay isolated from hostile host CSS", async () => {
-  const page = await browser.newPage({ viewport: { width: 900, height: 1100 } });
+  const page = await env.browser.newPage({ viewport: { width: 900, height: 1100 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   const modelFetches = [];
@@ -28,7 +20,7 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
     window.results = [];
     document.addEventListener("unmask:result", (e) => window.results.push({ id: e.target.id, ...e.detail }));
   });
-  await page.goto(`${server.url}widget-example.html`);
+  await page.goto(`${env.server.url}widget-example.html`);
 
   // Both widgets become ready (their Generate buttons enable).
   for (const id of ["a", "b"]) {
@@ -82,12 +74,12 @@ test("the README snippet works from another origin", async () => {
   const os = await import("node:os");
   const dir = mkdtempSync(path.join(os.tmpdir(), "unmask-host-"));
   writeFileSync(path.join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
-<script type="module" src="${server.url}unmask-widget.js"></script>
+<script type="module" src="${env.server.url}unmask-widget.js"></script>
 <unmask-poem mode="prev" text="疑是地上霜" steps="8" lang="en"></unmask-poem>`);
   const other = await serve(dir);
   try {
-    assert.notEqual(new URL(other.url).port, new URL(server.url).port);
-    const page = await browser.newPage();
+    assert.notEqual(new URL(other.url).port, new URL(env.server.url).port);
+    const page = await env.browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(other.url);

@@ -39,7 +39,11 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: length {} != expected {}", got.len(), want.len());
     let err_at = |i: usize| {
         let e = (got[i] - want[i]).abs() / (1.0 + want[i].abs());
-        if e.is_finite() { e } else { f32::INFINITY }
+        if e.is_finite() {
+            e
+        } else {
+            f32::INFINITY
+        }
     };
     // err_at maps NaN to infinity, so `>` catches every miss.
     let misses: Vec<usize> = (0..got.len()).filter(|&i| err_at(i) > tol).collect();

@@ -22,10 +22,33 @@ pub fn bundled(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www/model").join(name)
 }
 
+/// Largest files the CLI reads: a model, a tokenizer.json, an eval JSONL file.
+pub const MAX_MODEL_BYTES: u64 = 256 << 20;
+pub const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
+pub const MAX_PAIRS_BYTES: u64 = 256 << 20;
+
+/// The bytes of `path`, refusing anything larger than `max` (`/dev/zero` or a
+/// mistaken path must not fill the memory).
+pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let too_big = || anyhow::anyhow!("{} is larger than {} MiB: not a file this reads", path.display(), max >> 20);
+    // A regular file says its size; a device or pipe is read up to the cap.
+    if f.metadata().is_ok_and(|m| m.is_file() && m.len() > max) {
+        return Err(too_big());
+    }
+    let mut out = Vec::new();
+    f.take(max + 1).read_to_end(&mut out).with_context(|| format!("reading {}", path.display()))?;
+    if out.len() as u64 > max {
+        return Err(too_big());
+    }
+    Ok(out)
+}
+
 /// The model and tokenizer files named by `a`, checked against each other.
 pub fn read_files(a: &ModelArgs) -> Result<(ModelWeights, PoemTokenizer)> {
-    let bytes = std::fs::read(&a.model).with_context(|| format!("reading model {}", a.model.display()))?;
-    let tj = std::fs::read(&a.tokenizer).with_context(|| format!("reading tokenizer {}", a.tokenizer.display()))?;
+    let bytes = read_capped(&a.model, MAX_MODEL_BYTES).context("reading the model")?;
+    let tj = read_capped(&a.tokenizer, MAX_TOKENIZER_BYTES).context("reading the tokenizer")?;
     load_files(&bytes, &tj)
         .with_context(|| format!("loading model {} with tokenizer {}", a.model.display(), a.tokenizer.display()))
 }

@@ -73,7 +73,8 @@ struct Report {
 type Solver<'a> = Box<dyn Fn(&Prompt) -> Result<(String, usize)> + 'a>;
 
 pub fn run(a: EvalArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&a.pairs).with_context(|| format!("reading {}", a.pairs.display()))?;
+    let text = crate::engine::read_capped(&a.pairs, crate::engine::MAX_PAIRS_BYTES)?;
+    let text = String::from_utf8(text).with_context(|| format!("{} is not UTF-8 text", a.pairs.display()))?;
     let mut pairs = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let p: Pair = serde_json::from_str(line)
@@ -126,6 +127,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
         pairs.iter().map(|p| tb.next_line(&p.first).ok().zip(tb.previous_line(&p.second).ok())).collect();
     let skipped = prompts.iter().filter(|p| p.is_none()).count();
     let n = pairs.len() - skipped;
+    anyhow::ensure!(
+        n > 0,
+        "all {skipped} pairs of {} were skipped (characters outside the vocabulary, or empty): nothing to score",
+        a.pairs.display()
+    );
     let t0 = std::time::Instant::now();
     let mut out = Vec::new();
     for (name, reversal, solve) in &tasks {

@@ -12,6 +12,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn setup_kind(dir: &Path, causal: bool) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
     let chars: Vec<char> = CHARS.chars().collect();
     let tok = PoemTokenizer::build(&chars, &[('頭', '头')]).unwrap();
     let mut cfg = ModelConfig::tiny(tok.vocab_size());
@@ -161,4 +162,35 @@ fn bench_prints_both_backends_and_counters() {
     let (ok, out, err) = unmask(&["bench", "--reps", "1", "--steps", "4"], &m, &t);
     assert!(ok, "{err}");
     assert!(out.contains("adapter:") && out.contains(" gpu ") && out.contains(" cpu "), "{out}");
+}
+
+/// Inputs from the probe that used to crash, hang or answer wrongly with success.
+#[test]
+fn hostile_files_and_flags_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    // A device that never ends is refused at the cap, not read until memory runs out.
+    let (ok, _, err) = unmask(&["generate", "床前明月光", "--backend", "cpu"], Path::new("/dev/zero"), &t);
+    assert!(!ok && err.contains("larger than"), "{err}");
+    let (ok, _, err) = unmask(&["eval", "--pairs", "/dev/zero", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("larger than"), "{err}");
+    // Every pair skipped is an error, not "0.0% (0/0)" with success.
+    let pairs = dir.path().join("pairs.jsonl");
+    std::fs::write(&pairs, "{\"first\":\"hello\",\"second\":\"world\"}\n").unwrap();
+    let (ok, _, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("skipped"), "{err}");
+    // Special-token text is refused, not taken as tokens.
+    let (ok, _, err) = unmask(&["generate", "--mode", "next", "床前[PAD]月光", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("`[PAD]`"), "{err}");
+    // A pin on a prompt character is refused.
+    let (ok, _, err) =
+        unmask(&["generate", "--mode", "next", "床前明月光", "--pin", "1=月", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("only masked positions"), "{err}");
+    // An absurd beam width on a causal model is an error, not an allocation abort.
+    let (ma, ta) = setup_kind(&dir.path().join("ar"), true);
+    for w in ["1000000000000", "18446744073709551615"] {
+        let (ok, _, err) =
+            unmask(&["generate", "--mode", "prev", "疑是地上霜", "--beam", w, "--backend", "cpu"], &ma, &ta);
+        assert!(!ok && err.contains("too large"), "{w}: {err}");
+    }
 }

@@ -29,8 +29,8 @@ pub fn extract(texts: &[Text], vocab: &HashSet<char>) -> Vec<Couplet> {
         // Regular verse (every line 5 or 7 characters): couplets are lines (2k, 2k+1)
         // whatever the punctuation (静夜思 has a comma after 霜 in this edition).
         // Otherwise: a comma-type break inside a sentence, the sentence closed by B.
-        let regular =
-            lines.len().is_multiple_of(2) && lines.iter().all(|l| bare(l).chars().count() == bare(lines[0]).chars().count());
+        let regular = lines.len().is_multiple_of(2)
+            && lines.iter().all(|l| bare(l).chars().count() == bare(lines[0]).chars().count());
         for (i, w) in lines.windows(2).enumerate() {
             let (a, b) = (w[0], w[1]);
             let sentence = a.ends_with('，') && (b.ends_with('。') || b.ends_with('？') || b.ends_with('！'));

@@ -70,7 +70,10 @@ fn describe_error(lang: Lang, e: &TaskError) -> String {
             "模型不认识这些字：{}",
             u.iter().map(|c| format!("「{}」(第 {} 个字)", c.ch, c.char_index + 1)).collect::<Vec<_>>().join("、")
         ),
-        (Lang::Zh, TaskError::TooLong { len, max }) => format!("太长了：{len} 个位置，模型最多处理 {max} 个。"),
+        (Lang::Zh, TaskError::TooLong { len, max }) => {
+            format!("太长了：连同掩码和标点共 {len} 个位置，模型最多处理 {max} 个。")
+        }
+        (Lang::Zh, TaskError::TooManyChars { len, max }) => format!("太长了：{len} 个字，最多 {max} 个。"),
         (Lang::Zh, TaskError::NoMasks) => "没有要填的位置：用 _ 标出要填的字。".into(),
         _ => e.to_string(),
     }
