@@ -11,21 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let fmt: WeightFormat = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(WeightFormat::Q8);
     let tok = PoemTokenizer::from_bytes(&std::fs::read(tok_path)?)?;
-    let config = ModelConfig {
-        vocab_size: tok.vocab_size(),
-        d_model: 256,
-        n_layers: 6,
-        n_heads: 8,
-        d_ff: 704,
-        max_seq_len: 64,
-        rope_theta: 10_000.0,
-        norm_eps: 1e-5,
-        causal: false,
-        shifted: false,
-        mask_id: 0,
-        pad_id: 1,
-        unk_id: 2,
-    };
+    let config = ModelConfig::poem(tok.vocab_size());
     let w = ModelWeights::random(config, ExportFormat { blocks: fmt, embeddings: WeightFormat::Q8 }, 1);
     std::fs::write(out, w.to_bytes())?;
     println!("{out}: {} parameters", w.param_count());

@@ -61,23 +61,29 @@ impl ModelConfig {
         self.causal || self.shifted
     }
 
-    /// A tiny model for tests: awkward sizes on purpose (nothing is a multiple of 64).
-    pub fn tiny(vocab_size: usize) -> Self {
+    /// The shape of the bundled model (d = 256 × 6 layers, 8 heads, MLP 704, 64
+    /// positions), bidirectional, with the tokenizer's special ids.
+    pub fn poem(vocab_size: usize) -> Self {
         ModelConfig {
             vocab_size,
-            d_model: 96,
-            n_layers: 2,
-            n_heads: 3,
-            d_ff: 160,
-            max_seq_len: 40,
+            d_model: 256,
+            n_layers: 6,
+            n_heads: 8,
+            d_ff: 704,
+            max_seq_len: 64,
             rope_theta: 10_000.0,
             norm_eps: 1e-5,
             causal: false,
             shifted: false,
-            mask_id: 0,
-            pad_id: 1,
-            unk_id: 2,
+            mask_id: crate::tokenizer::MASK_ID,
+            pad_id: crate::tokenizer::PAD_ID,
+            unk_id: crate::tokenizer::UNK_ID,
         }
+    }
+
+    /// A tiny model for tests: awkward sizes on purpose (nothing is a multiple of 64).
+    pub fn tiny(vocab_size: usize) -> Self {
+        ModelConfig { d_model: 96, n_layers: 2, n_heads: 3, d_ff: 160, max_seq_len: 40, ..Self::poem(vocab_size) }
     }
 
     /// Checks the invariants the kernels rely on; returns a readable reason otherwise.
