@@ -11,13 +11,15 @@
 @group(0) @binding(5) var<storage, read_write> pred: array<u32>;  // (T)
 @group(0) @binding(6) var<storage, read_write> prob: array<f32>;  // (T)
 @group(0) @binding(7) var<storage, read_write> key: array<f32>;   // (T)
+@group(0) @binding(8) var<storage, read> exclude: array<u32>;     // (⌈V/32⌉) bit per id: never generated
 
 const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;
 var<workgroup> best_i: array<u32, 64>;
 
 fn banned(id: u32) -> bool {
-    return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id;
+    let excluded = ((exclude[id >> 5u] >> (id & 31u)) & 1u) != 0u;
+    return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id || excluded;
 }
 
 @compute @workgroup_size(64)

@@ -14,6 +14,7 @@ use crate::cpu::CpuModel;
 use crate::format::{FormatError, ModelWeights};
 use crate::gpu::{GpuContext, GpuError, GpuModel};
 use crate::sampler::{generate_cpu, Generation, SampleError, SamplerParams};
+use crate::tasks::LINE_END;
 use crate::tokenizer::{PoemTokenizer, TokenizerError, MASK_ID, PAD_ID, UNK_ID};
 
 // The file errors carry their cause in the message (not as a `source`), so an error
@@ -113,9 +114,23 @@ impl Engine {
         }
     }
 
-    /// A whole generation on the current backend (the CPU one runs to the end
-    /// without yielding; the page steps `CpuSampler` itself).
+    /// `p` as every front end samples with it: the tokenizer's punctuation added to
+    /// `exclude`, since every mask of a template is a character slot (the template
+    /// holds the punctuation itself). Without it a model can write `，` inside a line.
+    pub fn params_for(&self, p: &SamplerParams) -> SamplerParams {
+        let mut p = p.clone();
+        for id in LINE_END.iter().filter_map(|&c| self.tokenizer.char_id(c)) {
+            if !p.exclude.contains(&id) {
+                p.exclude.push(id);
+            }
+        }
+        p
+    }
+
+    /// A whole generation on the current backend with [`Self::params_for`] (the CPU
+    /// one runs to the end without yielding; the page steps `CpuSampler` itself).
     pub async fn generate(&self, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation, EngineError> {
+        let p = &self.params_for(p);
         Ok(match &self.runner {
             Runner::Cpu(m) => generate_cpu(m, tokens, p, history, |_| true)?,
             // Bad input is the caller's error, whichever backend found it.

@@ -143,6 +143,7 @@ mod tests {
             threshold: Some(0.9),
             seed: 42,
             pinned: vec![],
+            exclude: vec![],
         };
         let q = r.to_query();
         assert!(q.starts_with("task=poem&text=%E6%98%A5"), "{q}");

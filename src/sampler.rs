@@ -47,6 +47,11 @@ pub struct SamplerParams {
     pub threshold: Option<f32>,
     /// Positions forced to a token id before sampling; never changed.
     pub pinned: Vec<(usize, u32)>,
+    /// Token ids never generated, besides the special tokens. The engine puts the
+    /// tokenizer's punctuation here: every mask of a template is a character slot,
+    /// the template itself holds the punctuation (`engine::Engine::params_for`).
+    #[serde(skip)]
+    pub exclude: Vec<u32>,
     pub seed: u32,
 }
 
@@ -59,6 +64,7 @@ impl Default for SamplerParams {
             temperature: 0.0,
             threshold: None,
             pinned: Vec::new(),
+            exclude: Vec::new(),
             seed: 0,
         }
     }
@@ -156,7 +162,7 @@ pub fn prepare(
         }
         x[pos] = tok;
     }
-    if let Some(&bad) = x.iter().find(|&&t| t as usize >= vocab) {
+    if let Some(&bad) = x.iter().chain(&p.exclude).find(|&&t| t as usize >= vocab) {
         return Err(SampleError::BadToken(bad));
     }
     if !x.contains(&mask_id) {
@@ -213,8 +219,9 @@ pub fn banned(cfg: &crate::ModelConfig, id: u32) -> bool {
 pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u32, pos: u32) -> (u32, f32, f32) {
     let mut best = (f32::NEG_INFINITY, 0u32);
     let mut max = f32::NEG_INFINITY;
+    let skip = |v: u32| banned(cfg, v) || p.exclude.contains(&v);
     for (v, &l) in logits.iter().enumerate() {
-        if banned(cfg, v as u32) {
+        if skip(v as u32) {
             continue;
         }
         max = max.max(l);
@@ -223,8 +230,7 @@ pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u
             best = (score, v as u32);
         }
     }
-    let sum: f32 =
-        logits.iter().enumerate().filter(|(v, _)| !banned(cfg, *v as u32)).map(|(_, l)| (l - max).exp()).sum();
+    let sum: f32 = logits.iter().enumerate().filter(|(v, _)| !skip(*v as u32)).map(|(_, l)| (l - max).exp()).sum();
     let prob = (logits[best.1 as usize] - max).exp() / sum;
     let key = match p.remasking {
         Remasking::LowConfidence => prob,

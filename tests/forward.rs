@@ -153,9 +153,15 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
             SamplerParams { steps: 8, ..Default::default() },
             SamplerParams { steps: 20, block_length: 12, ..Default::default() },
             SamplerParams { threshold: Some(0.2), ..Default::default() },
+            // Punctuation excluded, as the engine samples (`Engine::params_for`).
+            SamplerParams { steps: 8, exclude: (3..10).collect(), ..Default::default() },
         ] {
             let c = generate_cpu(&cpu, &prompt, &p, true, |_| true).unwrap();
             let g = block_on(gpu.generate(&prompt, &p, true)).unwrap();
+            let masked = prompt.iter().enumerate().filter(|(_, &t)| t == w.config.mask_id).map(|(i, _)| i);
+            for i in masked {
+                assert!(!p.exclude.contains(&c.tokens[i]), "{p:?}: excluded id {} generated at {i}", c.tokens[i]);
+            }
             assert_eq!(g.tokens, c.tokens, "{fmt:?} {p:?}: GPU and CPU tokens differ");
             assert_eq!(g.steps_run, c.steps_run, "{fmt:?} {p:?}: step counts differ");
             assert_eq!(g.history.len(), c.history.len());

@@ -124,10 +124,21 @@ fn pick_matches_cpu_greedy_gumbel_and_random() {
     let mut tokens = vec![cfg.mask_id; t];
     tokens[2] = 5;
     tokens[6] = 7;
-    for (temperature, remasking) in
-        [(0.0, Remasking::LowConfidence), (0.8, Remasking::LowConfidence), (1.0, Remasking::Random)]
-    {
-        let p = SamplerParams { temperature, remasking, seed: 1234, ..Default::default() };
+    // The argmax ids at T = 0, excluded in the last case so the pick must move on;
+    // plus ids past 32 so a second bit word is read.
+    let argmax: Vec<u32> = (0..t)
+        .map(|pos| (0..v).max_by(|&a, &b| logits[pos * v + a].total_cmp(&logits[pos * v + b])).unwrap() as u32)
+        .collect();
+    let mut exclude: Vec<u32> = argmax.iter().copied().filter(|&id| !sampler::banned(&cfg, id)).collect();
+    exclude.extend([33, 40, (v - 1) as u32]);
+    for (temperature, remasking, exclude) in [
+        (0.0, Remasking::LowConfidence, vec![]),
+        (0.8, Remasking::LowConfidence, vec![]),
+        (1.0, Remasking::Random, vec![]),
+        (0.0, Remasking::LowConfidence, exclude.clone()),
+        (0.8, Remasking::LowConfidence, exclude.clone()),
+    ] {
+        let p = SamplerParams { temperature, remasking, seed: 1234, exclude, ..Default::default() };
         let (gp, gprob, gkey) = block_on(r.pick(&logits, &tokens, &cfg, &p, 3)).unwrap();
         for pos in 0..t {
             if tokens[pos] != cfg.mask_id {
@@ -139,6 +150,7 @@ fn pick_matches_cpu_greedy_gumbel_and_random() {
             assert_close(&format!("prob T={temperature} pos {pos}"), &[gprob[pos]], &[prob], MATMUL_TOL);
             assert_close(&format!("key {remasking:?} pos {pos}"), &[gkey[pos]], &[key], MATMUL_TOL);
             assert!(!sampler::banned(&cfg, gp[pos]), "picked a special token at {pos}");
+            assert!(!p.exclude.contains(&gp[pos]), "picked excluded id {} at {pos}", gp[pos]);
         }
     }
 }

@@ -299,6 +299,16 @@ impl Dispatch {
     }
 }
 
+/// `SamplerParams::exclude` as the pick kernel reads it: one bit per id of a
+/// `vocab`-id vocabulary (ids past it are ignored).
+pub fn exclude_bits(vocab: usize, ids: &[u32]) -> Vec<u32> {
+    let mut bits = vec![0u32; vocab.div_ceil(32).max(1)];
+    for &id in ids.iter().filter(|&&id| (id as usize) < vocab) {
+        bits[id as usize / 32] |= 1 << (id % 32);
+    }
+    bits
+}
+
 /// Workgroups of 64 to cover `n` items.
 pub fn groups64(n: usize) -> u32 {
     n.div_ceil(64) as u32
@@ -485,6 +495,7 @@ impl<'a> KernelRunner<'a> {
     }
 
     /// Pick for every position of `logits` (T, V); returns (pred, prob, key).
+    #[allow(clippy::too_many_arguments)]
     pub async fn pick(
         &self,
         logits: &[f32],
@@ -503,7 +514,9 @@ impl<'a> KernelRunner<'a> {
             storage(self.dev(), "prob", t as u64 * 4),
             storage(self.dev(), "key", t as u64 * 4),
         );
-        let d = self.dispatch(Kernel::Pick, None, &[&dims, &sp, &st, &lb, &tb, &pred, &prob, &key], (t as u32, 1, 1));
+        let ex = self.u32s(&exclude_bits(cfg.vocab_size, &p.exclude));
+        let d =
+            self.dispatch(Kernel::Pick, None, &[&dims, &sp, &st, &lb, &tb, &pred, &prob, &key, &ex], (t as u32, 1, 1));
         let pr: Vec<u32> = run_and_read(self.ctx, &[d], &pred).await?;
         let pb: Vec<f32> = run_and_read(self.ctx, &[], &prob).await?;
         let kb: Vec<f32> = run_and_read(self.ctx, &[], &key).await?;

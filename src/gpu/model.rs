@@ -13,6 +13,7 @@ use crate::sampler::{self, Generation, SamplerParams, StepRecord};
 struct Buffers {
     dims: wgpu::Buffer,        // uniform Dims
     sampler: wgpu::Buffer,     // uniform SamplerUniform
+    exclude: wgpu::Buffer,     // (⌈V/32⌉) bits: ids never generated (SamplerParams::exclude)
     state: wgpu::Buffer,       // State
     tokens: wgpu::Buffer,      // (T) u32
     x: wgpu::Buffer,           // (T, D) residual stream
@@ -84,6 +85,7 @@ impl GpuModel {
         let bufs = Buffers {
             dims: uniform(dev, "dims", &Dims::new(&c, tm)),
             sampler: uniform(dev, "sampler", &SamplerUniform::default()),
+            exclude: storage(dev, "exclude", f4(c.vocab_size.div_ceil(32).max(1))),
             state: storage(dev, "state", 16),
             tokens: storage(dev, "tokens", f4(tm)),
             x: storage(dev, "x", f4(tm * d)),
@@ -171,8 +173,11 @@ impl GpuModel {
         let head_rows = out.rows;
         weights.push(out);
         vectors.extend([norm, mp_dd, mp_dd_acc, mp_df, mp_fd_acc, mp_head, mp_head_masked]);
-        let pick =
-            mk(Kernel::Pick, None, &[&b.dims, &b.sampler, &b.state, &b.logits, &b.tokens, &b.pred, &b.prob, &b.key]);
+        let pick = mk(
+            Kernel::Pick,
+            None,
+            &[&b.dims, &b.sampler, &b.state, &b.logits, &b.tokens, &b.pred, &b.prob, &b.key, &b.exclude],
+        );
         let commit = mk(
             Kernel::Commit,
             None,
@@ -289,6 +294,7 @@ impl GpuModel {
         self.load_sequence(&x)?;
         let q = &self.ctx.queue;
         q.write_buffer(&self.bufs.sampler, 0, bytemuck::bytes_of(&SamplerUniform::new(c, p, steps, keep_history)));
+        q.write_buffer(&self.bufs.exclude, 0, bytemuck::cast_slice(&exclude_bits(c.vocab_size, &p.exclude)));
         if !sched.is_empty() {
             q.write_buffer(&self.bufs.schedule, 0, bytemuck::cast_slice(&sched));
         }

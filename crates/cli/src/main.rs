@@ -77,6 +77,7 @@ impl SamplerArgs {
             temperature: self.temperature,
             threshold: self.threshold,
             pinned: Vec::new(),
+            exclude: Vec::new(),
             seed: self.seed,
         }
     }

@@ -159,6 +159,7 @@ pub fn App() -> impl IntoView {
             temperature: temperature.get_untracked(),
             threshold: threshold.get_untracked(),
             pinned: vec![],
+            exclude: vec![],
             seed: seed.get_untracked(),
         },
     };

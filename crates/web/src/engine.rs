@@ -247,7 +247,8 @@ impl Engine {
                 }
             }
         }
-        let mut s = CpuSampler::new(self.inner.cpu_model(), tokens, p).map_err(|e| e.to_string())?;
+        let p = self.inner.params_for(p);
+        let mut s = CpuSampler::new(self.inner.cpu_model(), tokens, &p).map_err(|e| e.to_string())?;
         let mut history = Vec::new();
         let total = s.max_steps();
         while let Some(rec) = s.step() {
