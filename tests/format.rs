@@ -155,7 +155,8 @@ fn plan_counts_parameters() {
 /// infinite constants (used to compute NaN, and to save as `null`).
 #[test]
 fn absurd_header_claims_are_refused_before_allocating() {
-    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+    type HeaderEdit = fn(&mut serde_json::Value);
+    let with = |f: HeaderEdit| {
         let mut v = serde_json::to_value(tiny_config(false)).unwrap();
         f(&mut v);
         let meta = Some(HashMap::from([
@@ -165,13 +166,13 @@ fn absurd_header_claims_are_refused_before_allocating() {
         ]));
         ModelWeights::from_bytes(&rewrite(|_| {}, meta))
     };
-    let cases: [(&str, &dyn Fn(&mut serde_json::Value)); 6] = [
-        ("n_layers", &|v| v["n_layers"] = 1_000_000_000u64.into()),
-        ("n_layers", &|v| v["n_layers"] = u64::MAX.into()),
-        ("vocab_size", &|v| v["vocab_size"] = (1u64 << 40).into()),
-        ("d_ff", &|v| v["d_ff"] = 0.into()),
-        ("rope_theta", &|v| v["rope_theta"] = 1e39.into()),
-        ("norm_eps", &|v| v["norm_eps"] = serde_json::Value::Null),
+    let cases: [(&str, HeaderEdit); 6] = [
+        ("n_layers", |v| v["n_layers"] = 1_000_000_000u64.into()),
+        ("n_layers", |v| v["n_layers"] = u64::MAX.into()),
+        ("vocab_size", |v| v["vocab_size"] = (1u64 << 40).into()),
+        ("d_ff", |v| v["d_ff"] = 0.into()),
+        ("rope_theta", |v| v["rope_theta"] = 1e39.into()),
+        ("norm_eps", |v| v["norm_eps"] = serde_json::Value::Null),
     ];
     for (what, f) in cases {
         let r = with(f);
