@@ -15,7 +15,8 @@ BIN="$CARGO_TARGET_DIR/release/unmask-train"
 bash scripts/data.sh
 
 mkdir -p runs/v2
-last=$(ls -d runs/v2/seg-* 2>/dev/null | sed 's/.*seg-//' | sort -n | tail -1 || true)
+# Segment folders only (not their .log files), highest number first.
+last=$(find runs/v2 -maxdepth 1 -type d -name 'seg-*' | sed 's/.*seg-//' | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
 if [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   from="runs/v2/seg-$last"
   next=$((last + 1))
@@ -24,6 +25,10 @@ else
   next=1
 fi
 RUN="runs/v2/seg-$next"
+if [ -e "$RUN" ]; then
+  echo "$RUN exists already (a segment without a checkpoint?): move it away first" >&2
+  exit 1
+fi
 echo "segment $next from $from, $MINUTES min → $RUN"
 export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=536870912
 # One core: the other one is the session's.

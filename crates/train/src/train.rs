@@ -263,6 +263,12 @@ pub fn heldout_loss(model: &Model, held: &Dataset, seq: usize, causal: bool, n_s
 
 pub fn train(a: TrainArgs) -> Result<()> {
     let dev = Device::Cpu;
+    // A fresh run never writes over another run's checkpoint and log.
+    anyhow::ensure!(
+        a.resume || !a.run.join("ckpt.safetensors").exists(),
+        "{} already holds a checkpoint: pass --resume to continue it, or choose another --run",
+        a.run.display()
+    );
     std::fs::create_dir_all(&a.run)?;
     let tok = PoemTokenizer::from_bytes(&std::fs::read(a.data.join("tokenizer.json"))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
