@@ -25,6 +25,16 @@ impl Default for Request {
 pub const MAX_STEPS: usize = 64;
 
 impl Request {
+    /// The request as it is run: with a temperature and no seed fixed (seed 0), a
+    /// seed drawn by `draw` (so each click samples afresh, and the link made from the
+    /// result holds the seed that reproduces it); unchanged otherwise.
+    pub fn with_fresh_seed(mut self, draw: impl FnOnce() -> u32) -> Request {
+        if self.params.temperature > 0.0 && self.params.seed == 0 {
+            self.params.seed = draw().max(1);
+        }
+        self
+    }
+
     /// The template to sample, or why the input can't be used.
     pub fn prompt(&self, tb: &TaskBuilder) -> Result<Prompt, TaskError> {
         self.task.prompt(tb, &self.text, self.form)
@@ -148,6 +158,20 @@ mod tests {
         let q = r.to_query();
         assert!(q.starts_with("task=poem&text=%E6%98%A5"), "{q}");
         assert_eq!(Request::from_query(&format!("?{q}")), r);
+    }
+
+    #[test]
+    fn sampling_without_a_fixed_seed_draws_one_and_the_link_keeps_it() {
+        let warm = Request { params: SamplerParams { temperature: 0.8, ..Default::default() }, ..Default::default() };
+        let run = warm.clone().with_fresh_seed(|| 77);
+        assert_eq!(run.params.seed, 77);
+        assert!(run.to_query().contains("seed=77"), "{}", run.to_query());
+        // A fixed seed, or greedy decoding, is left alone.
+        let fixed = Request { params: SamplerParams { seed: 5, ..warm.params.clone() }, ..Default::default() };
+        assert_eq!(fixed.with_fresh_seed(|| 77).params.seed, 5);
+        assert_eq!(Request::default().with_fresh_seed(|| 77).params.seed, 0);
+        // A draw of 0 would mean "fresh" again in the link: never used.
+        assert_eq!(warm.with_fresh_seed(|| 0).params.seed, 1);
     }
 
     #[test]

@@ -94,6 +94,21 @@ test("loads the model on WebGPU and completes both directions, then reloads from
   await context.close();
 });
 
+test("with a temperature and no fixed seed each click samples afresh, and the link keeps the seed", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${env.server.url}?lang=en&task=next&temperature=1.5`);
+  await ready(page);
+  const seeds = [];
+  for (let i = 0; i < 2; i++) {
+    await generate(page, "Next line", "白日依山尽");
+    seeds.push(new URL(page.url()).searchParams.get("seed"));
+  }
+  assert.ok(seeds.every((s) => Number(s) > 0), `each click's seed should be in the link: ${seeds}`);
+  assert.notEqual(seeds[0], seeds[1], "a new seed each click");
+  await context.close();
+});
+
 test("a damaged cache entry is detected and fetched again", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();

@@ -46,6 +46,11 @@ pub(crate) fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 
+/// A random seed for a sampling request whose seed is not fixed.
+pub(crate) fn fresh_seed() -> u32 {
+    (js_sys::Math::random() * u32::MAX as f64) as u32
+}
+
 fn query() -> String {
     web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
 }
@@ -183,7 +188,7 @@ pub fn App() -> impl IntoView {
         if busy.get_untracked() || !matches!(load.get_untracked(), Load::Ready { .. }) {
             return;
         }
-        let req = request();
+        let req = request().with_fresh_seed(fresh_seed);
         let Some(mut engine) = ENGINE.with(|e| e.borrow_mut().take()) else { return };
         let prompt = {
             let tb = TaskBuilder::new(&engine.tokenizer, &engine.weights.config);

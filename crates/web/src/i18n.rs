@@ -67,7 +67,7 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
         "random" => ("random", "随机"),
         "temperature" => ("Temperature", "温度"),
         "threshold" => ("Confidence threshold (parallel decoding)", "置信度阈值（并行解码）"),
-        "seed" => ("Seed", "随机种子"),
+        "seed" => ("Seed (0 = a new one each time)", "随机种子（0 = 每次不同）"),
         "form" => ("Form", "体裁"),
         "loading" => ("Loading the model…", "正在加载模型…"),
         "ready_gpu" => ("Running on WebGPU", "运行于 WebGPU"),

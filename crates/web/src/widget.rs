@@ -64,7 +64,7 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
     let Some(mut engine) = ENGINES.with(|m| m.borrow_mut().get_mut(&base).and_then(Option::take)) else {
         return Err(JsValue::from_str("the model is not loaded yet"));
     };
-    let req = Request::from_query(&query);
+    let req = Request::from_query(&query).with_fresh_seed(crate::app::fresh_seed);
     let prompt = req.prompt(&TaskBuilder::new(&engine.tokenizer, &engine.weights.config));
     let out = match prompt {
         Err(e) => Err(e.to_string()),
