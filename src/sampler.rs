@@ -82,6 +82,8 @@ pub enum SampleError {
     PinOutOfRange(usize),
     #[error("position {0} is not one the model fills; only masked positions can be pinned")]
     PinNotMasked(usize),
+    #[error("the model's vocabulary has no character it may generate here")]
+    NothingAllowed,
     #[error("token id {0} is not in the vocabulary")]
     BadToken(u32),
     #[error("steps must be at least 1")]
@@ -126,13 +128,8 @@ pub fn params_for(cfg: &crate::ModelConfig, p: &SamplerParams) -> SamplerParams 
 }
 
 /// Applies pins and checks the request; returns the starting tokens.
-pub fn prepare(
-    tokens: &[u32],
-    p: &SamplerParams,
-    vocab: usize,
-    mask_id: u32,
-    max_len: usize,
-) -> Result<Vec<u32>, SampleError> {
+pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> Result<Vec<u32>, SampleError> {
+    let (vocab, mask_id, max_len) = (cfg.vocab_size, cfg.mask_id, cfg.max_seq_len);
     if tokens.is_empty() {
         return Err(SampleError::Empty);
     }
@@ -167,6 +164,10 @@ pub fn prepare(
     }
     if !x.contains(&mask_id) {
         return Err(SampleError::NoMasks);
+    }
+    // With nothing allowed the pick would commit a special token with success.
+    if !(0..vocab as u32).any(|id| !banned(cfg, id) && !p.exclude.contains(&id)) {
+        return Err(SampleError::NothingAllowed);
     }
     Ok(x)
 }
@@ -292,7 +293,7 @@ pub struct CpuSampler<'m> {
 impl<'m> CpuSampler<'m> {
     pub fn new(model: &'m CpuModel, tokens: &[u32], p: &SamplerParams) -> Result<Self, SampleError> {
         let cfg = &model.config;
-        let x = prepare(tokens, p, cfg.vocab_size, cfg.mask_id, cfg.max_seq_len)?;
+        let x = prepare(tokens, p, cfg)?;
         let p = params_for(cfg, p);
         let sched = schedule(&x, &p, cfg.mask_id);
         let total = max_steps(&x, &p, cfg.mask_id);

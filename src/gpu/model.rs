@@ -286,7 +286,7 @@ impl GpuModel {
     ) -> Result<Generation, GpuError> {
         self.ctx.check_alive()?;
         let c = &self.config;
-        let x = sampler::prepare(tokens, p, c.vocab_size, c.mask_id, c.max_seq_len)?;
+        let x = sampler::prepare(tokens, p, c)?;
         let p = &sampler::params_for(c, p);
         let t = x.len();
         let sched = sampler::schedule(&x, p, c.mask_id);

@@ -194,3 +194,27 @@ fn hostile_files_and_flags_fail_cleanly() {
         assert!(!ok && err.contains("too large"), "{w}: {err}");
     }
 }
+
+/// A model whose vocabulary is only the special tokens has nothing to write: every
+/// task says so (it used to panic in the poem path of a causal model).
+#[test]
+fn a_vocabulary_of_special_tokens_only_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = PoemTokenizer::build(&[], &[]).unwrap();
+    for causal in [false, true] {
+        let mut cfg = ModelConfig::tiny(tok.vocab_size());
+        cfg.causal = causal;
+        let w = ModelWeights::random(cfg, ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 }, 1);
+        let (m, t) = (dir.path().join("m.safetensors"), dir.path().join("tokenizer.json"));
+        std::fs::write(&m, w.to_bytes()).unwrap();
+        std::fs::write(&t, tok.to_json()).unwrap();
+        for args in [
+            &["generate", "--mode", "poem", "--backend", "cpu"][..],
+            &["generate", "--mode", "infill", "_", "--backend", "cpu"][..],
+        ] {
+            let (ok, out, err) = unmask(args, &m, &t);
+            assert!(!ok && !err.contains("panicked"), "causal {causal} {args:?}: ok {ok}, {out} {err}");
+            assert!(err.contains("no character"), "causal {causal} {args:?}: {err}");
+        }
+    }
+}
