@@ -117,11 +117,9 @@ pub fn decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                // Two hex digits exactly: `from_str_radix` alone would take `%+1` as 1.
-                let (hi, lo) = (b[i + 1], b[i + 2]);
-                let hex = (hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit())
-                    .then(|| u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).ok()?, 16).ok())
-                    .flatten();
+                // Two hex digits exactly (`%+1` is not an escape).
+                let digit = |c: u8| (c as char).to_digit(16);
+                let hex = digit(b[i + 1]).zip(digit(b[i + 2])).map(|(hi, lo)| (hi * 16 + lo) as u8);
                 match hex {
                     Some(v) => {
                         out.push(v);

@@ -220,7 +220,14 @@ pub fn banned(cfg: &crate::ModelConfig, id: u32) -> bool {
 pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u32, pos: u32) -> (u32, f32, f32) {
     let mut best = (f32::NEG_INFINITY, 0u32);
     let mut max = f32::NEG_INFINITY;
-    let skip = |v: u32| banned(cfg, v) || p.exclude.contains(&v);
+    // One table per pick instead of a search of `exclude` for every id, twice.
+    let mut skipped = vec![false; logits.len()];
+    for id in [cfg.mask_id, cfg.pad_id, cfg.unk_id].iter().chain(&p.exclude) {
+        if let Some(s) = skipped.get_mut(*id as usize) {
+            *s = true;
+        }
+    }
+    let skip = |v: u32| skipped[v as usize];
     for (v, &l) in logits.iter().enumerate() {
         if skip(v as u32) {
             continue;
