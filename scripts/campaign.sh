@@ -17,7 +17,17 @@ bash scripts/data.sh
 mkdir -p runs/v2
 # Segment folders only (not their .log files), highest number first.
 last=$(find runs/v2 -maxdepth 1 -type d -name 'seg-*' | sed 's/.*seg-//' | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
-if [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
+# A newest segment ended before its schedule (the session stopped) is finished first:
+# resumed with its optimiser and cosine, without refitting to MINUTES.
+unfinished() {
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if m["step"] < m["total_steps"] else 1)' "$1"
+}
+RESUME=()
+if [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.json" ] && unfinished "runs/v2/seg-$last/ckpt.json"; then
+  from="runs/v2/seg-$last"
+  next=$last
+  RESUME=(--resume --extra-steps 0)
+elif [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   from="runs/v2/seg-$last"
   next=$((last + 1))
 else
@@ -25,11 +35,19 @@ else
   next=1
 fi
 RUN="runs/v2/seg-$next"
-if [ -e "$RUN" ]; then
+if [ ${#RESUME[@]} -eq 0 ] && [ -e "$RUN" ]; then
   echo "$RUN exists already (a segment without a checkpoint?): move it away first" >&2
   exit 1
 fi
-echo "segment $next from $from, $MINUTES min → $RUN"
+if [ ${#RESUME[@]} -gt 0 ]; then
+  echo "segment $next: finishing its schedule from its checkpoint"
+  INIT=()
+  LOGMODE=-a
+else
+  echo "segment $next from $from, $MINUTES min → $RUN"
+  INIT=(--init-from "$from")
+  LOGMODE=
+fi
 export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=536870912
 # One core: the other one is the session's.
 export RAYON_NUM_THREADS=1
@@ -37,7 +55,7 @@ export RAYON_NUM_THREADS=1
 # (40%: one of two lines masked, previous and next equally) or a 64-window batch whose
 # samples are whole poems with every character masked at rate t (20%), SFT-style
 # line responses (50% of the rest: one line, or a run of lines), or plain LLaDA.
-"$BIN" train --data data/corpus --run "$RUN" --init-from "$from" --shifted \
+"$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
   --anthology-boost 6 --couplet-share 0.4 --poem-share 0.2 --line-mask 0.5 \
-  --eval-every 250 --ckpt-every 100 ${EXTRA_TRAIN_ARGS:-} > "$RUN.log" 2>&1
+  --eval-every 250 --ckpt-every 100 ${EXTRA_TRAIN_ARGS:-} 2>&1 | tee $LOGMODE "$RUN.log" > /dev/null
