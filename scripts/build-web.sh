@@ -11,6 +11,10 @@ wasm-bindgen --target web --no-typescript --out-dir www/pkg \
 for f in www/model/poem.safetensors www/model/tokenizer.json www/model-ar/poem.safetensors; do
   [ -f "$f" ] || { echo "missing $f (train with scripts/train.sh)" >&2; exit 1; }
 done
+# The compare view's chart reads each model's eval report.
+for f in www/model/eval.json www/model-ar/eval.json; do
+  [ -f "$f" ] || { echo "missing $f (unmask eval --pairs eval/couplets.jsonl --json-out $f, see README)" >&2; exit 1; }
+done
 # The autoregressive twin (compare view) shares the main model's tokenizer.
 cp www/model/tokenizer.json www/model-ar/tokenizer.json
 for dir in www/model www/model-ar; do

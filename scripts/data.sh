@@ -27,5 +27,5 @@ fi
 
 cargo build --release -p unmask-train
 if [ ! -f data/corpus/texts.jsonl ]; then
-  "$BIN" corpus --dist data/package/dist --mix crates/train/mix.toml --out data/corpus --couplets eval/couplets.jsonl
+  "$BIN" corpus --dist data/package/dist --mix crates/train/mix.toml --out data/corpus --couplets eval/couplets.jsonl --poems eval/poems.jsonl
 fi

@@ -23,6 +23,8 @@ pub mod ar;
 pub mod cpu;
 pub mod engine;
 pub mod gpu;
+#[cfg(feature = "progress")]
+pub mod progress;
 pub mod request;
 pub mod sampler;
 pub mod tasks;

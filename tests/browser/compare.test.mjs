@@ -2,9 +2,10 @@
 // and one click shows the diffusion answer next to the twin's left-to-right and
 // beam-ranked answers, each with its forward-pass count.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { ARTIFACTS, record, watch, checkLine, setup } from "./harness.mjs";
+import { ARTIFACTS, WWW, record, watch, checkLine, setup } from "./harness.mjs";
 
 const TIMEOUT = 240_000;
 const env = setup();
@@ -57,4 +58,47 @@ test("the compare view loads the twin on demand and shows both models' answers",
   assert.equal(await page.inputValue("#cmp-text"), "hello");
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+// The chart under the compare table draws the whole eval set's results from the
+// reports next to the models: one bar per model and task, with the reports' values.
+test("the compare view's chart shows both models' eval results, at desktop and phone width", async () => {
+  const report = (dir) => JSON.parse(readFileSync(path.join(WWW, dir, "eval.json"), "utf8"));
+  const want = [];
+  for (const [model, dir] of [["diffusion", "model"], ["autoregressive", "model-ar"]]) {
+    for (const t of report(dir).tasks) {
+      if (t.key === "forward" || t.key === "reversal" || t.key.startsWith("reversal_beam")) want.push({ model, task: t.key, value: t.accuracy });
+    }
+  }
+  assert.ok(want.filter((w) => w.model === "diffusion").length >= 2 && want.filter((w) => w.model === "autoregressive").length >= 2, JSON.stringify(want));
+  for (const [name, viewport, lang] of [["desktop", { width: 1000, height: 900 }, "en"], ["phone", { width: 390, height: 844 }, "zh"]]) {
+    const context = await env.browser.newContext({ viewport });
+    const page = await context.newPage();
+    const errors = watch(page);
+    await page.goto(`${env.server.url}/?lang=${lang}`);
+    await page.waitForSelector('#app[data-state="ready"]', { timeout: TIMEOUT });
+    await page.click("#compare-tab");
+    await page.waitForSelector('#eval-chart[data-state="ready"], #eval-chart[data-state="failed"]', { timeout: TIMEOUT });
+    assert.equal(await page.getAttribute("#eval-chart", "data-state"), "ready", await page.textContent("#eval-chart"));
+    const bars = await page.$$eval("#eval-chart rect.bar", (rs) => rs.map((r) => ({
+      model: r.dataset.model, task: r.dataset.task, value: Number(r.dataset.value),
+      height: Number(r.getAttribute("height")), label: r.nextElementSibling.textContent,
+    })));
+    assert.deepEqual(bars.map(({ model, task }) => ({ model, task })), want.map(({ model, task }) => ({ model, task })));
+    bars.forEach((b, i) => assert.ok(Math.abs(b.value - want[i].value) < 1e-9, `${b.model} ${b.task}: ${b.value} vs ${want[i].value}`));
+    // Heights are proportional to the values (150 units = 100%; an empty bar keeps a
+    // 1.5-unit stub so its colour shows), labels are the percentages.
+    for (const b of bars) {
+      assert.ok(Math.abs(b.height - Math.max(150 * b.value, 1.5)) < 0.11, `${b.model} ${b.task}: height ${b.height} for ${b.value}`);
+      assert.equal(b.label, (b.value * 100).toFixed(1));
+    }
+    const legend = await page.textContent("#eval-chart .chart-legend");
+    assert.match(legend, lang === "en" ? /Previous line \(reversal\)/ : /上一句（反向）/);
+    const box = await page.locator("#eval-chart svg").boundingBox();
+    assert.ok(box.width > 200 && box.x + box.width <= viewport.width, `chart box ${JSON.stringify(box)} in a ${viewport.width}px viewport`);
+    await page.locator("#eval-chart").scrollIntoViewIfNeeded();
+    await page.locator("#compare").screenshot({ path: path.join(ARTIFACTS, `compare-chart-${name}.png`) });
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
 });

@@ -22,6 +22,11 @@ pub fn bundled(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www/model").join(name)
 }
 
+/// The bundled autoregressive twin (`www/model-ar/poem.safetensors`).
+pub fn bundled_ar() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www/model-ar/poem.safetensors")
+}
+
 /// Largest files the CLI reads: a model, a tokenizer.json, an eval JSONL file.
 pub const MAX_MODEL_BYTES: u64 = 256 << 20;
 pub const MAX_TOKENIZER_BYTES: u64 = 64 << 20;

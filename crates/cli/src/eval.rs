@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use unmask::progress::Progress;
 use unmask::tasks::{answer, Prompt, TaskBuilder};
 
 use crate::{ModelArgs, SamplerArgs};
@@ -28,6 +29,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write the JSON report to this file (what `unmask plot` and the page's
+    /// compare chart read, e.g. www/model/eval.json).
+    #[arg(long)]
+    json_out: Option<PathBuf>,
     /// Print every miss.
     #[arg(long)]
     verbose: bool,
@@ -46,6 +51,8 @@ struct Pair {
 /// One measured task over all pairs.
 #[derive(Serialize)]
 struct Task {
+    /// Stable key for readers of the JSON: forward, reversal, reversal_beamW.
+    key: String,
     name: String,
     correct: usize,
     accuracy: f64,
@@ -63,6 +70,10 @@ struct Report {
     tasks: Vec<Task>,
     skipped: usize,
     model: String,
+    /// The model file's size in bytes, and how its block matrices are stored (q8, q4, f32, f16).
+    model_bytes: u64,
+    weights: unmask::WeightFormat,
+    pairs: String,
     causal: bool,
     backend: String,
     sampler: unmask::sampler::SamplerParams,
@@ -101,10 +112,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
         let g = crate::engine::generate(&eng, &p.tokens, &params, false)?;
         Ok((answer(&eng.tokenizer, p, &g.tokens), g.steps_run))
     });
-    // (name, reversal?, solver)
-    let mut tasks: Vec<(String, bool, &Solver)> = vec![("forward".into(), false, &generate)];
+    // (key, name, reversal?, solver)
+    let mut tasks: Vec<(String, String, bool, &Solver)> = vec![("forward".into(), "forward".into(), false, &generate)];
     let rev_name = if eng.weights.config.causal { "reversal (a) left to right" } else { "reversal" };
-    tasks.push((rev_name.into(), true, &generate));
+    tasks.push(("reversal".into(), rev_name.into(), true, &generate));
     let beams: Vec<(usize, Solver)> = a
         .beam
         .iter()
@@ -120,7 +131,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         })
         .collect();
     for (w, s) in &beams {
-        tasks.push((format!("reversal (b) beam {w}, ranked by p(A)p(B|A)"), true, s));
+        tasks.push((format!("reversal_beam{w}"), format!("reversal (b) beam {w}, ranked by p(A)p(B|A)"), true, s));
     }
 
     let prompts: Vec<Option<(Prompt, Prompt)>> =
@@ -134,9 +145,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
     );
     let t0 = std::time::Instant::now();
     let mut out = Vec::new();
-    for (name, reversal, solve) in &tasks {
+    for (key, name, reversal, solve) in &tasks {
         let t1 = std::time::Instant::now();
         let (mut correct, mut passes) = (0, 0);
+        let progress = Progress::new(name, pairs.len() as u64, 100);
         for (i, (pair, pr)) in pairs.iter().zip(&prompts).enumerate() {
             let Some((fp, rp)) = pr else { continue };
             let (prompt, want, given) =
@@ -146,13 +158,13 @@ pub fn run(a: EvalArgs) -> Result<()> {
             let ok = got == norm(want);
             correct += ok as usize;
             if a.verbose && !ok {
-                eprintln!("{name}: {given} → {got} (want {want})");
+                progress.println(&format!("{name}: {given} → {got} (want {want})"));
             }
-            if (i + 1) % 100 == 0 {
-                eprintln!("{name}: {}/{} pairs, {correct} correct", i + 1, pairs.len());
-            }
+            progress.update(i as u64 + 1, || format!("pairs, {correct} correct"));
         }
+        progress.finish();
         out.push(Task {
+            key: key.clone(),
             name: name.clone(),
             correct,
             accuracy: correct as f64 / n.max(1) as f64,
@@ -167,13 +179,20 @@ pub fn run(a: EvalArgs) -> Result<()> {
         tasks: out,
         skipped,
         model: format!("{} ({})", a.model.model.display(), eng.describe()),
+        model_bytes: std::fs::metadata(&a.model.model).map(|m| m.len()).unwrap_or(0),
+        weights: eng.weights.layers[0].wq.format(),
+        pairs: a.pairs.display().to_string(),
         causal: eng.weights.config.causal,
         backend: eng.backend_name(),
         sampler: unmask::sampler::params_for(&eng.weights.config, &params),
         seconds: t0.elapsed().as_secs_f64(),
     };
+    let json = serde_json::to_string(&rep)?;
+    if let Some(path) = &a.json_out {
+        std::fs::write(path, format!("{json}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
     if a.json {
-        println!("{}", serde_json::to_string(&rep)?);
+        println!("{json}");
     } else {
         println!("pairs     {n} ({skipped} skipped: characters outside the vocabulary or empty)");
         for t in &rep.tasks {

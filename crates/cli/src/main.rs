@@ -4,6 +4,8 @@
 mod bench;
 mod engine;
 mod eval;
+mod plot;
+mod poems;
 
 use std::path::PathBuf;
 
@@ -30,6 +32,10 @@ enum Cmd {
     Eval(eval::EvalArgs),
     /// Per-step and end-to-end latency on the GPU and the CPU in one run.
     Bench(bench::BenchArgs),
+    /// Verse measures of generated whole poems (punctuation, loops, distinct-2, twin NLL) against real ones.
+    EvalPoems(poems::EvalPoemsArgs),
+    /// Draw the README's charts (SVG) from docs/charts/lineage.json and eval reports.
+    Plot(plot::PlotArgs),
 }
 
 /// Which model files to load.
@@ -181,6 +187,8 @@ fn main() {
         Cmd::Generate(a) => generate(a),
         Cmd::Eval(a) => eval::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::EvalPoems(a) => poems::run(a),
+        Cmd::Plot(a) => plot::run(a),
     };
     if let Err(e) = r {
         eprintln!("error: {e:#}");

@@ -218,3 +218,87 @@ fn a_vocabulary_of_special_tokens_only_is_an_error_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn eval_reports_feed_the_plot_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (m, t) = setup(&d.join("diff"));
+    let (ma, _) = setup_kind(&d.join("ar"), true);
+    let pairs = d.join("pairs.jsonl");
+    std::fs::write(&pairs, "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\"}\n").unwrap();
+    let p = pairs.to_str().unwrap();
+    let (de, ae) = (d.join("diff.json"), d.join("ar.json"));
+    let (ok, _, err) = unmask(&["eval", "--pairs", p, "--backend", "cpu", "--json-out", de.to_str().unwrap()], &m, &t);
+    assert!(ok, "{err}");
+    let (ok, _, err) =
+        unmask(&["eval", "--pairs", p, "--backend", "cpu", "--beam", "2", "--json-out", ae.to_str().unwrap()], &ma, &t);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ae).unwrap()).unwrap();
+    let keys: Vec<&str> = report["tasks"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["forward", "reversal", "reversal_beam2"]);
+    assert_eq!(report["weights"], "q8");
+    assert_eq!(report["model_bytes"].as_u64().unwrap(), std::fs::metadata(&ma).unwrap().len());
+
+    // A resumed run's log repeats the steps after its checkpoint: the later rows win.
+    let log = d.join("log.csv");
+    let mut csv = String::from("step,loss,lr,tokens_per_s,elapsed_s,heldout_loss\n");
+    for s in 1..=120 {
+        csv += &format!("{s},{},1e-4,1000,{s}.0,{}\n", 2.0 - s as f64 / 200.0, if s % 50 == 0 { "6.1" } else { "" });
+    }
+    csv += "100,0.5,1e-4,1000,1.0,6.0\n";
+    std::fs::write(&log, csv).unwrap();
+    let lineage = d.join("lineage.json");
+    let lin = |recall_run: &str| {
+        serde_json::json!({
+            "runs": [
+                {"name": "twin", "objective": "next-token", "tokens": 1000, "heldout": 5.4},
+                {"name": "seg", "objective": "masked", "tokens_per_step": 100, "log": log, "heldout_at": [[10, 6.3]], "heldout": 6.2}
+            ],
+            "recall": [
+                {"run": "twin", "eval": ae},
+                {"run": recall_run, "step": 50, "forward": 0.5, "reversal": 0.25},
+                {"run": "seg", "eval": de}
+            ],
+            "reversal": {"diffusion": de, "autoregressive": ae, "published": [{"name": "LLaDA 8B Instruct", "forward": 0.518, "reversal": 0.456}]},
+            "sizes": [de, de]
+        })
+        .to_string()
+    };
+    std::fs::write(&lineage, lin("seg")).unwrap();
+    let plot = |out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_unmask"))
+            .args(["plot", "--lineage", lineage.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = plot(&d.join("charts"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let svg = |name: &str| std::fs::read_to_string(d.join("charts").join(name)).unwrap();
+    for name in ["training.svg", "recall.svg", "reversal.svg", "sizes.svg"] {
+        let s = svg(name);
+        assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"), "{name}: {s}");
+    }
+    let pct = |x: &serde_json::Value| format!("{:.1}", x.as_f64().unwrap() * 100.0);
+    let diff: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&de).unwrap()).unwrap();
+    let rev = svg("reversal.svg");
+    for v in [&diff["forward"], &diff["reversal"], &report["tasks"][2]["accuracy"]] {
+        assert!(
+            rev.contains(&format!(">{}<", pct(v))) || rev.contains(&format!(">\n{}\n<", pct(v))),
+            "{} missing",
+            pct(v)
+        );
+    }
+    assert!(rev.contains("51.8") && rev.contains("45.6") && rev.contains("LLaDA 8B Instruct"));
+    assert!(
+        svg("training.svg").contains("seg: training loss")
+            && svg("training.svg").contains("twin: held-out next-token NLL")
+    );
+    assert!(svg("recall.svg").contains(">50.0<") || svg("recall.svg").contains("50.0"));
+
+    // A recall point naming a run the lineage lacks is a clear error.
+    std::fs::write(&lineage, lin("nope")).unwrap();
+    let out = plot(&d.join("charts2"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("\"nope\""), "{err}");
+}

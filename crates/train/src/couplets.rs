@@ -1,13 +1,16 @@
-//! The famous-couplet eval set (ARCHITECTURE.md, "Couplet evaluation"): consecutive lines `A，B。` of one
-//! sentence from 唐诗三百首 / 千家诗 that the whole corpus pins down — A is followed by
-//! B wherever it occurs and B preceded by A — so exact match is a fair score in both
-//! directions.
+//! The eval sets drawn from the two anthologies. The famous-couplet set
+//! (ARCHITECTURE.md, "Couplet evaluation"): consecutive lines `A，B。` of one sentence
+//! from 唐诗三百首 / 千家诗 that the whole corpus pins down — A is followed by B wherever
+//! it occurs and B preceded by A — so exact match is a fair score in both directions.
+//! The real-poem set: the anthologies' 绝句 and 律诗, the reference the verse measures
+//! of generated poems (`unmask eval-poems`) are compared with.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::corpus::{split_lines, Text};
+use unmask::tasks::PoemForm;
 
 #[derive(Serialize)]
 pub struct Couplet {
@@ -75,4 +78,36 @@ pub fn extract(texts: &[Text], vocab: &HashSet<char>) -> Vec<Couplet> {
         }
     }
     cands.into_iter().filter(|c| next[&c.first].len() == 1 && prev[&c.second].len() == 1).collect()
+}
+
+#[derive(Serialize)]
+pub struct RealPoem {
+    pub form: &'static str,
+    pub text: String,
+    pub source: String,
+}
+
+/// Every regular poem of the anthologies in one of the page's forms (4 or 8 lines of 5
+/// or 7 characters, `，` and `。` alternating, all characters in the vocabulary), once.
+pub fn poems(texts: &[Text], vocab: &HashSet<char>) -> Vec<RealPoem> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for t in texts.iter().filter(|t| t.source == "tangshisanbaishou" || t.source == "qianjiashi") {
+        let lines = split_lines(&t.text);
+        let Some(form) = PoemForm::ALL
+            .into_iter()
+            .find(|f| f.lines() == lines.len() && lines.iter().all(|l| bare(l).chars().count() == f.chars_per_line()))
+        else {
+            continue;
+        };
+        let alternating = lines.iter().enumerate().all(|(i, l)| l.ends_with(if i % 2 == 0 { '，' } else { '。' }));
+        if alternating
+            && t.text.chars().all(|c| vocab.contains(&c) || c == '，' || c == '。')
+            && seen.insert(t.text.clone())
+        {
+            let book = if t.source == "qianjiashi" { "千家诗" } else { "唐诗三百首" };
+            out.push(RealPoem { form: form.key(), text: t.text.clone(), source: format!("{book} · {}", t.title) });
+        }
+    }
+    out
 }

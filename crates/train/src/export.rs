@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use unmask::progress::Progress;
 use unmask::{ExportFormat, ModelWeights, WeightFormat};
 
 #[derive(clap::Args)]
@@ -31,15 +32,18 @@ pub fn export(a: ExportArgs) -> Result<()> {
         ("q4", WeightFormat::Q4, WeightFormat::Q8),
     ];
     let params: HashMap<String, Vec<f32>> = params;
-    for (name, blocks, embeddings) in variants {
+    let progress = Progress::new("export", variants.len() as u64, 1);
+    for (i, (name, blocks, embeddings)) in variants.into_iter().enumerate() {
         let w = ModelWeights::from_f32(meta.config.clone(), &params, ExportFormat { blocks, embeddings })?;
         let bytes = w.to_bytes();
         // Round-trip through the engine's own reader before anyone ships it.
         ModelWeights::from_bytes(&bytes)?;
         let path = out.join(format!("poem-{name}.safetensors"));
         std::fs::write(&path, &bytes)?;
+        progress.update(i as u64 + 1, || name.to_string());
         println!("{:>10} bytes  {}", bytes.len(), path.display());
     }
+    progress.finish();
     std::fs::copy(&a.tokenizer, out.join("tokenizer.json"))?;
     std::fs::create_dir_all(&a.www)?;
     let dst = a.www.join("poem.safetensors");

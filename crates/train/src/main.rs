@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Build data/corpus/{texts.jsonl,tokenizer.json,stats.txt} and eval/couplets.jsonl.
+    /// Build data/corpus/{texts.jsonl,tokenizer.json,stats.txt}, eval/couplets.jsonl and eval/poems.jsonl.
     Corpus {
         /// The extracted package's dist/ folder.
         #[arg(long, default_value = "data/package/dist")]
@@ -40,6 +40,9 @@ enum Cmd {
         out: PathBuf,
         #[arg(long, default_value = "eval/couplets.jsonl")]
         couplets: PathBuf,
+        /// The anthologies' regular poems, the reference of `unmask eval-poems`.
+        #[arg(long, default_value = "eval/poems.jsonl")]
+        poems: PathBuf,
     },
     Train(train::TrainArgs),
     /// Held-out loss of a checkpoint (nats per character; diffusion: the LLaDA bound).
@@ -56,7 +59,7 @@ enum Cmd {
     Export(export::ExportArgs),
 }
 
-fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf) -> Result<()> {
+fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf, poems_path: PathBuf) -> Result<()> {
     let mix: corpus::Mix = toml::from_str(&std::fs::read_to_string(&mix).context("mix.toml")?)?;
     eprintln!("reading {}", dist.display());
     let texts = corpus::load_texts(&dist, &mix)?;
@@ -106,6 +109,12 @@ fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf)
         writeln!(f, "{}", serde_json::to_string(c)?)?;
     }
     s += &format!("eval couplets: {} → {}\n", cps.len(), couplets_path.display());
+    let poems = couplets::poems(&texts, &vocab);
+    let mut f = std::fs::File::create(&poems_path)?;
+    for p in &poems {
+        writeln!(f, "{}", serde_json::to_string(p)?)?;
+    }
+    s += &format!("eval poems: {} → {}\n", poems.len(), poems_path.display());
     print!("{s}");
     std::fs::write(out.join("stats.txt"), s)?;
     Ok(())
@@ -113,7 +122,7 @@ fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf)
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Corpus { dist, mix, out, couplets } => corpus_cmd(dist, mix, out, couplets),
+        Cmd::Corpus { dist, mix, out, couplets, poems } => corpus_cmd(dist, mix, out, couplets, poems),
         Cmd::Train(a) => train::train(a),
         Cmd::Heldout { run, data, anthology } => {
             let (meta, params, _) = train::load_params(&run)?;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
+use unmask::progress::Progress;
 use unmask::{ModelConfig, PoemTokenizer};
 
 use crate::data::{causal_batch, diffusion_batch, Dataset, Part, Window};
@@ -344,6 +345,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mut t_mark = (0usize, 0.0f64);
     let mut ema = f64::NAN;
     let vars: Vec<Var> = model.names.iter().map(|n| model.vars[n].clone()).collect();
+    let shown_total = |t: usize| if t == usize::MAX { 0 } else { t as u64 };
+    let mut progress = Progress::new("step", shown_total(total), 10);
     while step < total {
         let batch = if a.causal {
             let seqs: Vec<Vec<u32>> = (0..a.batch).map(|_| train_set.sample(&mut rng, a.seq)).collect();
@@ -416,23 +419,26 @@ pub fn train(a: TrainArgs) -> Result<()> {
             let sps = (el - t_mark.1) / (step - t_mark.0) as f64;
             let evals = 1.0 + 1.0 / a.eval_every as f64 * 4.0; // eval/ckpt overhead
             total = step + ((budget - el - 60.0) / (sps * evals)).max(0.0) as usize;
-            eprintln!("{sps:.3} s/step measured → total_steps = {total}");
+            progress.println(&format!("{sps:.3} s/step measured → total_steps = {total}"));
+            progress.set_total(shown_total(total));
         }
         let mut held_loss = String::new();
         if step % a.eval_every == 0 || step == total {
             let h = heldout_loss(&model, &held, a.seq, a.causal, 512)?;
             held_loss = format!("{h:.4}");
         }
-        if step % 10 == 0 || step == total || !held_loss.is_empty() {
+        if !held_loss.is_empty() {
+            progress.println(&format!("step {step:>6}/{total} heldout {held_loss}"));
+        }
+        progress.update(step as u64, || {
             let tps = (step - start_step) as f64 * (a.batch * a.seq) as f64 / el;
             let eta = if total == usize::MAX { 0.0 } else { (total - step) as f64 * el / (step - start_step) as f64 };
-            eprintln!(
-                "step {step:>6}/{total} loss {lv:.4} (ema {ema:.4}) lr {lr:.2e} |g| {gnorm:.2} {tps:.0} tok/s elapsed {:.1} min ETA {:.1} min{}",
+            format!(
+                "loss {lv:.4} (ema {ema:.4}) lr {lr:.2e} |g| {gnorm:.2} {tps:.0} tok/s elapsed {:.1} min ETA {:.1} min",
                 el / 60.0,
-                eta / 60.0,
-                if held_loss.is_empty() { String::new() } else { format!(" heldout {held_loss}") }
-            );
-        }
+                eta / 60.0
+            )
+        });
         writeln!(
             log,
             "{step},{lv:.5},{lr:.3e},{:.0},{el:.1},{held_loss}",
@@ -444,10 +450,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
             save_ckpt(&a.run, &model, &opt, &meta)?;
         }
         if el > budget {
-            eprintln!("time budget spent at step {step}; stopping (checkpoint saved)");
+            progress.println(&format!("time budget spent at step {step}; stopping (checkpoint saved)"));
             break;
         }
     }
+    progress.finish();
     let h = heldout_loss(&model, &held, a.seq, a.causal, 1024)?;
     eprintln!("final held-out {} loss (1024 seqs): {h:.4}", if a.causal { "next-token" } else { "LLaDA masked" });
     std::fs::write(a.run.join("heldout.txt"), format!("step {step} heldout_loss {h:.5}\n"))?;

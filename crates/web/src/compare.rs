@@ -13,6 +13,7 @@ use unmask::sampler::SamplerParams;
 use unmask::tasks::{answer, Prompt, TaskBuilder};
 
 use crate::app::{now_ms, ENGINE};
+use crate::chart::EvalChart;
 use crate::engine::{load_engine, BackendInfo, Engine};
 use crate::i18n::{t, task_label, Lang};
 use crate::state::Task;
@@ -193,6 +194,7 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
                     }).collect_view()}
                 </tbody>
             </table>
+            <EvalChart lang=lang />
         </section>
     }
 }

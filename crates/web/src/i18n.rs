@@ -99,6 +99,16 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
         "cmp_ar" => ("Autoregressive, left to right", "自回归，从左到右"),
         "cmp_ar_plain" => ("Autoregressive, left to right (cannot see the given line)", "自回归，从左到右（看不到给出的句子）"),
         "cmp_ar_beam" => ("Autoregressive, candidates ranked by p(A)·p(B|A), beam width", "自回归，按 p(A)·p(B|A) 排序候选，束宽"),
+        "chart_loading" => ("Loading the evaluation results…", "正在加载评测结果…"),
+        "chart_failed" => ("The evaluation results could not be loaded:", "评测结果加载失败："),
+        "chart_title" => ("Famous couplets recalled, exact match", "名句联想，逐字一致"),
+        "chart_pairs" => ("couplets", "联"),
+        "chart_note" => ("the whole evaluation set, measured with unmask eval", "整个评测集，由 unmask eval 测得"),
+        "chart_diffusion" => ("Diffusion", "扩散"),
+        "chart_ar" => ("Autoregressive", "自回归"),
+        "chart_forward" => ("Next line (forward)", "下一句（正向）"),
+        "chart_reversal" => ("Previous line (reversal)", "上一句（反向）"),
+        "chart_beam" => ("Previous line, candidates ranked by p(A)·p(B|A), beam width", "上一句，按 p(A)·p(B|A) 排序候选，束宽"),
         _ => (key, key),
     };
     pick(lang, pair)

@@ -4,12 +4,14 @@
 //!
 //! [`state`] is plain Rust (tested natively); `engine` loads the model (progress,
 //! Cache API) and runs it on WebGPU or the CPU; `app` is the page; `compare` is its
-//! diffusion-vs-autoregressive view; `widget` is what `www/unmask-widget.js` calls.
+//! diffusion-vs-autoregressive view, `chart` that view's chart of the eval results; `widget` is what `www/unmask-widget.js` calls.
 
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod chart;
 #[cfg(target_arch = "wasm32")]
 mod compare;
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,263 @@
+//! `unmask eval-poems`: whole poems generated in each form, measured as verse and
+//! against the anthologies' real poems of the same form (`eval/poems.jsonl`):
+//!
+//! - punctuation in character slots (the template fixes where `，` and `。` go; a slot
+//!   that holds one breaks the line);
+//! - loops: a line repeated, or a run of two or more characters occurring three times
+//!   or more (不知人，不知人，不知人); doubled characters (萋萋, 历历) are not loops;
+//! - distinct-2: distinct character pairs within lines over all pairs, for as many
+//!   generated poems as real ones measured (it falls as a sample grows);
+//! - naturalness: the autoregressive twin's negative log-likelihood per character of
+//!   the generated poems over that of real poems (1.0 = as likely as real verse).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use unmask::progress::Progress;
+use unmask::sampler::{Remasking, SamplerParams};
+use unmask::tasks::{PoemForm, TaskBuilder, LINE_END};
+
+use crate::engine::{self, Backend};
+use crate::ModelArgs;
+
+#[derive(Args)]
+pub struct EvalPoemsArgs {
+    /// Poems generated per form (seeds 1..=N).
+    #[arg(long, default_value_t = 16)]
+    count: usize,
+    /// Forms to generate (repeatable); all four by default.
+    #[arg(long, value_parser = crate::form_parser())]
+    form: Vec<PoemForm>,
+    /// The real poems, one {"form", "text"} object a line.
+    #[arg(long, default_value = "eval/poems.jsonl")]
+    real: PathBuf,
+    /// The autoregressive twin that scores naturalness ("" to skip).
+    #[arg(long, default_value_os_t = engine::bundled_ar())]
+    ar_model: PathBuf,
+    /// Gumbel temperature of the sampler (poems need some: greedy gives one poem a form).
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f32,
+    /// Denoising steps (0 = one a character).
+    #[arg(long, default_value_t = 0)]
+    steps: usize,
+    /// Print every generated poem.
+    #[arg(long)]
+    verbose: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// Most poems per form (each is a whole generation).
+const MAX_COUNT: usize = 4096;
+
+#[derive(Deserialize)]
+struct RealPoem {
+    form: String,
+    text: String,
+}
+
+/// Verse measures of a set of poems.
+#[derive(Serialize, Default, Clone)]
+struct Measures {
+    poems: usize,
+    /// Share of character slots holding punctuation.
+    punct_in_slots: f64,
+    /// Share of poems with a line repeated, and with any loop.
+    repeated_line: f64,
+    looped: f64,
+    distinct2: f64,
+    /// Twin's NLL in nats per character (None without a twin).
+    ar_nll: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct FormReport {
+    form: &'static str,
+    generated: Measures,
+    real: Measures,
+    /// generated / real twin NLL.
+    nll_ratio: Option<f64>,
+    examples: Vec<String>,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.split(|c| LINE_END.contains(&c)).filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+/// A line repeated, and a run of ≥ 2 characters (within lines) seen ≥ 3 times.
+fn loops(text: &str) -> (bool, bool) {
+    let ls = lines(text);
+    let repeated = ls.iter().enumerate().any(|(i, l)| ls[..i].contains(l));
+    let mut counts: HashMap<&[char], usize> = HashMap::new();
+    let chars: Vec<Vec<char>> = ls.iter().map(|l| l.chars().collect()).collect();
+    for l in &chars {
+        for n in 2..=l.len() {
+            for w in l.windows(n) {
+                *counts.entry(w).or_default() += 1;
+            }
+        }
+    }
+    (repeated, repeated || counts.values().any(|&c| c >= 3))
+}
+
+fn distinct2(texts: &[String]) -> f64 {
+    let mut all = 0usize;
+    let mut seen = std::collections::HashSet::new();
+    for t in texts {
+        for l in lines(t) {
+            let c: Vec<char> = l.chars().collect();
+            for w in c.windows(2) {
+                all += 1;
+                seen.insert((w[0], w[1]));
+            }
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        seen.len() as f64 / all as f64
+    }
+}
+
+/// Measures of `texts`; `slots` = (punctuation in character slots, slots) when known.
+fn measure(texts: &[String], slots: (usize, usize), nll: Option<f64>) -> Measures {
+    let n = texts.len().max(1) as f64;
+    let l: Vec<(bool, bool)> = texts.iter().map(|t| loops(t)).collect();
+    Measures {
+        poems: texts.len(),
+        punct_in_slots: slots.0 as f64 / slots.1.max(1) as f64,
+        repeated_line: l.iter().filter(|x| x.0).count() as f64 / n,
+        looped: l.iter().filter(|x| x.1).count() as f64 / n,
+        distinct2: distinct2(texts),
+        ar_nll: nll,
+    }
+}
+
+pub fn run(a: EvalPoemsArgs) -> Result<()> {
+    anyhow::ensure!((1..=MAX_COUNT).contains(&a.count), "--count must be 1..={MAX_COUNT}");
+    let forms = if a.form.is_empty() { PoemForm::ALL.to_vec() } else { a.form.clone() };
+    let text = String::from_utf8(engine::read_capped(&a.real, engine::MAX_PAIRS_BYTES)?)
+        .with_context(|| format!("{} is not UTF-8 text", a.real.display()))?;
+    let mut real: HashMap<String, Vec<String>> = HashMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let p: RealPoem = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a {{form, text}} object", a.real.display(), i + 1))?;
+        real.entry(p.form).or_default().push(p.text);
+    }
+    let eng = engine::load(&a.model)?;
+    let twin = if a.ar_model.as_os_str().is_empty() {
+        None
+    } else {
+        let t = engine::load(&ModelArgs {
+            model: a.ar_model.clone(),
+            tokenizer: a.model.tokenizer.clone(),
+            backend: Backend::Cpu,
+        })?;
+        anyhow::ensure!(t.weights.config.causal, "{} is not an autoregressive model", a.ar_model.display());
+        Some(t)
+    };
+    // Mean NLL per scored character of texts under the twin.
+    let nll = |texts: &[String]| -> Result<Option<f64>> {
+        let Some(t) = &twin else { return Ok(None) };
+        let (mut sum, mut n) = (0.0, 0usize);
+        for s in texts {
+            let ids = t.tokenizer.encode(s)?.ids(t.weights.config.mask_id);
+            sum -= unmask::ar::log_joint(t.cpu_model(), &ids);
+            n += ids.len();
+        }
+        Ok(Some(sum / n.max(1) as f64))
+    };
+    let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
+    let punct: Vec<u32> = LINE_END.iter().filter_map(|&c| eng.tokenizer.char_id(c)).collect();
+    let mut reports = Vec::new();
+    for form in forms {
+        let prompt = tb.poem(form, &[])?;
+        let masked: Vec<usize> =
+            (0..prompt.tokens.len()).filter(|&i| prompt.tokens[i] == eng.weights.config.mask_id).collect();
+        let progress = Progress::new(form.key(), a.count as u64, 4);
+        let (mut gen, mut in_slots) = (Vec::new(), 0);
+        for seed in 1..=a.count {
+            let p = SamplerParams {
+                steps: if a.steps == 0 { masked.len() } else { a.steps },
+                block_length: 0,
+                remasking: Remasking::LowConfidence,
+                temperature: a.temperature,
+                threshold: None,
+                pinned: Vec::new(),
+                exclude: Vec::new(),
+                seed: seed as u32,
+            };
+            let g = engine::generate(&eng, &prompt.tokens, &p, false)?;
+            in_slots += masked.iter().filter(|&&i| punct.contains(&g.tokens[i])).count();
+            let poem = eng.tokenizer.decode(&g.tokens);
+            if a.verbose {
+                progress.println(&poem);
+            }
+            gen.push(poem);
+            progress.update(seed as u64, || "poems".into());
+        }
+        progress.finish();
+        let mut real_texts = real.get(form.key()).cloned().unwrap_or_default();
+        anyhow::ensure!(!real_texts.is_empty(), "{} holds no {} poems", a.real.display(), form.key());
+        // Distinct-2 depends on the sample size: measure equal numbers of poems.
+        let k = gen.len().min(real_texts.len());
+        let mut g = measure(&gen, (in_slots, masked.len() * a.count), nll(&gen)?);
+        g.distinct2 = distinct2(&gen[..k]);
+        let mut r = measure(&real_texts, (0, 0), nll(&real_texts)?);
+        real_texts.truncate(k);
+        r.distinct2 = distinct2(&real_texts);
+        let ratio = g.ar_nll.zip(r.ar_nll).map(|(x, y)| x / y);
+        reports.push(FormReport {
+            form: form.key(),
+            generated: g,
+            real: r,
+            nll_ratio: ratio,
+            examples: gen.into_iter().take(3).collect(),
+        });
+    }
+    println!(
+        "{:<6} {:>6} {:>9} {:>11} {:>9} {:>13} {:>15} {:>7}",
+        "form", "poems", "punct%", "rep. line%", "loops%", "distinct-2", "twin NLL", "ratio"
+    );
+    for r in &reports {
+        let (g, re) = (&r.generated, &r.real);
+        let nll = match (g.ar_nll, re.ar_nll) {
+            (Some(x), Some(y)) => format!("{x:.2} / {y:.2}"),
+            _ => "–".into(),
+        };
+        println!(
+            "{:<6} {:>6} {:>9.1} {:>11} {:>9} {:>13} {:>15} {:>7}",
+            r.form,
+            g.poems,
+            g.punct_in_slots * 100.0,
+            format!("{:.0} / {:.0}", g.repeated_line * 100.0, re.repeated_line * 100.0),
+            format!("{:.0} / {:.0}", g.looped * 100.0, re.looped * 100.0),
+            format!("{:.3} / {:.3}", g.distinct2, re.distinct2),
+            nll,
+            r.nll_ratio.map_or("–".into(), |x| format!("{x:.2}×")),
+        );
+        println!("       e.g. {}", r.examples.first().map_or("", String::as_str));
+    }
+    let counts: Vec<String> = reports.iter().map(|r| format!("{} {}", r.real.poems, r.form)).collect();
+    println!(
+        "(generated / real; real: {} from {}; distinct-2 over equal numbers of poems; NLL in nats per character)",
+        counts.join(", "),
+        a.real.display()
+    );
+    let json = serde_json::to_string(&serde_json::json!({
+        "model": a.model.model.display().to_string(),
+        "temperature": a.temperature,
+        "steps": a.steps,
+        "forms": reports,
+    }))?;
+    if let Some(path) = &a.json_out {
+        std::fs::write(path, format!("{json}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
