@@ -4,7 +4,10 @@
 //! # Layout (format version 1)
 //!
 //! Header metadata: `format = "unmask"`, `format_version = "1"`, `config` = the
-//! [`ModelConfig`] as JSON. Tensors (no others are allowed):
+//! [`ModelConfig`] as JSON, and `data_sha256` = the SHA-256 of the data section (the
+//! bytes after the header) in lowercase hex, checked on load so a damaged file is an
+//! error rather than a silently different model (files written before the digest
+//! existed load without the check). Tensors (no others are allowed):
 //!
 //! | name | shape | kind |
 //! |---|---|---|
@@ -63,6 +66,23 @@ pub enum FormatError {
     Dtype { name: String, found: String, expected: String },
     #[error("tensor `{name}` holds a non-finite value")]
     NonFinite { name: String },
+    #[error(
+        "the tensor data does not match the header's digest (the file is damaged): sha256 {found}, expected {expected}"
+    )]
+    Digest { expected: String, found: String },
+}
+
+/// Header metadata key of the data section's digest.
+pub const DIGEST_KEY: &str = "data_sha256";
+
+/// SHA-256 (lowercase hex) of a safetensors file's data section; None if the file is
+/// too short to hold its own header.
+fn data_digest(bytes: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let start = usize::try_from(n).ok()?.checked_add(8)?;
+    let hash = sha2::Sha256::digest(bytes.get(start..)?);
+    Some(hash.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// How a matrix is stored.
@@ -422,6 +442,13 @@ impl ModelWeights {
         if let Some(extra) = st.names().into_iter().find(|n| !seen.iter().any(|s| s == *n)) {
             return Err(FormatError::Extra(extra.to_string()));
         }
+        // Last: a tensor that is missing or misshapen is named above, which says more.
+        if let Some(expected) = info.get(DIGEST_KEY) {
+            let found = data_digest(bytes).unwrap_or_default();
+            if &found != expected {
+                return Err(FormatError::Digest { expected: expected.clone(), found });
+            }
+        }
         Ok(Self::assemble(config, mats, vecs))
     }
 
@@ -481,11 +508,15 @@ impl ModelWeights {
                 (n.clone(), TensorView::new(*dt, shape.clone(), data).expect("consistent view"))
             })
             .collect();
-        let meta = HashMap::from([
+        let mut meta = HashMap::from([
             ("format".to_string(), "unmask".to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
             ("config".to_string(), serde_json::to_string(&self.config).expect("config serializes")),
         ]);
+        // The data section does not depend on the metadata: serialize, hash the data,
+        // serialize again with the digest in the header.
+        let plain = safetensors::serialize(views.clone(), Some(meta.clone())).expect("in-memory serialization");
+        meta.insert(DIGEST_KEY.to_string(), data_digest(&plain).expect("a serialized file has a header"));
         safetensors::serialize(views, Some(meta)).expect("in-memory serialization")
     }
 

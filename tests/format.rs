@@ -185,3 +185,29 @@ fn absurd_header_claims_are_refused_before_allocating() {
     c.norm_eps = f32::INFINITY;
     assert!(c.validate().is_err());
 }
+
+/// The header carries a digest of the tensor data: any flipped byte in the weights is
+/// an error, not a silently different model; a file written before the digest loads.
+#[test]
+fn a_flipped_weight_byte_breaks_the_digest() {
+    let good = bytes();
+    let (_, m) = safetensors::SafeTensors::read_metadata(&good).unwrap();
+    let digest = m.metadata().as_ref().unwrap()[unmask::format::DIGEST_KEY].clone();
+    assert_eq!(digest.len(), 64);
+    let start = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let step = ((good.len() - start) / 50).max(1);
+    for i in (start..good.len()).step_by(step) {
+        let mut b = good.clone();
+        // A change that keeps every value finite and every code valid: only the digest sees it.
+        b[i] ^= 0x01;
+        match ModelWeights::from_bytes(&b) {
+            Err(FormatError::Digest { expected, found }) => assert!(expected == digest && found != digest),
+            Err(FormatError::NonFinite { .. }) => {}
+            other => panic!("byte {i} flipped: {other:?}"),
+        }
+    }
+    let mut meta = m.metadata().clone().unwrap();
+    meta.remove(unmask::format::DIGEST_KEY);
+    let legacy = rewrite(|_| {}, Some(meta));
+    assert_eq!(ModelWeights::from_bytes(&legacy).unwrap(), ModelWeights::from_bytes(&good).unwrap());
+}

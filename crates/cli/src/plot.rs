@@ -266,7 +266,7 @@ fn recall(runs: &[Placed], points: &[RecallPoint], path: &Path) -> Result<()> {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0.0..x_max, 0.0..100.0)?;
+        .build_cartesian_2d(0.0..x_max, 0.0..105.0)?;
     chart
         .configure_mesh()
         .x_desc("tokens seen (millions)")
@@ -277,15 +277,15 @@ fn recall(runs: &[Placed], points: &[RecallPoint], path: &Path) -> Result<()> {
     for (name, color, pick) in
         [("diffusion: next line (forward)", BLUE, 1usize), ("diffusion: previous line (reversal)", ORANGE, 2)]
     {
+        // Forward values above their points, reversal values below.
+        let anchor = if pick == 1 { text_anchor_above() } else { text_anchor_below() };
         let pts: Vec<(f64, f64)> = diff.iter().map(|p| (p.0, if pick == 1 { p.1 } else { p.2 })).collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
             .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
-        chart.draw_series(
-            pts.iter().map(|&(x, y)| Text::new(format!("{y:.1}"), (x, y), font(12).pos(text_anchor_above()))),
-        )?;
+        chart.draw_series(pts.iter().map(|&(x, y)| Text::new(format!("{y:.1}"), (x, y), font(12).pos(anchor))))?;
     }
     for (name, color, pick) in
         [("autoregressive twin: next line", BLUE, 1usize), ("autoregressive twin: previous line", ORANGE, 2)]
@@ -315,6 +315,11 @@ fn text_anchor_above() -> plotters::style::text_anchor::Pos {
     Pos::new(HPos::Center, VPos::Bottom)
 }
 
+fn text_anchor_below() -> plotters::style::text_anchor::Pos {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    Pos::new(HPos::Center, VPos::Top)
+}
+
 /// One bar of a grouped chart.
 struct Bar {
     label: String,
@@ -333,7 +338,8 @@ fn bars(path: &Path, size: (u32, u32), caption: &str, groups: &[(String, Vec<Bar
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(50)
-        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..110.0)?;
+        // Room above 100% for the legend.
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..140.0)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -400,14 +406,17 @@ fn reversal(c: &ReversalChart, path: &Path) -> Result<()> {
         (format!("Unmask diffusion ({})", weights(&d)), vec![fwd(d.forward), rev(d.reversal)]),
         (format!("Unmask autoregressive ({})", weights(&a)), vec![fwd(a.forward), rev(a.reversal)]),
     ];
+    let mut widths = Vec::new();
     for t in a.tasks.iter().filter(|t| t.key.starts_with("reversal_beam")) {
-        let w = t.key.trim_start_matches("reversal_beam");
+        widths.push(t.key.trim_start_matches("reversal_beam").to_string());
         groups[1].1.push(Bar {
             label: "previous line, beam candidates ranked by p(A)·p(B|A)".into(),
             value: t.accuracy,
             color: RGBColor(0xf5, 0xb7, 0x6e),
         });
-        groups[1].0 = format!("{} · beams {w}", groups[1].0.split(" · beams").next().unwrap_or_default());
+    }
+    if !widths.is_empty() {
+        groups[1].0 += &format!(" · beams {}", widths.join(", "));
     }
     for p in &c.published {
         groups.push((
@@ -461,13 +470,13 @@ fn sizes(files: &[PathBuf], path: &Path) -> Result<()> {
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
         chart.draw_series(series.iter().map(|&p| Circle::new(p, 5, color.filled())))?;
     }
-    chart.draw_series(pts.iter().map(|p| {
-        Text::new(
-            format!("{} {:.1}/{:.1}", p.3, p.1, p.2),
-            (p.0, p.1.max(p.2) + 0.3),
-            font(12).pos(text_anchor_above()),
-        )
-    }))?;
+    chart.draw_series(
+        pts.iter()
+            .map(|p| Text::new(format!("{} {:.1}", p.3, p.1), (p.0, p.1 + 0.3), font(12).pos(text_anchor_above()))),
+    )?;
+    chart.draw_series(
+        pts.iter().map(|p| Text::new(format!("{:.1}", p.2), (p.0, p.2 - 0.3), font(12).pos(text_anchor_below()))),
+    )?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)

@@ -34,9 +34,12 @@ pub struct EvalPoemsArgs {
     /// The real poems, one {"form", "text"} object a line.
     #[arg(long, default_value = "eval/poems.jsonl")]
     real: PathBuf,
-    /// The autoregressive twin that scores naturalness ("" to skip).
+    /// The autoregressive twin that scores naturalness.
     #[arg(long, default_value_os_t = engine::bundled_ar())]
     ar_model: PathBuf,
+    /// Skip the twin's naturalness score.
+    #[arg(long)]
+    no_twin: bool,
     /// Gumbel temperature of the sampler (poems need some: greedy gives one poem a form).
     #[arg(long, default_value_t = 0.8)]
     temperature: f32,
@@ -151,7 +154,7 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         real.entry(p.form).or_default().push(p.text);
     }
     let eng = engine::load(&a.model)?;
-    let twin = if a.ar_model.as_os_str().is_empty() {
+    let twin = if a.no_twin {
         None
     } else {
         let t = engine::load(&ModelArgs {

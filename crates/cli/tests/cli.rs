@@ -302,3 +302,61 @@ fn eval_reports_feed_the_plot_command() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("\"nope\""), "{err}");
 }
+
+#[test]
+fn eval_poems_measures_generated_against_real_poems() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(&dir.path().join("diff"));
+    let (ma, _) = setup_kind(&dir.path().join("ar"), true);
+    let real = dir.path().join("poems.jsonl");
+    // One real poem with a loop (a line repeated), one without.
+    std::fs::write(
+        &real,
+        "{\"form\":\"wujue\",\"text\":\"床前明月光，疑是地上霜。举头望明月，低头思故乡。\"}\n\
+         {\"form\":\"wujue\",\"text\":\"春眠不觉晓，处处闻啼鸟。春眠不觉晓，花落知多少。\"}\n",
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let (ok, out, err) = unmask(
+        &[
+            "eval-poems",
+            "--backend",
+            "cpu",
+            "--count",
+            "3",
+            "--form",
+            "wujue",
+            "--real",
+            real.to_str().unwrap(),
+            "--ar-model",
+            ma.to_str().unwrap(),
+            "--json-out",
+            json.to_str().unwrap(),
+        ],
+        &m,
+        &t,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("wujue") && out.contains("ratio"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let f = &v["forms"][0];
+    assert_eq!(f["form"], "wujue");
+    assert_eq!(f["generated"]["poems"], 3);
+    // The sampler never puts punctuation in a character slot.
+    assert_eq!(f["generated"]["punct_in_slots"], 0.0);
+    assert_eq!(f["real"]["repeated_line"], 0.5);
+    assert_eq!(f["real"]["looped"], 0.5);
+    let ratio = f["nll_ratio"].as_f64().unwrap();
+    let (g, r) = (f["generated"]["ar_nll"].as_f64().unwrap(), f["real"]["ar_nll"].as_f64().unwrap());
+    assert!(g > 0.0 && r > 0.0 && (ratio - g / r).abs() < 1e-9, "{f}");
+    for e in f["examples"].as_array().unwrap() {
+        assert_eq!(e.as_str().unwrap().chars().count(), 24, "{e}");
+    }
+    // A real-poem file without the form asked for is a clear error.
+    let (ok, _, err) = unmask(
+        &["eval-poems", "--backend", "cpu", "--form", "qilv", "--real", real.to_str().unwrap(), "--no-twin"],
+        &m,
+        &t,
+    );
+    assert!(!ok && err.contains("no qilv poems"), "{err}");
+}
