@@ -360,3 +360,22 @@ fn eval_poems_measures_generated_against_real_poems() {
     );
     assert!(!ok && err.contains("no qilv poems"), "{err}");
 }
+
+/// The README's charts are what `unmask plot` draws from the committed lineage file:
+/// regenerate them (`cargo run --release -p unmask-cli -- plot`) after changing it.
+#[test]
+fn committed_charts_match_the_lineage_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_unmask"))
+        .current_dir(&root)
+        .args(["plot", "--out", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["training.svg", "recall.svg", "reversal.svg", "sizes.svg"] {
+        let fresh = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        let committed = std::fs::read_to_string(root.join("docs/charts").join(name)).unwrap();
+        assert!(fresh == committed, "docs/charts/{name} is stale: run `unmask plot`");
+    }
+}
