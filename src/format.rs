@@ -72,6 +72,50 @@ pub enum FormatError {
     Digest { expected: String, found: String },
 }
 
+/// The safetensors crate's error, with the tensor it concerns named where the crate
+/// does not (sizes that disagree with a shape, data cut short): the header is parsed
+/// again as plain JSON to find it. The crate has already bounded the header's length.
+fn explain(bytes: &[u8], e: safetensors::SafeTensorError) -> FormatError {
+    let plain = FormatError::Safetensors(e.to_string());
+    let Some(n) = bytes.get(..8).and_then(|b| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok()) else {
+        return plain;
+    };
+    let Some(header) = n.checked_add(8).and_then(|end| bytes.get(8..end)) else { return plain };
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(header) else { return plain };
+    let available = (bytes.len() - 8 - n) as u64;
+    let mut tensors: Vec<(&String, &serde_json::Value)> = map.iter().filter(|(k, _)| *k != "__metadata__").collect();
+    tensors.sort_by_key(|(_, v)| v["data_offsets"][0].as_u64().unwrap_or(u64::MAX));
+    for (name, t) in tensors {
+        let dtype = t["dtype"].as_str().unwrap_or("?");
+        let width: Option<u64> = match dtype {
+            "BOOL" | "U8" | "I8" => Some(1),
+            "F16" | "BF16" | "I16" | "U16" => Some(2),
+            "F32" | "I32" | "U32" => Some(4),
+            "F64" | "I64" | "U64" => Some(8),
+            _ => None,
+        };
+        let shape: Vec<u64> =
+            t["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64()).collect()).unwrap_or_default();
+        let (start, end) = (t["data_offsets"][0].as_u64().unwrap_or(0), t["data_offsets"][1].as_u64().unwrap_or(0));
+        let need = shape.iter().try_fold(width.unwrap_or(1), |a, &d| a.checked_mul(d));
+        let what = match need {
+            None => Some(format!("shape {shape:?} of {dtype} overflows")),
+            Some(b) if width.is_some() && end.checked_sub(start) != Some(b) => Some(format!(
+                "shape {shape:?} of {dtype} needs {b} bytes, its offsets {start}..{end} hold {}",
+                end.saturating_sub(start)
+            )),
+            _ if end > available => Some(format!(
+                "its data ends at byte {end} of the data section, which holds {available} (a truncated file?)"
+            )),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return FormatError::Safetensors(format!("{e}: tensor `{name}`: {what}"));
+        }
+    }
+    plain
+}
+
 /// Header metadata key of the data section's digest.
 pub const DIGEST_KEY: &str = "data_sha256";
 
@@ -407,8 +451,8 @@ impl ModelWeights {
 
     /// Parses and validates a model file. Never panics on bad bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<ModelWeights, FormatError> {
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| FormatError::Safetensors(e.to_string()))?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| FormatError::Safetensors(e.to_string()))?;
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| explain(bytes, e))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| explain(bytes, e))?;
         let info = meta.metadata().as_ref().ok_or(FormatError::MissingMetadata)?;
         if info.get("format").map(String::as_str) != Some("unmask") {
             return Err(FormatError::MissingMetadata);

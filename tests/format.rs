@@ -211,3 +211,33 @@ fn a_flipped_weight_byte_breaks_the_digest() {
     let legacy = rewrite(|_| {}, Some(meta));
     assert_eq!(ModelWeights::from_bytes(&legacy).unwrap(), ModelWeights::from_bytes(&good).unwrap());
 }
+
+/// Errors the safetensors crate reports without a name (a size that disagrees with the
+/// shape, data cut short) name the tensor.
+#[test]
+fn safetensors_level_errors_name_the_tensor() {
+    let good = bytes();
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&good[8..8 + n]).unwrap().to_string();
+    // Same length, different shape: "norm" claims one more element than its offsets hold.
+    let d = tiny_config(false).d_model;
+    let (from, to) = (format!("\"shape\":[{d}]"), format!("\"shape\":[{}]", d + 1));
+    let at = header.find("\"norm\"").unwrap();
+    let idx = at + header[at..].find(&from).unwrap();
+    let mut edited = header.clone();
+    edited.replace_range(idx..idx + from.len(), &to);
+    // Keep the header length: trim trailing padding spaces, or pad.
+    let edited = if edited.len() > n { edited.trim_end().to_string() } else { edited };
+    let edited = format!("{edited:<n$}");
+    assert_eq!(edited.len(), n, "header length kept");
+    let mut b = good.clone();
+    b[8..8 + n].copy_from_slice(edited.as_bytes());
+    let r = ModelWeights::from_bytes(&b);
+    assert!(matches!(&r, Err(FormatError::Safetensors(m)) if m.contains("tensor `norm`")), "{r:?}");
+    // Truncated inside the data: the tensor that runs past the end is named.
+    let r = ModelWeights::from_bytes(&good[..good.len() - 3]);
+    assert!(
+        matches!(&r, Err(FormatError::Safetensors(m)) if m.contains("tensor `") && m.contains("truncated")),
+        "{r:?}"
+    );
+}
