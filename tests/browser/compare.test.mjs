@@ -24,6 +24,9 @@ test("the compare view loads the twin on demand and shows both models' answers",
   await page.waitForSelector('#compare[data-state="ready"], #compare[data-state="failed"]', { timeout: TIMEOUT });
   assert.equal(await page.getAttribute("#compare", "data-state"), "ready", await page.textContent("#compare"));
   assert.ok(requests.includes("/model-ar/poem.safetensors"), `opening the view did not load the twin: ${requests}`);
+  // The view has its own input: the page's form steps aside and no task tab stays lit.
+  assert.equal(await page.isVisible("#text"), false, "the page's input box is still shown beside the view's");
+  assert.equal(await page.$$eval('nav.tabs button[role="tab"].active', (b) => b.length), 0);
 
   // Previous line: diffusion, AR left to right (a) and AR beam-ranked (b).
   await page.fill("#cmp-text", "疑是地上霜");
@@ -56,6 +59,11 @@ test("the compare view loads the twin on demand and shows both models' answers",
   await page.waitForFunction(() => document.querySelector("#compare .error").textContent.length > 0, null, { timeout: TIMEOUT });
   assert.match(await page.textContent("#compare .error"), /'h'/);
   assert.equal(await page.inputValue("#cmp-text"), "hello");
+  assert.equal(await page.$$eval(".cmp-table tbody tr", (t) => t.length), 0, "answers to the previous line stay under the error");
+  // A task tab closes the view and brings the page's form back.
+  await page.click('nav.tabs button:has-text("Next line")');
+  assert.equal(await page.isVisible("#compare"), false);
+  assert.equal(await page.isVisible("#text"), true);
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -92,6 +100,9 @@ test("the compare view's chart shows both models' eval results, at desktop and p
       assert.ok(Math.abs(b.height - Math.max(150 * b.value, 1.5)) < 0.11, `${b.model} ${b.task}: height ${b.height} for ${b.value}`);
       assert.equal(b.label, (b.value * 100).toFixed(1));
     }
+    // Table headers stay on one line (前向次数 wrapped a character a row on phones).
+    const th = await page.$$eval(".cmp-table th", (hs) => hs.map((h) => ({ text: h.textContent, height: h.getBoundingClientRect().height, font: parseFloat(getComputedStyle(h).fontSize) })));
+    for (const h of th) assert.ok(h.height < 2.2 * h.font, `header ${h.text} wraps: ${JSON.stringify(h)}`);
     const legend = await page.textContent("#eval-chart .chart-legend");
     assert.match(legend, lang === "en" ? /Previous line \(reversal\)/ : /上一句（反向）/);
     const box = await page.locator("#eval-chart svg").boundingBox();

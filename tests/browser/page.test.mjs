@@ -109,6 +109,30 @@ test("with a temperature and no fixed seed each click samples afresh, and the li
   await context.close();
 });
 
+test("a whole 律诗 is laid out one couplet a row, at phone width", async () => {
+  const context = await env.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en`);
+  await ready(page);
+  await page.click('nav.tabs button:has-text("Whole poem")');
+  await page.selectOption("#form", "wulv");
+  const r = await generate(page, "Whole poem", "");
+  const rows = await page.$$eval("#output .verse-row", (rs) => rs.map((e) => ({ text: e.textContent, top: e.getBoundingClientRect().top, height: e.getBoundingClientRect().height })));
+  assert.equal(rows.length, 4, JSON.stringify(rows));
+  assert.equal(rows.map((x) => x.text).join(""), r.output);
+  for (const [i, row] of rows.entries()) {
+    assert.match(row.text, /^[^，。]{5}，[^，。]{5}。$/u, `row ${i + 1}`);
+    // One row each: no couplet wraps, and each starts below the one before.
+    assert.ok(row.height < 2 * rows[0].height + 1 && (i === 0 || row.top > rows[i - 1].top), JSON.stringify(rows));
+  }
+  const lineHeight = await page.$eval("#output", (e) => parseFloat(getComputedStyle(e).lineHeight) || 1.5 * parseFloat(getComputedStyle(e).fontSize));
+  assert.ok(rows.every((x) => x.height < 1.5 * lineHeight), `a couplet wrapped: ${JSON.stringify(rows)}, line height ${lineHeight}`);
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-lushi-phone.png") });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("a damaged cache entry is detected and fetched again", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
@@ -138,7 +162,14 @@ test("without WebGPU the page says so and runs on the CPU", async () => {
   await page.goto(`${env.server.url}?lang=en`);
   const s = await ready(page);
   assert.equal(s.backend, "cpu");
-  assert.match(await page.textContent("#status"), /WebGPU not used/);
+  // A sentence for people; the technical reason behind a disclosure; no claim of a GPU.
+  assert.equal(await page.getAttribute("#status .why", "data-reason"), "cpu_no_webgpu");
+  assert.match(await page.textContent("#status .why"), /does not offer WebGPU/);
+  assert.equal(await page.isVisible("#status .why-detail code"), false, "details start folded");
+  await page.click("#status .why-detail summary");
+  assert.match(await page.textContent("#status .why-detail code"), /navigator\.gpu/);
+  const subtitle = await page.textContent(".subtitle");
+  assert.ok(subtitle.includes("in your browser") && !subtitle.includes("GPU"), subtitle);
   const next = await generate(page, "Next line", "床前明月光");
   checkLine(next.answer, 5);
   assert.equal(next.gpu, "false");

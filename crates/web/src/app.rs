@@ -273,13 +273,14 @@ pub fn App() -> impl IntoView {
                     {move || t(lang.get(), "lang")}
                 </button>
             </header>
-            <p class="subtitle">{move || t(lang.get(), "subtitle")}</p>
+            <p class="subtitle">{move || t(lang.get(), if matches!(load.get(), Load::Ready { backend: BackendInfo::Cpu(_), .. }) { "subtitle_cpu" } else { "subtitle" })}</p>
             <StatusBar load=load lang=lang />
 
             <nav class="tabs" role="tablist">
                 {Task::ALL.into_iter().map(|tk| view! {
-                    <button role="tab" class=("active", move || task.get() == tk) aria-selected=move || (task.get() == tk).to_string()
-                        on:click=move |_| { task.set(tk); error.set(None); }>
+                    <button role="tab" class=("active", move || task.get() == tk && !show_compare.get())
+                        aria-selected=move || (task.get() == tk && !show_compare.get()).to_string()
+                        on:click=move |_| { task.set(tk); error.set(None); show_compare.set(false); }>
                         {move || task_label(lang.get(), tk)}
                     </button>
                 }).collect_view()}
@@ -292,7 +293,8 @@ pub fn App() -> impl IntoView {
                 <crate::compare::Compare lang=lang main_ready=main_ready initial="疑是地上霜".to_string() />
             </Show>
 
-            <section class="input">
+            // The compare view has its own input: the page's form and result step aside.
+            <section class="input" class=("hidden", move || show_compare.get())>
                 <label for="text">{move || task_hint(lang.get(), task.get())}</label>
                 <div class="row">
                     <textarea id="text" rows="2" prop:value=move || text.get()
@@ -321,7 +323,7 @@ pub fn App() -> impl IntoView {
                 </div>
             </section>
 
-            <details class="settings">
+            <details class="settings" class=("hidden", move || show_compare.get())>
                 <summary>{move || t(lang.get(), "settings")}</summary>
                 <label>{move || t(lang.get(), "steps")}
                     <input id="steps" type="number" min="1" max=MAX_STEPS.to_string() prop:value=move || steps.get().to_string()
@@ -351,7 +353,7 @@ pub fn App() -> impl IntoView {
                 </label>
             </details>
 
-            <Show when=move || outcome.get().is_some()>
+            <Show when=move || outcome.get().is_some() && !show_compare.get()>
                 <section id="result" class="result"
                     data-answer=move || outcome.get().map(|o| o.answer).unwrap_or_default()
                     data-steps=move || outcome.get().map(|o| o.steps.to_string()).unwrap_or_default()
@@ -360,7 +362,9 @@ pub fn App() -> impl IntoView {
                     data-gpu=move || outcome.get().map(|o| o.on_gpu.to_string()).unwrap_or_default()
                 >
                     <h2>{move || t(lang.get(), "result")}</h2>
-                    <p id="output" class="poem">{move || outcome.get().map(|o| o.text).unwrap_or_default()}</p>
+                    <p id="output" class="poem">{move || outcome.get().map(|o| {
+                        crate::state::verse_rows(&o.text).into_iter().map(|r| view! { <span class="verse-row">{r.to_string()}</span> }).collect_view()
+                    })}</p>
                     <p class="meta">{move || outcome.get().map(|o| format!("{} steps · {:.0} ms · {}", o.steps, o.ms, if o.on_gpu { "WebGPU" } else { "CPU" }))}</p>
                     <div class="actions">
                         <button id="copy" on:click=move |_| if let Some(o) = outcome.get_untracked() { copy_text(o.text) }>
@@ -419,15 +423,19 @@ fn StatusBar(load: RwSignal<Load>, lang: RwSignal<Lang>) -> impl IntoView {
                     }.into_any()
                 }
                 Load::Ready { backend, source, ms } => {
+                    let l = lang.get();
                     let (label, why) = match &backend {
-                        BackendInfo::WebGpu(_) => (t(lang.get(), "ready_gpu"), None),
-                        BackendInfo::Cpu(w) => (t(lang.get(), "ready_cpu"), Some(format!("{} {w}", t(lang.get(), "why_cpu")))),
+                        BackendInfo::WebGpu(_) => (t(l, "ready_gpu"), None),
+                        BackendInfo::Cpu(w) => (t(l, "ready_cpu"), Some(w.clone())),
                     };
-                    let src = if source == Source::Cache { format!(" · {}", t(lang.get(), "from_cache")) } else { String::new() };
+                    let src = if source == Source::Cache { format!(" · {}", t(l, "from_cache")) } else { String::new() };
                     view! {
                         <span class="ok">{label}</span>
                         <span class="meta">{format!(" · {ms:.0} ms{src}")}</span>
-                        <span class="why">{why}</span>
+                        {why.map(|w| view! {
+                            <p class="why" data-reason=w.reason.key()>{t(l, w.reason.key())}</p>
+                            <details class="why-detail"><summary>{t(l, "details")}</summary><code>{w.detail}</code></details>
+                        })}
                     }.into_any()
                 }
                 Load::Failed(e) => view! {

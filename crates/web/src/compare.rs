@@ -145,7 +145,11 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
         spawn_local(async move {
             match run(task.get_untracked(), text.get_untracked()).await {
                 Ok(r) => rows.set(Some(r)),
-                Err(e) => error.set(Some(e)),
+                // The previous answers belong to another line: not left under the error.
+                Err(e) => {
+                    rows.set(None);
+                    error.set(Some(e))
+                }
             }
             busy.set(false);
         });
@@ -176,7 +180,7 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
                 </button>
             </div>
             <p class="error" role="alert">{move || error.get()}</p>
-            <table class="cmp-table">
+            <div class="cmp-scroll"><table class="cmp-table">
                 <thead><tr>
                     <th>{move || t(lang.get(), "cmp_model")}</th>
                     <th>{move || t(lang.get(), "cmp_answer")}</th>
@@ -193,7 +197,7 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
                         </tr>
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
             <EvalChart lang=lang />
         </section>
     }

@@ -165,7 +165,43 @@ pub async fn fetch_cached<T>(
 #[derive(Clone, Debug, PartialEq)]
 pub enum BackendInfo {
     WebGpu(String),
-    Cpu(String),
+    Cpu(CpuWhy),
+}
+
+/// Why the model runs on the CPU: a reason the page words for people, and the
+/// technical detail (an adapter error, say) behind a disclosure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuWhy {
+    pub reason: CpuReason,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuReason {
+    /// `backend=cpu` in the URL.
+    Chosen,
+    /// The browser offers no WebGPU.
+    NoWebGpu,
+    /// WebGPU is there but no usable adapter or device came of it.
+    GpuFailed,
+    /// The device was lost and could not be reopened.
+    DeviceLost,
+}
+
+impl CpuReason {
+    /// The i18n key of the sentence that explains it.
+    pub fn key(self) -> &'static str {
+        match self {
+            CpuReason::Chosen => "cpu_chosen",
+            CpuReason::NoWebGpu => "cpu_no_webgpu",
+            CpuReason::GpuFailed => "cpu_gpu_failed",
+            CpuReason::DeviceLost => "cpu_device_lost",
+        }
+    }
+}
+
+fn cpu(reason: CpuReason, detail: impl Into<String>) -> BackendInfo {
+    BackendInfo::Cpu(CpuWhy { reason, detail: detail.into() })
 }
 
 /// The library's engine plus what the page shows about its backend.
@@ -191,12 +227,12 @@ impl Engine {
     /// Picks WebGPU unless `force_cpu` or it is unavailable; says why in `backend`.
     pub async fn new(tokenizer: PoemTokenizer, weights: ModelWeights, force_cpu: bool) -> Engine {
         if force_cpu {
-            let why = "CPU chosen in the URL (backend=cpu)".to_string();
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend: BackendInfo::Cpu(why) };
+            let backend = cpu(CpuReason::Chosen, "backend=cpu in the URL");
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
         }
         if !has_webgpu() {
-            let why = "this browser has no WebGPU (navigator.gpu is missing)".to_string();
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend: BackendInfo::Cpu(why) };
+            let backend = cpu(CpuReason::NoWebGpu, "navigator.gpu is missing");
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
         }
         match unmask::engine::Engine::gpu(tokenizer, weights).await {
             Ok(inner) => {
@@ -208,7 +244,7 @@ impl Engine {
             }
             Err((e, tokenizer, weights)) => Engine {
                 inner: unmask::engine::Engine::cpu(tokenizer, weights),
-                backend: BackendInfo::Cpu(e.to_string()),
+                backend: cpu(CpuReason::GpuFailed, e.to_string()),
             },
         }
     }
@@ -243,7 +279,7 @@ impl Engine {
                         Err(e2) => web_sys::console::warn_1(&e2.to_string().into()),
                     }
                     self.inner.use_cpu();
-                    self.backend = BackendInfo::Cpu(format!("the GPU device was lost and could not be reopened ({e})"));
+                    self.backend = cpu(CpuReason::DeviceLost, e.to_string());
                 }
             }
         }

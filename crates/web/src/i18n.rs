@@ -72,7 +72,24 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
         "loading" => ("Loading the model…", "正在加载模型…"),
         "ready_gpu" => ("Running on WebGPU", "运行于 WebGPU"),
         "ready_cpu" => ("Running on the CPU (slower)", "运行于 CPU（较慢）"),
-        "why_cpu" => ("WebGPU not used:", "未使用 WebGPU："),
+        "subtitle_cpu" => (
+            "A masked-diffusion language model (LLaDA-style) running in your browser. It fills masks anywhere, so it can write the line before as easily as the line after.",
+            "掩码扩散语言模型（LLaDA 式），在你的浏览器中运行。它能在任何位置填补，所以写上一句和写下一句一样容易。",
+        ),
+        "cpu_chosen" => ("The CPU was chosen in the link (backend=cpu).", "链接中选择了 CPU（backend=cpu）。"),
+        "cpu_no_webgpu" => (
+            "This browser does not offer WebGPU (or it is turned off), so the model runs on the CPU: slower, same results.",
+            "此浏览器不支持 WebGPU（或已关闭），模型改在 CPU 上运行：较慢，结果相同。",
+        ),
+        "cpu_gpu_failed" => (
+            "WebGPU is there, but no usable GPU came of it, so the model runs on the CPU: slower, same results.",
+            "浏览器支持 WebGPU，但没有可用的 GPU，模型改在 CPU 上运行：较慢，结果相同。",
+        ),
+        "cpu_device_lost" => (
+            "The GPU stopped responding and could not be restarted, so the model now runs on the CPU.",
+            "GPU 停止响应且无法重启，模型现在改在 CPU 上运行。",
+        ),
+        "details" => ("Details", "详情"),
         "load_failed" => ("The model could not be loaded:", "模型加载失败："),
         "retry" => ("Retry", "重试"),
         "from_cache" => ("from cache", "来自缓存"),

@@ -39,6 +39,42 @@ pub fn cells(
         .collect()
 }
 
+/// A result as verse is printed: one row per sentence (a couplet, `…，…。`), each row
+/// keeping its punctuation, so a 律诗 reads as four rows, not a string that wraps
+/// mid-line. The rows joined give the text back.
+pub fn verse_rows(text: &str) -> Vec<&str> {
+    let mut rows = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if matches!(c, '。' | '？' | '！' | '；') {
+            let end = i + c.len_utf8();
+            rows.push(&text[start..end]);
+            start = end;
+        }
+    }
+    if start < text.len() {
+        rows.push(&text[start..]);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod verse_tests {
+    use super::verse_rows;
+
+    #[test]
+    fn a_lushi_is_four_rows_and_they_join_back() {
+        let t = "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。";
+        let rows = verse_rows(t);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[1], "感时花溅泪，恨别鸟惊心。");
+        assert_eq!(rows.concat(), t);
+        assert_eq!(verse_rows("疑是地上霜"), vec!["疑是地上霜"]);
+        assert_eq!(verse_rows("何处？春风！"), vec!["何处？", "春风！"]);
+        assert!(verse_rows("").is_empty());
+    }
+}
+
 #[cfg(test)]
 mod cell_tests {
     use super::*;

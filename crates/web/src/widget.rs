@@ -52,7 +52,9 @@ pub fn widget_tasks(lang: String) -> String {
 fn describe(b: &BackendInfo) -> String {
     match b {
         BackendInfo::WebGpu(n) => serde_json::json!({ "backend": "webgpu", "adapter": n }).to_string(),
-        BackendInfo::Cpu(why) => serde_json::json!({ "backend": "cpu", "why": why }).to_string(),
+        BackendInfo::Cpu(why) => {
+            serde_json::json!({ "backend": "cpu", "reason": why.reason.key(), "why": why.detail }).to_string()
+        }
     }
 }
 
