@@ -99,11 +99,14 @@ class UnmaskPoem extends HTMLElement {
     catch { return DEFAULT_MODEL; }
   }
 
-  connectedCallback() { this.render(); this.load(); }
+  connectedCallback() { this.$(".text").value = this.getAttribute("text") ?? ""; this.render(); this.load(); }
 
   attributeChangedCallback(name, old, value) {
     if (!this.isConnected || old === value) return;
     if (name === "model") { this.ready = false; this.load(); }
+    // Only a new `text` attribute replaces what is in the box: changing the mode (or
+    // anything else) keeps what the visitor typed.
+    if (name === "text") this.$(".text").value = value ?? "";
     this.render();
   }
 
@@ -116,7 +119,6 @@ class UnmaskPoem extends HTMLElement {
     const list = tasks[this.lang] ?? [[mode, mode]];
     this.$(".mode").innerHTML = "";
     for (const [key, label] of list) this.$(".mode").add(new Option(label, key, false, key === mode));
-    this.$(".text").value = this.getAttribute("text") ?? "";
     this.$(".go").textContent = t.go;
     this.$(".go").disabled = !this.ready;
   }

@@ -44,6 +44,12 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
   await page.evaluate(() => document.getElementById("a").setAttribute("mode", "prev"));
   assert.equal(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".mode").value), "prev");
 
+  // Choosing another mode in the menu keeps what the visitor typed.
+  await page.fill("#a .text", "处处闻啼鸟");
+  await page.selectOption("#a .mode", "next");
+  assert.equal(await page.$eval("#a", (e) => e.getAttribute("mode")), "next");
+  assert.equal(await page.inputValue("#a .text"), "处处闻啼鸟");
+
   // The broken widget shows its error inside itself; the host page still works.
   await page.waitForFunction(() => document.getElementById("broken").shadowRoot.querySelector(".err").textContent.length > 0, null, { timeout: 60_000 });
   assert.match(await page.$eval("#broken", (e) => e.shadowRoot.querySelector(".err").textContent), /Could not load the model/);
