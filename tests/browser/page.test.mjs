@@ -133,6 +133,34 @@ test("a whole 律诗 is laid out one couplet a row, at phone width", async () =>
   await context.close();
 });
 
+test("a shared link shows its result, and the URL keeps the view, backend and language", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?task=prev&text=${encodeURIComponent("疑是地上霜")}&seed=3&backend=cpu&lang=en`);
+  await ready(page);
+  // No click: the link's request is generated once the model is ready.
+  await page.waitForSelector("#result[data-answer]", { timeout: LOAD_TIMEOUT });
+  checkLine(await page.getAttribute("#result", "data-answer"), 5);
+  assert.equal(await page.inputValue("#text"), "疑是地上霜");
+  let q = new URL(page.url()).searchParams;
+  assert.deepEqual([q.get("task"), q.get("text"), q.get("seed"), q.get("backend"), q.get("lang")], ["prev", "疑是地上霜", "3", "cpu", "en"]);
+  // Generating again keeps backend=cpu and the language.
+  await generate(page, "Next line", "床前明月光");
+  q = new URL(page.url()).searchParams;
+  assert.deepEqual([q.get("task"), q.get("backend"), q.get("lang")], ["next", "cpu", "en"]);
+  // The language toggle and the compare view are written to the URL too.
+  await page.click("header button.lang");
+  assert.equal(new URL(page.url()).searchParams.get("lang"), null);
+  await page.click("#compare-tab");
+  q = new URL(page.url()).searchParams;
+  assert.deepEqual([q.get("view"), q.get("task"), q.get("backend")], ["compare", "next", "cpu"]);
+  await page.click("#compare-tab");
+  assert.equal(new URL(page.url()).searchParams.get("view"), null);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("a damaged cache entry is detected and fetched again", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();

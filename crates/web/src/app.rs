@@ -149,6 +149,19 @@ pub fn App() -> impl IntoView {
     let replay_id = RwSignal::new(0u32);
     let copied = RwSignal::new(false);
     let show_compare = RwSignal::new(query().contains("view=compare"));
+    // The request the URL shares: a shared link's, then the last one generated.
+    let shared = RwSignal::new(crate::state::shared_request(&query()));
+    let write_url = move || {
+        let q = crate::state::page_query(
+            shared.get_untracked().as_ref(),
+            lang.get_untracked() == Lang::En,
+            show_compare.get_untracked(),
+            force_cpu,
+        );
+        if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&q));
+        }
+    };
     let main_ready = Signal::derive(move || matches!(load.get(), Load::Ready { .. }));
 
     spawn_local(load_model(load, force_cpu));
@@ -204,11 +217,8 @@ pub fn App() -> impl IntoView {
         };
         error.set(None);
         busy.set(true);
-        if let Some(w) = web_sys::window() {
-            let lang_q = if lang.get_untracked() == Lang::En { "&lang=en" } else { "" };
-            let url = format!("?{}{lang_q}", req.to_query());
-            let _ = w.history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
-        }
+        shared.set(Some(req.clone()));
+        write_url();
         spawn_local(async move {
             let t0 = now_ms();
             let on_step = move |s: usize, n: usize| cpu_progress.set(Some((s, n)));
@@ -244,6 +254,18 @@ pub fn App() -> impl IntoView {
         });
     };
 
+    // A shared link shows its result, not only a filled form: generate once the model
+    // is ready.
+    if shared.get_untracked().is_some() && !show_compare.get_untracked() {
+        let done = StoredValue::new(false);
+        Effect::new(move |_| {
+            if main_ready.get() && !done.get_value() {
+                done.set_value(true);
+                generate();
+            }
+        });
+    }
+
     let set_example = move |(tk, txt, _): (Task, &'static str, &'static str)| {
         task.set(tk);
         text.set(txt.to_string());
@@ -269,7 +291,7 @@ pub fn App() -> impl IntoView {
         >
             <header>
                 <h1>{move || t(lang.get(), "title")}</h1>
-                <button class="lang" on:click=move |_| lang.update(|l| *l = if *l == Lang::En { Lang::Zh } else { Lang::En })>
+                <button class="lang" on:click=move |_| { lang.update(|l| *l = if *l == Lang::En { Lang::Zh } else { Lang::En }); write_url(); }>
                     {move || t(lang.get(), "lang")}
                 </button>
             </header>
@@ -280,12 +302,12 @@ pub fn App() -> impl IntoView {
                 {Task::ALL.into_iter().map(|tk| view! {
                     <button role="tab" class=("active", move || task.get() == tk && !show_compare.get())
                         aria-selected=move || (task.get() == tk && !show_compare.get()).to_string()
-                        on:click=move |_| { task.set(tk); error.set(None); show_compare.set(false); }>
+                        on:click=move |_| { task.set(tk); error.set(None); if show_compare.get_untracked() { show_compare.set(false); write_url(); } }>
                         {move || task_label(lang.get(), tk)}
                     </button>
                 }).collect_view()}
                 <button id="compare-tab" class="compare-tab" class=("active", move || show_compare.get())
-                    aria-pressed=move || show_compare.get().to_string() on:click=move |_| show_compare.update(|s| *s = !*s)>
+                    aria-pressed=move || show_compare.get().to_string() on:click=move |_| { show_compare.update(|s| *s = !*s); write_url(); }>
                     {move || t(lang.get(), "compare")}
                 </button>
             </nav>

@@ -39,6 +39,46 @@ pub fn cells(
         .collect()
 }
 
+/// The page's URL query: the request (when there is one to share), then the page's own
+/// settings a link must keep — the compare view, a forced CPU backend, the language.
+pub fn page_query(req: Option<&Request>, en: bool, compare: bool, cpu: bool) -> String {
+    let mut q: Vec<String> = req.map(|r| r.to_query()).into_iter().collect();
+    for (on, kv) in [(compare, "view=compare"), (cpu, "backend=cpu"), (en, "lang=en")] {
+        if on {
+            q.push(kv.to_string());
+        }
+    }
+    format!("?{}", q.join("&"))
+}
+
+/// The request a shared link asks for: one with text (a link with only settings, or
+/// none, opens the empty form).
+pub fn shared_request(query: &str) -> Option<Request> {
+    let has_text =
+        query.trim_start_matches('?').split('&').any(|kv| kv.strip_prefix("text=").is_some_and(|v| !v.is_empty()));
+    let r = Request::from_query(query);
+    (has_text && !r.text.trim().is_empty()).then_some(r)
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn the_page_query_keeps_view_backend_and_language() {
+        let r = Request::from_query("?task=prev&text=%E7%96%91%E6%98%AF%E5%9C%B0%E4%B8%8A%E9%9C%9C&seed=7");
+        let q = page_query(Some(&r), true, true, true);
+        assert!(q.starts_with("?task=prev&text="), "{q}");
+        assert!(q.ends_with("&seed=7&view=compare&backend=cpu&lang=en"), "{q}");
+        assert_eq!(Request::from_query(&q), r);
+        assert_eq!(page_query(None, false, false, false), "?");
+        assert_eq!(page_query(None, true, false, false), "?lang=en");
+        assert_eq!(shared_request(&q), Some(r));
+        assert_eq!(shared_request("?lang=en&task=next&temperature=1.5"), None);
+        assert_eq!(shared_request("?task=next&text=%20"), None);
+    }
+}
+
 /// A result as verse is printed: one row per sentence (a couplet, `…，…。`), each row
 /// keeping its punctuation, so a 律诗 reads as four rows, not a string that wraps
 /// mid-line. The rows joined give the text back.
