@@ -139,7 +139,10 @@ impl GpuContext {
     /// A one-line description of the adapter, for benches and the UI.
     pub fn adapter_name(&self) -> String {
         let i = &self.adapter_info;
-        // Browsers hide the adapter's name; say what is known instead.
+        // Browsers hide the adapter's name and type: say so in words, not as enum names.
+        if i.backend == wgpu::Backend::BrowserWebGpu && i.name.is_empty() {
+            return "WebGPU (the browser does not name the GPU)".to_string();
+        }
         let name = if i.name.is_empty() { "unnamed adapter" } else { i.name.as_str() };
         format!("{name} ({:?}, {:?})", i.backend, i.device_type)
     }

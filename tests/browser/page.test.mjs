@@ -161,6 +161,44 @@ test("a shared link shows its result, and the URL keeps the view, backend and la
   await context.close();
 });
 
+test("small things: fields show the value used, arrow keys move between tabs, examples generate", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en`);
+  await ready(page);
+  // A refused or clamped number does not stay on screen.
+  await page.click("details.settings summary");
+  for (const [id, typed, used] of [["#steps", "-3", "1"], ["#steps", "999", "64"], ["#block", "-5", "0"]]) {
+    await page.fill(id, typed);
+    await page.press(id, "Tab");
+    assert.equal(await page.inputValue(id), used, `${id} after typing ${typed}`);
+  }
+  await page.fill("#steps", "16");
+  await page.press("#steps", "Tab");
+  // The length limit is in characters, on the box itself.
+  assert.equal(await page.getAttribute("#text", "maxlength"), "200");
+  // Arrow keys move between the tabs (and focus follows).
+  await page.focus("#tab-next");
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "tab-prev");
+  assert.equal(await page.getAttribute("#tab-prev", "aria-selected"), "true");
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press("ArrowLeft");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "tab-poem");
+  // An example fills the form and generates.
+  await page.click('button.example:has-text("处处闻啼鸟")');
+  await page.waitForSelector("#result[data-answer]", { timeout: LOAD_TIMEOUT });
+  await page.waitForFunction(() => !document.querySelector("#generate").disabled, null, { timeout: LOAD_TIMEOUT });
+  assert.equal(await page.inputValue("#text"), "处处闻啼鸟");
+  checkLine(await page.getAttribute("#result", "data-answer"), 5);
+  // The footer names the backend in words, not as enum names.
+  const footer = await page.textContent("footer");
+  assert.ok(!/BrowserWebGpu|unnamed adapter/.test(footer), footer);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("a damaged cache entry is detected and fetched again", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();

@@ -300,7 +300,25 @@ pub fn App() -> impl IntoView {
 
             <nav class="tabs" role="tablist">
                 {Task::ALL.into_iter().map(|tk| view! {
-                    <button role="tab" class=("active", move || task.get() == tk && !show_compare.get())
+                    <button role="tab" id=format!("tab-{}", tk.key()) class=("active", move || task.get() == tk && !show_compare.get())
+                        tabindex=move || if task.get() == tk { "0" } else { "-1" }
+                        on:keydown=move |ev: web_sys::KeyboardEvent| {
+                            // Arrow keys move between tabs (WAI-ARIA tabs pattern), Home/End to the ends.
+                            let i = Task::ALL.iter().position(|&x| x == tk).unwrap_or(0);
+                            let n = Task::ALL.len();
+                            let to = match ev.key().as_str() {
+                                "ArrowRight" => (i + 1) % n,
+                                "ArrowLeft" => (i + n - 1) % n,
+                                "Home" => 0,
+                                "End" => n - 1,
+                                _ => return,
+                            };
+                            ev.prevent_default();
+                            let next = Task::ALL[to];
+                            task.set(next);
+                            error.set(None);
+                            focus(&format!("tab-{}", next.key()));
+                        }
                         aria-selected=move || (task.get() == tk && !show_compare.get()).to_string()
                         on:click=move |_| { task.set(tk); error.set(None); if show_compare.get_untracked() { show_compare.set(false); write_url(); } }>
                         {move || task_label(lang.get(), tk)}
@@ -319,7 +337,7 @@ pub fn App() -> impl IntoView {
             <section class="input" class=("hidden", move || show_compare.get())>
                 <label for="text">{move || task_hint(lang.get(), task.get())}</label>
                 <div class="row">
-                    <textarea id="text" rows="2" prop:value=move || text.get()
+                    <textarea id="text" rows="2" maxlength=unmask::tasks::MAX_INPUT_CHARS.to_string() prop:value=move || text.get()
                         class=("invalid", move || error.get().is_some())
                         on:input=move |ev| text.set(event_target_value(&ev))
                         on:keydown=move |ev: web_sys::KeyboardEvent| { if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key() || !ev.shift_key()) { ev.prevent_default(); generate(); } }
@@ -338,7 +356,7 @@ pub fn App() -> impl IntoView {
                 <div class="examples">
                     <span>{move || t(lang.get(), "examples")}:</span>
                     {EXAMPLES.into_iter().map(|ex| view! {
-                        <button class="example" title=ex.2 on:click=move |_| set_example(ex)>
+                        <button class="example" title=ex.2 on:click=move |_| { set_example(ex); generate(); }>
                             {format!("{} · {}", ex.0.symbol(), ex.1)}
                         </button>
                     }).collect_view()}
@@ -349,11 +367,17 @@ pub fn App() -> impl IntoView {
                 <summary>{move || t(lang.get(), "settings")}</summary>
                 <label>{move || t(lang.get(), "steps")}
                     <input id="steps" type="number" min="1" max=MAX_STEPS.to_string() prop:value=move || steps.get().to_string()
-                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<usize>() { steps.set(v.clamp(1, MAX_STEPS)) } } />
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).trim().parse::<i64>() { steps.set(v.clamp(1, MAX_STEPS as i64) as usize) }
+                            show_used(&ev, steps.get_untracked().to_string());
+                        } />
                 </label>
                 <label>{move || t(lang.get(), "block")}
-                    <input type="number" min="0" max="64" prop:value=move || block.get().to_string()
-                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<usize>() { block.set(v.min(64)) } } />
+                    <input id="block" type="number" min="0" max="64" prop:value=move || block.get().to_string()
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).trim().parse::<i64>() { block.set(v.clamp(0, 64) as usize) }
+                            show_used(&ev, block.get_untracked().to_string());
+                        } />
                 </label>
                 <label>{move || t(lang.get(), "remasking")}
                     <select on:change=move |ev| remasking.set(event_target_value(&ev).parse().unwrap_or_default())>
@@ -363,7 +387,10 @@ pub fn App() -> impl IntoView {
                 </label>
                 <label>{move || t(lang.get(), "temperature")}
                     <input type="number" min="0" max="5" step="0.1" prop:value=move || temperature.get().to_string()
-                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<f32>() { temperature.set(if v.is_finite() { v.clamp(0.0, 5.0) } else { 0.0 }) } } />
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).trim().parse::<f32>() { if v.is_finite() { temperature.set(v.clamp(0.0, 5.0)) } }
+                            show_used(&ev, temperature.get_untracked().to_string());
+                        } />
                 </label>
                 <label>{move || t(lang.get(), "threshold")}
                     <input type="number" min="0" max="1" step="0.05" placeholder="off" prop:value=move || threshold.get().map(|v| v.to_string()).unwrap_or_default()
@@ -371,7 +398,10 @@ pub fn App() -> impl IntoView {
                 </label>
                 <label>{move || t(lang.get(), "seed")}
                     <input type="number" min="0" prop:value=move || seed.get().to_string()
-                        on:change=move |ev| seed.set(event_target_value(&ev).parse().unwrap_or(0)) />
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).trim().parse::<u32>() { seed.set(v) }
+                            show_used(&ev, seed.get_untracked().to_string());
+                        } />
                 </label>
             </details>
 
@@ -420,6 +450,26 @@ pub fn App() -> impl IntoView {
                 <span>{move || match load.get() { Load::Ready { backend: BackendInfo::WebGpu(n), .. } => n, _ => String::new() }}</span>
             </footer>
         </main>
+    }
+}
+
+/// After a number field's change: show the value actually used (a refused or clamped
+/// entry such as "-3" does not stay on screen).
+fn show_used(ev: &leptos::ev::Event, used: String) {
+    use wasm_bindgen::JsCast;
+    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+        input.set_value(&used);
+    }
+}
+
+fn focus(id: &str) {
+    use wasm_bindgen::JsCast;
+    if let Some(e) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = e.focus();
     }
 }
 
