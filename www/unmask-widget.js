@@ -149,7 +149,7 @@ class UnmaskPoem extends HTMLElement {
   async generate() {
     if (!this.ready) return;
     const text = this.$(".text").value;
-    const q = new URLSearchParams({ task: this.$(".mode").value, text });
+    const q = new URLSearchParams({ task: this.$(".mode").value, text, lang: this.lang });
     for (const [attr, key] of [["steps", "steps"], ["temperature", "temperature"], ["seed", "seed"], ["form", "form"], ["threshold", "threshold"], ["block-length", "block"]]) {
       if (this.hasAttribute(attr)) q.set(key, this.getAttribute(attr));
     }

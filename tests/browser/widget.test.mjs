@@ -44,6 +44,15 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
   await page.evaluate(() => document.getElementById("a").setAttribute("mode", "prev"));
   assert.equal(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".mode").value), "prev");
 
+  // Bad input is reported in the widget's language: #b is Chinese, #a English.
+  for (const [id, want] of [["b", /模型不认识这些字/], ["a", /not in the model's vocabulary/]]) {
+    await page.fill(`#${id} .text`, "hello");
+    await page.click(`#${id} .go`);
+    await page.waitForFunction((id) => document.getElementById(id).shadowRoot.querySelector(".err").textContent.length > 0, id, { timeout: 60_000 });
+    assert.match(await page.$eval(`#${id}`, (e) => e.shadowRoot.querySelector(".err").textContent), want);
+    assert.equal(await page.inputValue(`#${id} .text`), "hello");
+  }
+
   // Choosing another mode in the menu keeps what the visitor typed.
   await page.fill("#a .text", "处处闻啼鸟");
   await page.selectOption("#a .mode", "next");

@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use unmask::sampler::{Remasking, SamplerParams};
-use unmask::tasks::{answer, PoemForm, TaskBuilder, TaskError};
+use unmask::tasks::{answer, PoemForm, TaskBuilder};
 
 use crate::engine::{BackendInfo, Engine, Source};
-use crate::i18n::{t, task_hint, task_label, Lang};
+use crate::i18n::{t, task_error, task_hint, task_label, Lang};
 use crate::state::{cells, Cell, Request, Task, MAX_STEPS};
 
 thread_local! {
@@ -65,22 +65,6 @@ async fn load_model(load: RwSignal<Load>, force_cpu: bool) {
             load.set(Load::Ready { backend, source, ms: now_ms() - t0 });
         }
         Err(e) => load.set(Load::Failed(e)),
-    }
-}
-
-fn describe_error(lang: Lang, e: &TaskError) -> String {
-    match (lang, e) {
-        (Lang::Zh, TaskError::Empty) => "请输入文字。".into(),
-        (Lang::Zh, TaskError::Unknown(u)) => format!(
-            "模型不认识这些字：{}",
-            u.iter().map(|c| format!("「{}」(第 {} 个字)", c.ch, c.char_index + 1)).collect::<Vec<_>>().join("、")
-        ),
-        (Lang::Zh, TaskError::TooLong { len, max }) => {
-            format!("太长了：连同掩码和标点共 {len} 个位置，模型最多处理 {max} 个。")
-        }
-        (Lang::Zh, TaskError::TooManyChars { len, max }) => format!("太长了：{len} 个字，最多 {max} 个。"),
-        (Lang::Zh, TaskError::NoMasks) => "没有要填的位置：用 _ 标出要填的字。".into(),
-        _ => e.to_string(),
     }
 }
 
@@ -210,7 +194,7 @@ pub fn App() -> impl IntoView {
         let prompt = match prompt {
             Ok(p) => p,
             Err(e) => {
-                error.set(Some(describe_error(lang.get_untracked(), &e)));
+                error.set(Some(task_error(lang.get_untracked(), &e)));
                 ENGINE.with(|s| *s.borrow_mut() = Some(engine));
                 return;
             }

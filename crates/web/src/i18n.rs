@@ -1,6 +1,6 @@
 //! UI text in English and Chinese.
 
-use unmask::tasks::Task;
+use unmask::tasks::{Task, TaskError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -129,4 +129,21 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
         _ => (key, key),
     };
     pick(lang, pair)
+}
+
+/// A task's input error in the visitor's language (the page and the widget).
+pub fn task_error(lang: Lang, e: &TaskError) -> String {
+    match (lang, e) {
+        (Lang::Zh, TaskError::Empty) => "请输入文字。".into(),
+        (Lang::Zh, TaskError::Unknown(u)) => format!(
+            "模型不认识这些字：{}",
+            u.iter().map(|c| format!("「{}」(第 {} 个字)", c.ch, c.char_index + 1)).collect::<Vec<_>>().join("、")
+        ),
+        (Lang::Zh, TaskError::TooLong { len, max }) => {
+            format!("太长了：连同掩码和标点共 {len} 个位置，模型最多处理 {max} 个。")
+        }
+        (Lang::Zh, TaskError::TooManyChars { len, max }) => format!("太长了：{len} 个字，最多 {max} 个。"),
+        (Lang::Zh, TaskError::NoMasks) => "没有要填的位置：用 _ 标出要填的字。".into(),
+        _ => e.to_string(),
+    }
 }

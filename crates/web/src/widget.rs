@@ -9,7 +9,7 @@ use unmask::tasks::{answer, TaskBuilder};
 use wasm_bindgen::prelude::*;
 
 use crate::engine::{load_engine, BackendInfo, Engine};
-use crate::i18n::{task_label, Lang};
+use crate::i18n::{task_error, task_label, Lang};
 use crate::state::{Request, Task};
 
 thread_local! {
@@ -67,9 +67,11 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
         return Err(JsValue::from_str("the model is not loaded yet"));
     };
     let req = Request::from_query(&query).with_fresh_seed(crate::app::fresh_seed);
+    // The element's `lang` travels in the query: errors in the widget's language.
+    let lang = if query.split('&').any(|kv| kv == "lang=en") { Lang::En } else { Lang::Zh };
     let prompt = req.prompt(&TaskBuilder::new(&engine.tokenizer, &engine.weights.config));
     let out = match prompt {
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(task_error(lang, &e)),
         Ok(prompt) => {
             let t0 = crate::app::now_ms();
             match engine.generate(&prompt.tokens, &req.params, &|_, _| {}).await {
