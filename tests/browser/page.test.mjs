@@ -199,6 +199,44 @@ test("small things: fields show the value used, arrow keys move between tabs, ex
   await context.close();
 });
 
+test("edit by remasking: marked characters are regenerated with the rest pinned, with undo and redo", async () => {
+  const context = await env.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en&backend=cpu`);
+  await ready(page);
+  const first = await generate(page, "Next line", "床前明月光");
+  const before = first.output;
+  // Mark the 7th and 8th characters (the answer's first two) and regenerate them.
+  for (const i of [6, 7]) await page.click(`#output button.ch[data-i="${i}"]`);
+  assert.equal(await page.$$eval("#output button.ch.marked", (b) => b.length), 2);
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-remask-marked.png") });
+  const prevMs = await page.getAttribute("#result", "data-ms");
+  await page.click("#remask");
+  await page.waitForFunction((prev) => {
+    const r = document.querySelector("#result");
+    return r && r.dataset.ms !== prev && !document.querySelector("#generate").disabled;
+  }, prevMs, { timeout: LOAD_TIMEOUT });
+  assert.equal(await page.inputValue("#text"), [...before].map((c, i) => (i === 6 || i === 7 ? "_" : c)).join(""));
+  const after = await page.textContent("#output");
+  const [a, b] = [[...before], [...after]];
+  assert.equal(b.length, a.length, `${before} → ${after}`);
+  a.forEach((c, i) => { if (i !== 6 && i !== 7) assert.equal(b[i], c, `character ${i + 1} was pinned: ${before} → ${after}`); });
+  assert.equal(await page.$$eval("#output button.ch.marked", (x) => x.length), 0, "marks are cleared by the new result");
+  // The denoising view shows the edit's own steps: two masks to fill.
+  await page.$eval("#scrub", (e) => { e.value = "0"; e.dispatchEvent(new Event("input", { bubbles: true })); });
+  assert.ok(await page.$$eval("#frame .cell.masked", (c) => c.length) <= 2);
+  // Undo brings the previous result back, redo the edit.
+  await page.click("#undo");
+  assert.equal(await page.textContent("#output"), before);
+  await page.click("#redo");
+  assert.equal(await page.textContent("#output"), after);
+  assert.equal(await page.isDisabled("#redo"), true);
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-remask-done.png") });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("a damaged cache entry is detected and fetched again", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();

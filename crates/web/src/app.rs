@@ -133,6 +133,11 @@ pub fn App() -> impl IntoView {
     let replay_id = RwSignal::new(0u32);
     let copied = RwSignal::new(false);
     let show_compare = RwSignal::new(query().contains("view=compare"));
+    // Edit by remasking: characters of the result marked to regenerate, and the
+    // results before (undo) and after (redo) the one shown.
+    let marked = RwSignal::new(Vec::<usize>::new());
+    let past = RwSignal::new(Vec::<Outcome>::new());
+    let future = RwSignal::new(Vec::<Outcome>::new());
     // The request the URL shares: a shared link's, then the last one generated.
     let shared = RwSignal::new(crate::state::shared_request(&query()));
     let write_url = move || {
@@ -224,6 +229,11 @@ pub fn App() -> impl IntoView {
                         on_gpu: engine.on_gpu(),
                     };
                     let last = o.frames.len().saturating_sub(1);
+                    if let Some(prev) = outcome.get_untracked() {
+                        past.update(|p| p.push(prev));
+                    }
+                    future.set(Vec::new());
+                    marked.set(Vec::new());
                     outcome.set(Some(o));
                     shown.set(last);
                     if let Load::Ready { source, ms, .. } = load.get_untracked() {
@@ -249,6 +259,28 @@ pub fn App() -> impl IntoView {
             }
         });
     }
+
+    // Regenerate the marked characters, the rest pinned: an infill request on the text.
+    let remask = move || {
+        let Some(o) = outcome.get_untracked() else { return };
+        let m = marked.get_untracked();
+        if m.is_empty() {
+            return;
+        }
+        task.set(Task::Infill);
+        text.set(crate::state::remask_template(&o.text, &m));
+        generate();
+    };
+    let step_history = move |back: bool| {
+        let (from, to) = if back { (past, future) } else { (future, past) };
+        let Some(o) = from.try_update(|v| v.pop()).flatten() else { return };
+        if let Some(cur) = outcome.get_untracked() {
+            to.update(|v| v.push(cur));
+        }
+        marked.set(Vec::new());
+        shown.set(o.frames.len().saturating_sub(1));
+        outcome.set(Some(o));
+    };
 
     let set_example = move |(tk, txt, _): (Task, &'static str, &'static str)| {
         task.set(tk);
@@ -398,9 +430,35 @@ pub fn App() -> impl IntoView {
                     data-gpu=move || outcome.get().map(|o| o.on_gpu.to_string()).unwrap_or_default()
                 >
                     <h2>{move || t(lang.get(), "result")}</h2>
+                    // Each character is a button: marking it (click, tap, Enter/Space) queues it
+                    // for regeneration with the rest pinned.
                     <p id="output" class="poem">{move || outcome.get().map(|o| {
-                        crate::state::verse_rows(&o.text).into_iter().map(|r| view! { <span class="verse-row">{r.to_string()}</span> }).collect_view()
+                        let mut at = 0usize;
+                        crate::state::verse_rows(&o.text).into_iter().map(|r| {
+                            let chars: Vec<(usize, char)> = r.chars().map(|c| { at += 1; (at - 1, c) }).collect();
+                            view! { <span class="verse-row">{chars.into_iter().map(|(i, c)| {
+                                if unmask::tasks::LINE_END.contains(&c) {
+                                    view! { <span class="punct">{c.to_string()}</span> }.into_any()
+                                } else {
+                                    view! {
+                                        <button class="ch" data-i=i.to_string() class=("marked", move || marked.get().contains(&i))
+                                            aria-pressed=move || marked.get().contains(&i).to_string()
+                                            on:click=move |_| marked.update(|m| if let Some(k) = m.iter().position(|&x| x == i) { m.remove(k); } else { m.push(i) })>
+                                            {c.to_string()}
+                                        </button>
+                                    }.into_any()
+                                }
+                            }).collect_view()}</span> }
+                        }).collect_view()
                     })}</p>
+                    <div class="edit">
+                        <span class="hint">{move || t(lang.get(), "remask_hint")}</span>
+                        <button id="remask" class="primary" disabled=move || marked.get().is_empty() || busy.get() on:click=move |_| remask()>
+                            {move || format!("{} ({})", t(lang.get(), "remask"), marked.get().len())}
+                        </button>
+                        <button id="undo" disabled=move || past.get().is_empty() || busy.get() on:click=move |_| step_history(true)>{move || t(lang.get(), "undo")}</button>
+                        <button id="redo" disabled=move || future.get().is_empty() || busy.get() on:click=move |_| step_history(false)>{move || t(lang.get(), "redo")}</button>
+                    </div>
                     <p class="meta">{move || outcome.get().map(|o| format!("{} steps · {:.0} ms · {}", o.steps, o.ms, if o.on_gpu { "WebGPU" } else { "CPU" }))}</p>
                     <div class="actions">
                         <button id="copy" on:click=move |_| if let Some(o) = outcome.get_untracked() { copy_text(o.text) }>

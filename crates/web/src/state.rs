@@ -79,6 +79,27 @@ mod query_tests {
     }
 }
 
+/// Edit by remasking: the result's text with the marked characters (indices in
+/// characters) turned into `_`, the infill template that regenerates just those with
+/// the rest pinned. Punctuation is never masked.
+pub fn remask_template(text: &str, marked: &[usize]) -> String {
+    text.chars()
+        .enumerate()
+        .map(|(i, c)| if marked.contains(&i) && !unmask::tasks::LINE_END.contains(&c) { '_' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod remask_tests {
+    #[test]
+    fn marked_characters_become_masks_and_punctuation_stays() {
+        let t = "床前明月光，疑是地上霜。";
+        assert_eq!(super::remask_template(t, &[7, 8, 5]), "床前明月光，疑__上霜。");
+        assert_eq!(super::remask_template(t, &[]), t);
+        assert_eq!(super::remask_template(t, &[99]), t);
+    }
+}
+
 /// A result as verse is printed: one row per sentence (a couplet, `…，…。`), each row
 /// keeping its punctuation, so a 律诗 reads as four rows, not a string that wraps
 /// mid-line. The rows joined give the text back.
