@@ -117,7 +117,14 @@ test("a whole 律诗 is laid out one couplet a row, at phone width", async () =>
   await ready(page);
   await page.click('nav.tabs button:has-text("Whole poem")');
   await page.selectOption("#form", "wulv");
-  const r = await generate(page, "Whole poem", "");
+  await page.fill("#text", "");
+  // A long generation shows that it is running, with the time so far.
+  await page.click("#generate");
+  await page.waitForSelector("#busy progress", { timeout: 5_000 });
+  assert.match(await page.textContent("#busy"), /Generating.*\d+\.\d s/);
+  await page.waitForSelector("#busy", { state: "detached", timeout: LOAD_TIMEOUT });
+  await page.waitForSelector("#result[data-answer]", { timeout: 5_000 });
+  const r = { output: await page.textContent("#output") };
   const rows = await page.$$eval("#output .verse-row", (rs) => rs.map((e) => ({ text: e.textContent, top: e.getBoundingClientRect().top, height: e.getBoundingClientRect().height })));
   assert.equal(rows.length, 4, JSON.stringify(rows));
   assert.equal(rows.map((x) => x.text).join(""), r.output);

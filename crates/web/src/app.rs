@@ -128,6 +128,9 @@ pub fn App() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let cpu_progress = RwSignal::new(None::<(usize, usize)>);
+    // Seconds since the running generation started (a GPU run is one submission with
+    // no steps to count, so time is what the visitor can be shown).
+    let elapsed = RwSignal::new(0.0f64);
     let outcome = RwSignal::new(None::<Outcome>);
     let shown = RwSignal::new(0usize);
     let replay_id = RwSignal::new(0u32);
@@ -206,6 +209,14 @@ pub fn App() -> impl IntoView {
         };
         error.set(None);
         busy.set(true);
+        elapsed.set(0.0);
+        spawn_local(async move {
+            let t0 = now_ms();
+            while busy.get_untracked() {
+                sleep_ms(200).await;
+                elapsed.set((now_ms() - t0) / 1e3);
+            }
+        });
         shared.set(Some(req.clone()));
         write_url();
         spawn_local(async move {
@@ -368,7 +379,13 @@ pub fn App() -> impl IntoView {
                     </button>
                 </div>
                 <p id="error" class="error" role="alert">{move || error.get()}</p>
-                <p class="progress">{move || cpu_progress.get().map(|(s, n)| format!("CPU {s}/{n}"))}</p>
+                <Show when=move || busy.get()>
+                    <p id="busy" class="progress" role="status">
+                        <progress></progress>
+                        " "{move || format!("{} {:.1} s", t(lang.get(), "generating"), elapsed.get())}
+                        {move || cpu_progress.get().map(|(s, n)| format!(" · CPU {s}/{n}"))}
+                    </p>
+                </Show>
                 <div class="examples">
                     <span>{move || t(lang.get(), "examples")}:</span>
                     {EXAMPLES.into_iter().map(|ex| view! {
