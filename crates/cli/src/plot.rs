@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::Deserialize;
 use unmask::progress::Progress;
@@ -169,25 +171,55 @@ fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&BLACK)
 }
 
-/// Loss against tokens seen: each run's training loss (mean of 50 steps) and its
-/// held-out losses; the twin's is a next-token NLL, the diffusion runs' the LLaDA bound.
-fn training(runs: &[Placed], path: &Path) -> Result<()> {
-    let root = SVGBackend::new(path, (900, 460)).into_drawing_area();
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart with two numeric axes, captioned and labelled the same way in every picture.
+fn axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    caption: &str,
+    (x, y): (std::ops::Range<f64>, std::ops::Range<f64>),
+    (x_desc, y_desc): (&str, &str),
+) -> Result<Chart<'a, 'b>> {
     root.fill(&WHITE)?;
-    let x_max = mtok(runs.last().map_or(1.0, |r| r.end)) * 1.02;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Loss against tokens seen, the whole lineage", font(20))
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, font(18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0.0..x_max, 0.0..7.5)?;
+        .build_cartesian_2d(x, y)?;
     chart
         .configure_mesh()
-        .x_desc("tokens seen (millions)")
-        .y_desc("nats per character")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .label_style(font(13))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
+    Ok(chart)
+}
+
+/// The series legend, boxed, where it hides the least.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, at: SeriesLabelPosition) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .label_font(font(12))
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY)
+        .draw()?;
+    Ok(())
+}
+
+/// Loss against tokens seen: each run's training loss (mean of 50 steps) and its
+/// held-out losses; the twin's is a next-token NLL, the diffusion runs' the LLaDA bound.
+fn training(runs: &[Placed], path: &Path) -> Result<()> {
+    let x_max = mtok(runs.last().map_or(1.0, |r| r.end)) * 1.02;
+    let root = SVGBackend::new(path, (900, 460)).into_drawing_area();
+    let mut chart = axes(
+        &root,
+        "Loss against tokens seen, the whole lineage",
+        (0.0..x_max, 0.0..7.5),
+        ("tokens seen (millions)", "nats per character"),
+    )?;
     for (i, r) in runs.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let x = |step: u64| mtok(r.start + step as f64 * r.per_step);
@@ -222,13 +254,7 @@ fn training(runs: &[Placed], path: &Path) -> Result<()> {
             GREY.mix(0.4).stroke_width(1),
         )))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .label_font(font(12))
-        .background_style(WHITE.mix(0.85))
-        .border_style(GREY)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     root.present()?;
     Ok(())
 }
@@ -258,22 +284,14 @@ fn recall(runs: &[Placed], points: &[RecallPoint], path: &Path) -> Result<()> {
         if r.run.objective == Objective::NextToken { &mut ar } else { &mut diff }.push((x, f * 100.0, v * 100.0));
     }
     diff.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
     let x_max = mtok(runs.last().map_or(1.0, |r| r.end)) * 1.02;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Famous couplets recalled (1,217 pairs, exact match) against tokens seen", font(20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..x_max, 0.0..105.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("tokens seen (millions)")
-        .y_desc("% recalled")
-        .label_style(font(13))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+    let mut chart = axes(
+        &root,
+        "Famous couplets recalled (1,217 pairs, exact match) against tokens seen",
+        (0.0..x_max, 0.0..105.0),
+        ("tokens seen (millions)", "% recalled"),
+    )?;
     for (name, color, pick) in
         [("diffusion: next line (forward)", BLUE, 1usize), ("diffusion: previous line (reversal)", ORANGE, 2)]
     {
@@ -299,13 +317,7 @@ fn recall(runs: &[Placed], points: &[RecallPoint], path: &Path) -> Result<()> {
             pts.iter().map(|&(x, y)| Text::new(format!("{y:.1}"), (x, y), font(12).pos(text_anchor_above()))),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(font(12))
-        .background_style(WHITE.mix(0.85))
-        .border_style(GREY)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
@@ -448,20 +460,12 @@ fn sizes(files: &[PathBuf], path: &Path) -> Result<()> {
     let y0 = (lo - 4.0).floor().max(0.0);
     let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max) * 1.1;
     let root = SVGBackend::new(path, (760, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("File size against recall (the shipped model at three precisions)", font(18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..x_max, y0..100.5)?;
-    chart
-        .configure_mesh()
-        .x_desc("model file (MB)")
-        .y_desc("% recalled")
-        .label_style(font(13))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    let mut chart = axes(
+        &root,
+        "File size against recall (the shipped model at three precisions)",
+        (0.0..x_max, y0..100.5),
+        ("model file (MB)", "% recalled"),
+    )?;
     for (name, color, pick) in [("next line (forward)", BLUE, 1usize), ("previous line (reversal)", ORANGE, 2)] {
         let series: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, if pick == 1 { p.1 } else { p.2 })).collect();
         chart
@@ -477,13 +481,7 @@ fn sizes(files: &[PathBuf], path: &Path) -> Result<()> {
     chart.draw_series(
         pts.iter().map(|p| Text::new(format!("{:.1}", p.2), (p.0, p.2 - 0.3), font(12).pos(text_anchor_below()))),
     )?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(font(12))
-        .background_style(WHITE.mix(0.85))
-        .border_style(GREY)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
