@@ -52,10 +52,12 @@ export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC
 # One core: the other one is the session's.
 export RAYON_NUM_THREADS=1
 # 64-position windows (whole 律诗 with punctuation); per step either a couplet batch
-# (40%: one of two lines masked, previous and next equally) or a 64-window batch whose
-# samples are whole poems with every character masked at rate t (20%), SFT-style
+# (30%: one of two lines masked, previous and next equally) or a 64-window batch whose
+# samples are whole poems with every character masked at rate t (35%), SFT-style
 # line responses (50% of the rest: one line, or a run of lines), or plain LLaDA.
+# Segments 1-3 used 40% couplets, 20% poems and anthologies 6x; from segment 4 the
+# mix leans to whole poems and memorises the anthologies less (README, campaign log).
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
-  --anthology-boost 6 --couplet-share 0.4 --poem-share 0.2 --line-mask 0.5 \
+  --anthology-boost 3 --couplet-share 0.3 --poem-share 0.35 --line-mask 0.5 \
   --eval-every 250 --ckpt-every 100 ${EXTRA_TRAIN_ARGS:-} 2>&1 | tee $LOGMODE "$RUN.log" > /dev/null
