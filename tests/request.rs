@@ -1,0 +1,58 @@
+//! The page's URL form of a request (what shared links and the widget carry), under
+//! arbitrary input: every request survives the trip through its query string, and
+//! any query string at all parses to a request within the page's limits.
+
+use proptest::prelude::*;
+use unmask::request::{Request, MAX_STEPS};
+use unmask::sampler::{Remasking, SamplerParams};
+use unmask::tasks::{PoemForm, Task};
+
+fn request() -> impl Strategy<Value = Request> {
+    (
+        (0..Task::ALL.len(), 0..PoemForm::ALL.len(), any::<String>()),
+        (1..=MAX_STEPS, 0usize..=64, any::<bool>(), 0.0f32..5.0, proptest::option::of(0.01f32..=1.0), any::<u32>()),
+    )
+        .prop_map(|((t, f, text), (steps, block_length, random, temperature, threshold, seed))| Request {
+            task: Task::ALL[t],
+            form: PoemForm::ALL[f],
+            text,
+            params: SamplerParams {
+                steps,
+                block_length,
+                remasking: if random { Remasking::Random } else { Remasking::LowConfidence },
+                temperature,
+                threshold,
+                pinned: vec![],
+                exclude: vec![],
+                seed,
+            },
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_request_survives_its_query_string(r in request()) {
+        let q = r.to_query();
+        let back = Request::from_query(&format!("?{q}"));
+        prop_assert_eq!(&back.text, &r.text, "query {}", q);
+        prop_assert_eq!(back.task, r.task);
+        if r.task == Task::Poem {
+            prop_assert_eq!(back.form, r.form);
+        }
+        prop_assert_eq!(back.params, r.params);
+    }
+
+    #[test]
+    fn any_query_string_parses_within_limits(q in ".{0,200}", raw in proptest::collection::vec(any::<u8>(), 0..200)) {
+        for q in [q, String::from_utf8_lossy(&raw).into_owned()] {
+            let r = Request::from_query(&q);
+            prop_assert!((1..=MAX_STEPS).contains(&r.params.steps), "steps {} from {:?}", r.params.steps, q);
+            prop_assert!(r.params.temperature.is_finite() && r.params.temperature >= 0.0);
+            prop_assert!(r.params.threshold.is_none_or(|t| t > 0.0 && t <= 1.0));
+            // What parsed is what the link says again.
+            prop_assert_eq!(Request::from_query(&r.to_query()).text, r.text.clone());
+        }
+    }
+}
