@@ -87,13 +87,11 @@ fn explain(bytes: &[u8], e: safetensors::SafeTensorError) -> FormatError {
     tensors.sort_by_key(|(_, v)| v["data_offsets"][0].as_u64().unwrap_or(u64::MAX));
     for (name, t) in tensors {
         let dtype = t["dtype"].as_str().unwrap_or("?");
-        let width: Option<u64> = match dtype {
-            "BOOL" | "U8" | "I8" => Some(1),
-            "F16" | "BF16" | "I16" | "U16" => Some(2),
-            "F32" | "I32" | "U32" => Some(4),
-            "F64" | "I64" | "U64" => Some(8),
-            _ => None,
-        };
+        // The crate's own names and sizes; sub-byte dtypes are left to its message.
+        let width = serde_json::from_value::<Dtype>(t["dtype"].clone())
+            .ok()
+            .filter(|d| d.bitsize() % 8 == 0)
+            .map(|d| (d.bitsize() / 8) as u64);
         let shape: Vec<u64> =
             t["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64()).collect()).unwrap_or_default();
         let (start, end) = (t["data_offsets"][0].as_u64().unwrap_or(0), t["data_offsets"][1].as_u64().unwrap_or(0));

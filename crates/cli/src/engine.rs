@@ -17,14 +17,19 @@ pub enum Backend {
     Cpu,
 }
 
+/// Path of a file under the repository's `www/` (where the bundled models live).
+fn www(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www").join(path)
+}
+
 /// Path of a file of the bundled model (`www/model/` in the repository).
 pub fn bundled(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www/model").join(name)
+    www("model").join(name)
 }
 
 /// The bundled autoregressive twin (`www/model-ar/poem.safetensors`).
 pub fn bundled_ar() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www/model-ar/poem.safetensors")
+    www("model-ar/poem.safetensors")
 }
 
 /// Largest files the CLI reads: a model, a tokenizer.json, an eval JSONL file.

@@ -128,8 +128,9 @@ fn distinct2(texts: &[String]) -> f64 {
     }
 }
 
-/// Measures of `texts`; `slots` = (punctuation in character slots, slots) when known.
-fn measure(texts: &[String], slots: (usize, usize), nll: Option<f64>) -> Measures {
+/// Measures of `texts`; `slots` = (punctuation in character slots, slots) when known;
+/// distinct-2 over the first `k` poems only (it depends on the sample size).
+fn measure(texts: &[String], k: usize, slots: (usize, usize), nll: Option<f64>) -> Measures {
     let n = texts.len().max(1) as f64;
     let l: Vec<(bool, bool)> = texts.iter().map(|t| loops(t)).collect();
     Measures {
@@ -137,7 +138,7 @@ fn measure(texts: &[String], slots: (usize, usize), nll: Option<f64>) -> Measure
         punct_in_slots: slots.0 as f64 / slots.1.max(1) as f64,
         repeated_line: l.iter().filter(|x| x.0).count() as f64 / n,
         looped: l.iter().filter(|x| x.1).count() as f64 / n,
-        distinct2: distinct2(texts),
+        distinct2: distinct2(&texts[..k.min(texts.len())]),
         ar_nll: nll,
     }
 }
@@ -206,15 +207,12 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             progress.update(seed as u64, || "poems".into());
         }
         progress.finish();
-        let mut real_texts = real.get(form.key()).cloned().unwrap_or_default();
+        let real_texts = real.get(form.key()).cloned().unwrap_or_default();
         anyhow::ensure!(!real_texts.is_empty(), "{} holds no {} poems", a.real.display(), form.key());
         // Distinct-2 depends on the sample size: measure equal numbers of poems.
         let k = gen.len().min(real_texts.len());
-        let mut g = measure(&gen, (in_slots, masked.len() * a.count), nll(&gen)?);
-        g.distinct2 = distinct2(&gen[..k]);
-        let mut r = measure(&real_texts, (0, 0), nll(&real_texts)?);
-        real_texts.truncate(k);
-        r.distinct2 = distinct2(&real_texts);
+        let g = measure(&gen, k, (in_slots, masked.len() * a.count), nll(&gen)?);
+        let r = measure(&real_texts, k, (0, 0), nll(&real_texts)?);
         let ratio = g.ar_nll.zip(r.ar_nll).map(|(x, y)| x / y);
         reports.push(FormReport {
             form: form.key(),
