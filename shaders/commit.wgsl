@@ -31,6 +31,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     let i = lid.x;
     let t = dims.t;
     if (i == 0u) {
+        // A fault found by this step's pick ends the loop with nothing committed.
+        if (state.fault != 0u) {
+            state.done = 1u;
+        }
         skip = state.done;
         atomicStore(&first_mask, NONE);
         atomicStore(&n_masked, 0u);

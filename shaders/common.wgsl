@@ -22,8 +22,8 @@ struct Dims {
 struct State {
     step: u32,       // next step index (drives the RNG and the schedule)
     steps_run: u32,  // forward passes that did work
-    done: u32,       // 1 once no mask is left
-    _pad: u32,
+    done: u32,       // 1 once no mask is left (or a fault stopped the loop)
+    fault: u32,      // 1 once pick met a non-finite logit (NaN or ±∞): nothing more is committed
 }
 
 // PCG permutation; identical to `rng::pcg` on the CPU.

@@ -1,11 +1,13 @@
 // Logits → (token, probability, ranking key) for every masked position; one
 // workgroup per position. Token = argmax(logit + temperature·gumbel) over allowed
 // ids (lowest id on ties); probability = softmax of the raw logits at that token.
-// Reference: `sampler::pick`.
+// A logit that is NaN or ±∞ anywhere in a masked position's row sets `state.fault`
+// (tested on the bits: WGSL may assume floats are finite), and commit then stops
+// the loop without committing. Reference: `sampler::pick`, `sampler::finite_row`.
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<uniform> sp: Sampler;
-@group(0) @binding(2) var<storage, read> state: State;
+@group(0) @binding(2) var<storage, read_write> state: State;
 @group(0) @binding(3) var<storage, read> logits: array<f32>;      // (T, V)
 @group(0) @binding(4) var<storage, read> tokens: array<u32>;      // (T)
 @group(0) @binding(5) var<storage, read_write> pred: array<u32>;  // (T)
@@ -16,6 +18,11 @@
 const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;
 var<workgroup> best_i: array<u32, 64>;
+var<workgroup> bad: atomic<u32>;
+
+fn non_finite(l: f32) -> bool {
+    return (bitcast<u32>(l) & 0x7f800000u) == 0x7f800000u;
+}
 
 fn banned(id: u32) -> bool {
     let excluded = ((exclude[id >> 5u] >> (id & 31u)) & 1u) != 0u;
@@ -30,14 +37,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let pos = wid.x;
     let row = pos * dims.v;
     let step = state.step;
+    let masked = tokens[pos] == sp.mask_id;
+    if (lid.x == 0u) {
+        atomicStore(&bad, 0u);
+    }
+    workgroupBarrier();
     var bs = NEG;
     var bi = 0xffffffffu;
     var m = NEG;
     for (var v = lid.x; v < dims.v; v += WG) {
+        let l = logits[row + v];
+        if (masked && non_finite(l)) {
+            atomicOr(&bad, 1u);
+        }
         if (banned(v)) {
             continue;
         }
-        let l = logits[row + v];
         m = max(m, l);
         var s = l;
         if (sp.temperature > 0.0) {
@@ -73,7 +88,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     let total = wg_sum(lid.x, sum);
     if (lid.x == 0u) {
-        if (tokens[pos] == sp.mask_id) {
+        // The reductions above passed barriers: every thread's flag is in.
+        if (atomicLoad(&bad) != 0u) {
+            state.fault = 1u; // every faulting workgroup writes the same value
+        }
+        if (masked) {
             let p = exp(logits[row + tok] - mx) / total;
             pred[pos] = tok;
             prob[pos] = p;

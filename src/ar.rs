@@ -32,6 +32,8 @@ pub enum BeamError {
     NoMasks,
     #[error("the sequence has {len} positions; this model handles at most {max}")]
     TooLong { len: usize, max: usize },
+    #[error("the model computed a non-finite score (NaN or infinity): its weights overflow or the file is damaged")]
+    NonFinite,
 }
 
 /// One finished candidate.
@@ -112,6 +114,9 @@ pub fn rank_by_joint(model: &CpuModel, tokens: &[u32], width: usize) -> Result<R
             // it score the fixed tokens since the previous mask.
             let logits = model.forward(&seq[..=pos]);
             passes += 1;
+            if !crate::sampler::finite_row(&logits) {
+                return Err(BeamError::NonFinite);
+            }
             let fixed: f64 = (scored..pos).map(|j| log_softmax(&logits[j * v..(j + 1) * v])[seq[j] as usize]).sum();
             let score = score + fixed;
             let lp = log_softmax(&logits[pos * v..(pos + 1) * v]);

@@ -92,6 +92,8 @@ pub enum SampleError {
     BadThreshold(f32),
     #[error("temperature must be finite and non-negative, got {0}")]
     BadTemperature(f32),
+    #[error("the model computed a non-finite score (NaN or infinity): its weights overflow or the file is damaged")]
+    NonFinite,
 }
 
 /// One denoising step as the UI shows it.
@@ -247,6 +249,14 @@ pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u
     (best.1, prob, key)
 }
 
+/// Whether a masked position's logits are all finite; a NaN or ±∞ anywhere in the
+/// row stops the generation with `SampleError::NonFinite` (on the GPU, pick sets
+/// `State::fault` and commit ends the loop), instead of committing a token the
+/// ranking could not have chosen.
+pub fn finite_row(logits: &[f32]) -> bool {
+    logits.iter().all(|l| l.is_finite())
+}
+
 /// The commit rule (reference of `shaders/commit.wgsl`). Candidates are the masked
 /// positions of the first block that still has masks; the `k` with the highest key
 /// (lower position first on ties) take their predicted token. `k` is the schedule's
@@ -308,13 +318,16 @@ impl<'m> CpuSampler<'m> {
     }
 
     /// Runs one step; `None` once every mask is committed.
-    pub fn step(&mut self) -> Option<StepRecord> {
+    pub fn step(&mut self) -> Result<Option<StepRecord>, SampleError> {
         let (cfg, p, t) = (&self.model.config, &self.params, self.x.len());
         let masked: Vec<usize> = (0..t).filter(|&i| self.x[i] == cfg.mask_id).collect();
         if masked.is_empty() || self.step >= self.total {
-            return None;
+            return Ok(None);
         }
         let logits = self.model.forward_rows(&self.x, &masked);
+        if !finite_row(&logits) {
+            return Err(SampleError::NonFinite);
+        }
         let (mut pred, mut prob, mut key) = (vec![0u32; t], vec![-1f32; t], vec![f32::NEG_INFINITY; t]);
         for (row, &i) in masked.iter().enumerate() {
             let v = cfg.vocab_size;
@@ -323,7 +336,7 @@ impl<'m> CpuSampler<'m> {
         let k = self.sched.get(self.step).copied().unwrap_or(0);
         commit(&mut self.x, &pred, &prob, &key, cfg.mask_id, p.block_length, k, p.threshold);
         self.step += 1;
-        Some(StepRecord { tokens: self.x.clone(), confidence: prob })
+        Ok(Some(StepRecord { tokens: self.x.clone(), confidence: prob }))
     }
 
     /// The most steps this generation can take.
@@ -351,7 +364,7 @@ pub fn generate_cpu(
 ) -> Result<Generation, SampleError> {
     let mut s = CpuSampler::new(model, tokens, p)?;
     let mut history = Vec::new();
-    while let Some(rec) = s.step() {
+    while let Some(rec) = s.step()? {
         let go_on = on_step(&rec);
         if keep_history {
             history.push(rec);

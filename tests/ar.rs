@@ -121,3 +121,16 @@ fn bad_requests_are_errors() {
     let mask = specials_only.config.mask_id;
     assert_eq!(rank_by_joint(&CpuModel::new(&specials_only), &[mask, mask], 2), Err(BeamError::NoCharacters));
 }
+
+#[test]
+fn overflowing_weights_are_an_error_not_a_ranking() {
+    // Every logit NaN or infinite: the beam used to rank NaN scores and answer with
+    // success.
+    let tok = test_tokenizer();
+    let mut w = tiny_model(WeightFormat::Q8, 26);
+    w.config.causal = true;
+    w.norm.iter_mut().for_each(|x| *x = 3e38);
+    let m = CpuModel::new(&w);
+    let prompt = TaskBuilder::new(&tok, &m.config).previous_line("白日依山尽").unwrap();
+    assert_eq!(rank_by_joint(&m, &prompt.tokens, 4), Err(BeamError::NonFinite));
+}

@@ -6,8 +6,9 @@ mod common;
 use common::*;
 use pollster::block_on;
 use unmask::cpu::CpuModel;
+use unmask::gpu::GpuError;
 use unmask::gpu::GpuModel;
-use unmask::sampler::{generate_cpu, Remasking, SamplerParams};
+use unmask::sampler::{generate_cpu, Remasking, SampleError, SamplerParams};
 use unmask::tasks::{PoemForm, TaskBuilder};
 use unmask::{ExportFormat, ModelWeights, WeightFormat};
 
@@ -170,6 +171,38 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
                 assert_close(&format!("history step {s} confidence"), &gh.confidence, &ch.confidence, FORWARD_TOL);
             }
         }
+    }
+}
+
+#[test]
+fn overflowing_weights_are_an_error_on_gpu_and_cpu_not_a_poem() {
+    // A finite but overflowing norm weight makes every logit NaN or infinite. The GPU
+    // used to commit id 0xFFFFFFFF ('□') and the CPU id 0, both with success.
+    let Some(ctx) = gpu() else { return };
+    for (fmt, huge) in [(WeightFormat::Q8, 3e38), (WeightFormat::Q4, f32::MAX)] {
+        let mut w = tiny_model(fmt, 11);
+        w.norm.iter_mut().for_each(|x| *x = huge);
+        let cpu = CpuModel::new(&w);
+        let gpu = GpuModel::new(ctx.clone(), &w).unwrap();
+        let prompt = poem_prompt(&w);
+        for p in [
+            SamplerParams { steps: 8, ..Default::default() },
+            SamplerParams { steps: 8, temperature: 1.0, seed: 3, ..Default::default() },
+            SamplerParams { threshold: Some(0.5), ..Default::default() },
+        ] {
+            let c = generate_cpu(&cpu, &prompt, &p, false, |_| true);
+            assert!(matches!(c, Err(SampleError::NonFinite)), "{fmt:?} {p:?}: CPU gave {c:?}");
+            let g = block_on(gpu.generate(&prompt, &p, true));
+            assert!(matches!(g, Err(GpuError::Sample(SampleError::NonFinite))), "{fmt:?} {p:?}: GPU gave {g:?}");
+        }
+        // The same device generates normally afterwards: the fault lives in one run's state.
+        let ok = tiny_model(fmt, 11);
+        let fine = GpuModel::new(ctx.clone(), &ok).unwrap();
+        let p = SamplerParams { steps: 8, ..Default::default() };
+        assert_eq!(
+            block_on(fine.generate(&prompt, &p, false)).unwrap().tokens,
+            generate_cpu(&CpuModel::new(&ok), &prompt, &p, false, |_| true).unwrap().tokens
+        );
     }
 }
 

@@ -207,7 +207,8 @@ pub struct State {
     pub step: u32,
     pub steps_run: u32,
     pub done: u32,
-    pub _pad: u32,
+    /// 1 once pick met a non-finite logit (`SampleError::NonFinite`).
+    pub fault: u32,
 }
 
 /// A matrix in GPU memory: its words and (quantized) its block scales.

@@ -326,7 +326,10 @@ impl GpuModel {
         let bytes = self.ctx.read(st).await?;
         let words: &[u32] = bytemuck::cast_slice(&bytes);
         let out_tokens = words[..t].to_vec();
-        let state = State { step: words[t], steps_run: words[t + 1], done: words[t + 2], _pad: 0 };
+        let state = State { step: words[t], steps_run: words[t + 1], done: words[t + 2], fault: words[t + 3] };
+        if state.fault != 0 {
+            return Err(sampler::SampleError::NonFinite.into());
+        }
         let mut history = Vec::new();
         if keep_history {
             let base = t + 4;

@@ -195,6 +195,37 @@ fn hostile_files_and_flags_fail_cleanly() {
     }
 }
 
+/// A model file whose weights overflow (a finite norm weight of 3e38) makes every
+/// score NaN: each backend and task says so and fails, instead of printing `□□□□□`
+/// (GPU) or a normal-looking line (CPU) with success.
+#[test]
+fn a_model_whose_scores_overflow_is_an_error_on_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let chars: Vec<char> = CHARS.chars().collect();
+    let tok = PoemTokenizer::build(&chars, &[]).unwrap();
+    let backends: &[&str] = if gpu_available() { &["cpu", "gpu"] } else { &["cpu"] };
+    for causal in [false, true] {
+        let mut cfg = ModelConfig::tiny(tok.vocab_size());
+        cfg.causal = causal;
+        let mut w =
+            ModelWeights::random(cfg, ExportFormat { blocks: WeightFormat::Q8, embeddings: WeightFormat::Q8 }, 1);
+        w.norm.iter_mut().for_each(|x| *x = 3e38);
+        let (m, t) = (dir.path().join("m.safetensors"), dir.path().join("tokenizer.json"));
+        std::fs::write(&m, w.to_bytes()).unwrap();
+        std::fs::write(&t, tok.to_json()).unwrap();
+        for b in backends {
+            let mut tasks = vec![vec!["generate", "--mode", "next", "床前明月光", "--backend", b]];
+            if causal {
+                tasks.push(vec!["generate", "--mode", "prev", "疑是地上霜", "--beam", "4", "--backend", b]);
+            }
+            for args in tasks {
+                let (ok, out, err) = unmask(&args, &m, &t);
+                assert!(!ok && err.contains("non-finite"), "causal {causal} {args:?}: ok {ok}, {out} {err}");
+            }
+        }
+    }
+}
+
 /// A model whose vocabulary is only the special tokens has nothing to write: every
 /// task says so (it used to panic in the poem path of a causal model).
 #[test]

@@ -287,7 +287,7 @@ impl Engine {
         let mut s = CpuSampler::new(self.inner.cpu_model(), tokens, &p).map_err(|e| e.to_string())?;
         let mut history = Vec::new();
         let total = s.max_steps();
-        while let Some(rec) = s.step() {
+        while let Some(rec) = s.step().map_err(|e| e.to_string())? {
             history.push(rec);
             on_cpu_step(s.steps_run(), total);
             yield_now().await;
