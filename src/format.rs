@@ -32,7 +32,7 @@
 //! same bytes are read as little-endian `u32` words (4 Q8 codes or 8 Q4 codes a word),
 //! and scales are widened to f32 (see `shaders/weights_*.wgsl`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use half::f16;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -125,6 +125,40 @@ fn data_digest(bytes: &[u8]) -> Option<String> {
     let start = usize::try_from(n).ok()?.checked_add(8)?;
     let hash = sha2::Sha256::digest(bytes.get(start..)?);
     Some(hash.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `file` with its header's metadata edited by `edit` and the header written in one
+/// canonical form: keys sorted, padded with spaces to 8 bytes as safetensors pads.
+/// The data section is untouched. `None` if `file` has no readable header.
+pub fn rewrite_metadata(file: &[u8], edit: impl FnOnce(&mut BTreeMap<String, String>)) -> Option<Vec<u8>> {
+    let n = usize::try_from(u64::from_le_bytes(file.get(..8)?.try_into().ok()?)).ok()?;
+    let header_end = n.checked_add(8)?;
+    let mut header: BTreeMap<String, serde_json::Value> = serde_json::from_slice(file.get(8..header_end)?).ok()?;
+    let mut meta: BTreeMap<String, String> = match header.remove("__metadata__") {
+        Some(m) => serde_json::from_value(m).ok()?,
+        None => BTreeMap::new(),
+    };
+    edit(&mut meta);
+    header.insert("__metadata__".into(), serde_json::to_value(meta).ok()?);
+    // serde_json writes nested objects in their own order: make every level a BTreeMap.
+    let canonical: BTreeMap<String, serde_json::Value> =
+        header.into_iter().map(|(k, v)| (k, serde_json::to_value(sorted(v)).unwrap_or_default())).collect();
+    let mut h = serde_json::to_vec(&canonical).ok()?;
+    h.resize(h.len().next_multiple_of(8), b' ');
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend(h);
+    out.extend_from_slice(file.get(header_end..)?);
+    Some(out)
+}
+
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let b: BTreeMap<String, serde_json::Value> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            serde_json::to_value(b).unwrap_or_default()
+        }
+        v => v,
+    }
 }
 
 /// How a matrix is stored.
@@ -550,16 +584,20 @@ impl ModelWeights {
                 (n.clone(), TensorView::new(*dt, shape.clone(), data).expect("consistent view"))
             })
             .collect();
-        let mut meta = HashMap::from([
+        let meta = HashMap::from([
             ("format".to_string(), "unmask".to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
             ("config".to_string(), serde_json::to_string(&self.config).expect("config serializes")),
         ]);
         // The data section does not depend on the metadata: serialize, hash the data,
-        // serialize again with the digest in the header.
-        let plain = safetensors::serialize(views.clone(), Some(meta.clone())).expect("in-memory serialization");
-        meta.insert(DIGEST_KEY.to_string(), data_digest(&plain).expect("a serialized file has a header"));
-        safetensors::serialize(views, Some(meta)).expect("in-memory serialization")
+        // and write the digest into a header in canonical form (a HashMap's order
+        // would make every export of the same model a different file).
+        let plain = safetensors::serialize(views, Some(meta)).expect("in-memory serialization");
+        let digest = data_digest(&plain).expect("a serialized file has a header");
+        rewrite_metadata(&plain, |m| {
+            m.insert(DIGEST_KEY.to_string(), digest);
+        })
+        .expect("a serialized file has a header")
     }
 
     /// Every tensor dequantized to row-major f32, named as in [`tensor_plan`]: the

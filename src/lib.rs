@@ -23,6 +23,7 @@ pub mod ar;
 pub mod cpu;
 pub mod engine;
 pub mod gpu;
+pub mod pairs;
 #[cfg(feature = "progress")]
 pub mod progress;
 pub mod request;

@@ -46,7 +46,8 @@ impl Request {
         let d = SamplerParams::default();
         let p = &self.params;
         let mut q = vec![("task", self.task.key().to_string()), ("text", self.text.clone())];
-        if self.task == Task::Poem {
+        // The form also when another task is chosen: the link keeps the whole form.
+        if self.task == Task::Poem || self.form != Request::default().form {
             q.push(("form", self.form.key().into()));
         }
         if p.steps != d.steps {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use unmask::progress::Progress;
 use unmask::tasks::{answer, Prompt, TaskBuilder};
 
@@ -40,12 +40,6 @@ pub struct EvalArgs {
     model: ModelArgs,
     #[command(flatten)]
     sampler: SamplerArgs,
-}
-
-#[derive(Deserialize)]
-struct Pair {
-    first: String,
-    second: String,
 }
 
 /// One measured task over all pairs.
@@ -86,12 +80,7 @@ type Solver<'a> = Box<dyn Fn(&Prompt) -> Result<(String, usize)> + 'a>;
 pub fn run(a: EvalArgs) -> Result<()> {
     let text = crate::engine::read_capped(&a.pairs, crate::engine::MAX_PAIRS_BYTES)?;
     let text = String::from_utf8(text).with_context(|| format!("{} is not UTF-8 text", a.pairs.display()))?;
-    let mut pairs = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let p: Pair = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a {{first, second}} object", a.pairs.display(), i + 1))?;
-        pairs.push(p);
-    }
+    let mut pairs = unmask::pairs::parse(&text).with_context(|| format!("reading {}", a.pairs.display()))?;
     if let Some(n) = a.limit {
         pairs.truncate(n);
     }

@@ -10,14 +10,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::corpus::{split_lines, Text};
+use unmask::pairs::Pair as Couplet;
 use unmask::tasks::PoemForm;
-
-#[derive(Serialize)]
-pub struct Couplet {
-    pub first: String,
-    pub second: String,
-    pub source: String,
-}
 
 fn bare(line: &str) -> &str {
     line.trim_end_matches(crate::corpus::LINE_END)

@@ -104,10 +104,7 @@ fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf,
     if let Some(dir) = couplets_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::File::create(&couplets_path)?;
-    for c in &cps {
-        writeln!(f, "{}", serde_json::to_string(c)?)?;
-    }
+    std::fs::write(&couplets_path, unmask::pairs::to_jsonl(&cps))?;
     s += &format!("eval couplets: {} → {}\n", cps.len(), couplets_path.display());
     let poems = couplets::poems(&texts, &vocab);
     let mut f = std::fs::File::create(&poems_path)?;
