@@ -26,6 +26,7 @@ pub mod gpu;
 pub mod pairs;
 #[cfg(feature = "progress")]
 pub mod progress;
+pub mod prosody;
 pub mod request;
 pub mod sampler;
 pub mod tasks;

@@ -2,6 +2,7 @@
 //! on the GPU engine or the CPU reference.
 
 mod bench;
+mod check;
 mod engine;
 mod eval;
 mod plot;
@@ -36,6 +37,8 @@ enum Cmd {
     EvalPoems(poems::EvalPoemsArgs),
     /// Draw the README's charts (SVG) from docs/charts/lineage.json and eval reports.
     Plot(plot::PlotArgs),
+    /// The metre checker: tones (平仄), the pattern and rhyme of a 绝句 or 律诗, 对对子 rules.
+    Check(check::CheckArgs),
 }
 
 /// Which model files to load.
@@ -189,6 +192,7 @@ fn main() {
         Cmd::Bench(a) => bench::run(a),
         Cmd::EvalPoems(a) => poems::run(a),
         Cmd::Plot(a) => plot::run(a),
+        Cmd::Check(a) => check::run(a),
     };
     if let Err(e) = r {
         eprintln!("error: {e:#}");

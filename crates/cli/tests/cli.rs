@@ -410,3 +410,26 @@ fn committed_charts_match_the_lineage_file() {
         assert!(fresh == committed, "docs/charts/{name} is stale: run `unmask plot`");
     }
 }
+
+/// `unmask check`: the metre checker on the bundled prosody data.
+#[test]
+fn check_marks_tones_pattern_and_rhyme() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_unmask")).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&["check", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("五言绝句 · 仄起首句不入韵 · 韵 下平十一尤") && out.contains("follows the rules"), "{out}");
+    assert!(out.contains("白日依山尽，   仄仄平平仄"), "{out}");
+    let (ok, out, _) = run(&["check", "床前明月光，疑是地上霜。举头望明月，低头思故乡。"]);
+    assert!(ok && out.contains("2 against the rules") && out.contains("line 2, character 4 (上)"), "{out}");
+    let (ok, _, err) = run(&["check", "  "]);
+    assert!(!ok && err.contains("empty"), "{err}");
+    let (ok, _, err) = run(&["check", "床前", "--prosody", "/dev/zero"]);
+    assert!(!ok && err.contains("larger than"), "{err}");
+}

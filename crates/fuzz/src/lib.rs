@@ -9,7 +9,8 @@
 //! - `text`: a template keeps every character of the prompt at its place, holds masks
 //!   exactly where `masked` says, fits the model, and carries no special token; an
 //!   error message never echoes an invisible or direction-changing character raw.
-//!   The tokenizer's normalisation is idempotent.
+//!   The tokenizer's normalisation is idempotent. The metre checker counts exactly
+//!   the marks it flags, gives each a reason, and claims a form only for its shape.
 //! - `sampler`: any settings and token sequence either are refused by
 //!   `sampler::prepare`, or generate a sequence in which nothing but the masks
 //!   changed, pins hold, and no special or excluded id appears.
@@ -26,6 +27,7 @@ use std::sync::OnceLock;
 use arbitrary::Unstructured;
 use unmask::cpu::CpuModel;
 use unmask::pairs;
+use unmask::prosody::Prosody;
 use unmask::request::{Request, MAX_STEPS};
 use unmask::sampler::{self, generate_cpu, Remasking, SampleError, SamplerParams};
 use unmask::tasks::{PoemForm, Prompt, Task, TaskBuilder, MAX_INPUT_CHARS};
@@ -234,6 +236,27 @@ pub fn check_tokenizer(text: &str) {
     }
 }
 
+/// The bundled prosody data over the shipped tokenizer.
+pub fn prosody() -> &'static Prosody {
+    static P: OnceLock<Prosody> = OnceLock::new();
+    P.get_or_init(|| {
+        Prosody::from_bytes(include_bytes!("../../../www/model/prosody.json"), tokenizer()).expect("bundled prosody")
+    })
+}
+
+/// The metre checker on any text: every character it keeps is marked, violations are
+/// the marks that are not ok, and a form is only claimed for lines of equal length.
+pub fn check_metre(text: &str) {
+    let r = unmask::prosody::check(prosody(), tokenizer(), text);
+    let marks: Vec<_> = r.lines.iter().flat_map(|l| &l.marks).collect();
+    assert_eq!(r.violations, marks.iter().filter(|m| !m.ok).count(), "{text:?}: violation count");
+    assert!(marks.iter().all(|m| m.ok || m.why.is_some()), "{text:?}: a violation without a reason");
+    if let Some(f) = r.form {
+        assert_eq!(r.lines.len(), f.lines(), "{text:?}: {f:?} with {} lines", r.lines.len());
+        assert!(r.lines.iter().all(|l| l.marks.len() == f.chars_per_line()), "{text:?}: uneven lines for {f:?}");
+    }
+}
+
 pub fn text(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else { return };
     let s = String::from_utf8_lossy(rest);
@@ -241,7 +264,10 @@ pub fn text(data: &[u8]) {
     match sel % 6 {
         k @ 0..=3 => check_task(Task::ALL[k as usize], &s, form),
         4 => check_poem_pins(form, &s.split('\n').map(str::to_string).collect::<Vec<_>>()),
-        _ => check_tokenizer(&s),
+        _ => {
+            check_tokenizer(&s);
+            check_metre(&s);
+        }
     }
 }
 

@@ -4,12 +4,14 @@
 //!   unmask-train train --minutes 55                  # diffusion model (or --causal twin)
 //!   unmask-train heldout --run runs/main             # held-out LLaDA loss of a checkpoint
 //!   unmask-train export --run runs/main              # f32/q8/q4 + www/model/
+//!   unmask-train prosody …                           # www/model/prosody.json (scripts/prosody.sh)
 
 mod corpus;
 mod couplets;
 mod data;
 mod export;
 mod model;
+mod prosody;
 mod rng;
 mod train;
 
@@ -57,6 +59,8 @@ enum Cmd {
         anthology: bool,
     },
     Export(export::ExportArgs),
+    /// Build www/model/prosody.json (tones and 平水韵 groups of the vocabulary): scripts/prosody.sh.
+    Prosody(prosody::ProsodyArgs),
 }
 
 fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf, poems_path: PathBuf) -> Result<()> {
@@ -137,5 +141,6 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Export(a) => export::export(a),
+        Cmd::Prosody(a) => prosody::run(a),
     }
 }

@@ -1,0 +1,443 @@
+//! Regulated-verse prosody: each vocabulary character's level/oblique tone (平/仄)
+//! and 平水韵 rhyme groups (`www/model/prosody.json`, built by `scripts/prosody.sh`),
+//! and the metre checker: which standard tone pattern a 绝句 or 律诗 follows, where
+//! it breaks it, which rhyme group its rhyme positions share; for a couplet (对对子),
+//! whether the second line answers the first.
+//!
+//! The patterns: four five-character lines, named by tone —
+//! A 仄仄平平仄, B 平平仄仄平, C 平平平仄仄, D 仄仄仄平平 — and their seven-character
+//! forms (two characters of the opposite tone in front). A quatrain follows from its
+//! first line by the rules of 对 (a couplet's lines oppose) and 粘 (a line takes the
+//! second tone of the line before): A B C D, C D A B, and with a rhyming first line
+//! D B C D, B D A B; a 律诗 is two quatrains, the second starting unrhymed. The key
+//! positions are the even ones and the last (一三五不论，二四六分明); lines whose
+//! pattern ends 平 rhyme, all in one level rhyme group.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::tasks::{PoemForm, LINE_END};
+use crate::tokenizer::PoemTokenizer;
+
+pub const FORMAT: &str = "unmask-prosody";
+pub const VERSION: u32 = 1;
+/// The largest prosody file accepted (the bundled one is ~60 KB).
+pub const MAX_BYTES: usize = 4 << 20;
+
+/// A character's tone class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tone {
+    /// 平
+    Level,
+    /// 仄
+    Oblique,
+    /// Both readings are attested (多音字): fits either.
+    Either,
+    /// No data.
+    Unknown,
+}
+
+impl Tone {
+    pub fn mark(self) -> char {
+        match self {
+            Tone::Level => '平',
+            Tone::Oblique => '仄',
+            Tone::Either => '中',
+            Tone::Unknown => '？',
+        }
+    }
+
+    fn from_mark(c: char) -> Option<Tone> {
+        [Tone::Level, Tone::Oblique, Tone::Either, Tone::Unknown].into_iter().find(|t| t.mark() == c)
+    }
+
+    /// Whether a character of this tone may stand where `want` is asked for. A
+    /// character without data is not counted against the poem.
+    pub fn fits(self, want: Tone) -> bool {
+        matches!(self, Tone::Either | Tone::Unknown) || self == want
+    }
+
+    pub fn opposite(self) -> Tone {
+        match self {
+            Tone::Level => Tone::Oblique,
+            Tone::Oblique => Tone::Level,
+            t => t,
+        }
+    }
+}
+
+/// One 平水韵 group as the file stores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// E.g. `下平十一尤`.
+    pub name: String,
+    /// A level-tone (平声) group: the ones regulated verse rhymes in.
+    pub level: bool,
+    /// Its characters that are in the vocabulary, in id order.
+    pub chars: String,
+}
+
+/// The file: a tone mark per vocabulary id (平 仄 中 ？, specials ？) and the groups.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProsodyFile {
+    pub format: String,
+    pub version: u32,
+    pub vocab_size: usize,
+    pub tones: String,
+    pub groups: Vec<Group>,
+    /// Where the data comes from, and its coverage (informational).
+    #[serde(default)]
+    pub sources: serde_json::Value,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ProsodyError {
+    #[error("the prosody file is larger than {} MiB", MAX_BYTES >> 20)]
+    TooLarge,
+    #[error("the prosody file is not valid: {0}")]
+    Json(String),
+    #[error("not an Unmask prosody file (format `{0}`, version {1})")]
+    Format(String, u32),
+    #[error("the prosody file is for {file} ids; the tokenizer has {tokenizer}")]
+    Vocab { file: usize, tokenizer: usize },
+    #[error("the prosody file has {0} tone marks for {1} ids, or a mark other than 平 仄 中 ？")]
+    Tones(usize, usize),
+    #[error("rhyme group `{0}` lists {1}, which is not in the vocabulary")]
+    Char(String, String),
+}
+
+/// Tones and rhyme groups by token id.
+#[derive(Clone, Debug)]
+pub struct Prosody {
+    tones: Vec<Tone>,
+    groups: Vec<Group>,
+    of_id: HashMap<u32, Vec<u16>>,
+}
+
+impl Prosody {
+    pub fn from_bytes(bytes: &[u8], tok: &PoemTokenizer) -> Result<Prosody, ProsodyError> {
+        if bytes.len() > MAX_BYTES {
+            return Err(ProsodyError::TooLarge);
+        }
+        let f: ProsodyFile = serde_json::from_slice(bytes).map_err(|e| ProsodyError::Json(e.to_string()))?;
+        Prosody::from_file(f, tok)
+    }
+
+    pub fn from_file(f: ProsodyFile, tok: &PoemTokenizer) -> Result<Prosody, ProsodyError> {
+        if f.format != FORMAT || f.version != VERSION {
+            return Err(ProsodyError::Format(f.format, f.version));
+        }
+        if f.vocab_size != tok.vocab_size() {
+            return Err(ProsodyError::Vocab { file: f.vocab_size, tokenizer: tok.vocab_size() });
+        }
+        let tones: Vec<Tone> = f.tones.chars().map_while(Tone::from_mark).collect();
+        if tones.len() != f.vocab_size || f.tones.chars().count() != f.vocab_size {
+            return Err(ProsodyError::Tones(f.tones.chars().count(), f.vocab_size));
+        }
+        // Groups list vocabulary tokens exactly (the builder wrote them): look them up
+        // directly, not through the normaliser.
+        let ids: HashMap<&str, u32> = (0..f.vocab_size as u32).map(|id| (tok.token(id), id)).collect();
+        let mut of_id: HashMap<u32, Vec<u16>> = HashMap::new();
+        for (g, group) in f.groups.iter().enumerate().take(u16::MAX as usize) {
+            for c in group.chars.chars() {
+                let id = ids
+                    .get(c.encode_utf8(&mut [0; 4]) as &str)
+                    .copied()
+                    .filter(|&id| id > 2)
+                    .ok_or_else(|| ProsodyError::Char(group.name.clone(), crate::tasks::shown(c)))?;
+                of_id.entry(id).or_default().push(g as u16);
+            }
+        }
+        Ok(Prosody { tones, groups: f.groups, of_id })
+    }
+
+    pub fn tone(&self, id: u32) -> Tone {
+        self.tones.get(id as usize).copied().unwrap_or(Tone::Unknown)
+    }
+
+    /// The rhyme groups of an id (indices into [`Self::group`]).
+    pub fn groups_of(&self, id: u32) -> &[u16] {
+        self.of_id.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn group(&self, g: u16) -> &Group {
+        &self.groups[g as usize]
+    }
+
+    pub fn n_groups(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+/// The four five-character line patterns (seven-character: the opposite tone twice in front).
+const LINES: [&str; 4] = ["仄仄平平仄", "平平仄仄平", "平平平仄仄", "仄仄仄平平"];
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+const D: usize = 3;
+
+/// A poem's line patterns from its first line: a quatrain, and the second half of a 律诗.
+fn sequence(first: usize, lines: usize) -> Vec<usize> {
+    let (q1, q2) = match first {
+        A => ([A, B, C, D], [A, B, C, D]),
+        C => ([C, D, A, B], [C, D, A, B]),
+        D => ([D, B, C, D], [A, B, C, D]),
+        _ => ([B, D, A, B], [C, D, A, B]),
+    };
+    q1.iter().chain(q2.iter()).copied().take(lines).collect()
+}
+
+fn line_pattern(kind: usize, width: usize) -> Vec<Tone> {
+    let five: Vec<Tone> = LINES[kind].chars().map(|c| Tone::from_mark(c).expect("a tone mark")).collect();
+    if width == 5 {
+        return five;
+    }
+    let lead = five[0].opposite();
+    [lead, lead].into_iter().chain(five).collect()
+}
+
+/// Positions where the tone is required: the even ones and the last.
+fn key(pos: usize, width: usize) -> bool {
+    pos % 2 == 1 || pos + 1 == width
+}
+
+/// One character as the checker sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    pub ch: char,
+    pub tone: Tone,
+    /// The tone the pattern asks for here, if the text follows one.
+    pub want: Option<Tone>,
+    /// A position whose tone the rules fix (not free by 一三五不论).
+    pub key: bool,
+    /// A rhyme position (the end of a line whose pattern ends 平).
+    pub rhyme: bool,
+    /// At a rhyme position: in the poem's rhyme group (or without rhyme data).
+    pub in_group: bool,
+    /// Holds the pattern (or is free), and at a rhyme position is in the poem's group.
+    pub ok: bool,
+    /// What is wrong, in words, when not ok.
+    pub why: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub marks: Vec<Mark>,
+    /// The punctuation that closes it.
+    pub end: String,
+}
+
+/// What the checker found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The form, when the text is a 绝句 or 律诗 by shape.
+    pub form: Option<PoemForm>,
+    /// `couplet` for two lines of 5 or 7 characters.
+    pub couplet: bool,
+    /// E.g. `仄起首句不入韵`.
+    pub pattern: Option<String>,
+    /// The level rhyme group shared by the rhyme positions.
+    pub rhyme_group: Option<String>,
+    pub lines: Vec<Line>,
+    pub violations: usize,
+}
+
+fn split_lines(text: &str) -> Vec<(Vec<char>, String)> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for c in text.chars().filter(|c| !c.is_whitespace()) {
+        if LINE_END.contains(&c) || c == '.' || c == ',' {
+            out.push((std::mem::take(&mut cur), c.to_string()));
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        out.push((cur, String::new()));
+    }
+    out.retain(|(l, _)| !l.is_empty());
+    out
+}
+
+/// Checks `text` (any punctuation between lines). Characters outside the vocabulary
+/// have tone `Unknown` and never count as violations.
+pub fn check(p: &Prosody, tok: &PoemTokenizer, text: &str) -> Report {
+    let lines = split_lines(text);
+    let id = |c: char| tok.char_id(c);
+    let tone = |c: char| id(c).map_or(Tone::Unknown, |i| p.tone(i));
+    let mut report = Report {
+        form: None,
+        couplet: false,
+        pattern: None,
+        rhyme_group: None,
+        lines: lines
+            .iter()
+            .map(|(l, end)| Line {
+                marks: l
+                    .iter()
+                    .map(|&ch| Mark {
+                        ch,
+                        tone: tone(ch),
+                        want: None,
+                        key: false,
+                        rhyme: false,
+                        in_group: true,
+                        ok: true,
+                        why: None,
+                    })
+                    .collect(),
+                end: end.clone(),
+            })
+            .collect(),
+        violations: 0,
+    };
+    let width = lines.first().map_or(0, |l| l.0.len());
+    let regular = (width == 5 || width == 7) && lines.iter().all(|l| l.0.len() == width);
+    if !regular {
+        return report;
+    }
+    match lines.len() {
+        2 => check_couplet(&mut report, width),
+        4 | 8 => check_poem(p, tok, &mut report, width),
+        _ => {}
+    }
+    report.violations = report.lines.iter().flat_map(|l| &l.marks).filter(|m| !m.ok).count();
+    report
+}
+
+fn check_poem(p: &Prosody, tok: &PoemTokenizer, r: &mut Report, width: usize) {
+    let n = r.lines.len();
+    r.form = PoemForm::ALL.into_iter().find(|f| f.chars_per_line() == width && f.lines() == n);
+    // The pattern the text breaks least at key positions (fewest: earliest in A C D B).
+    let misses = |first: usize| -> usize {
+        sequence(first, n)
+            .iter()
+            .zip(&r.lines)
+            .map(|(&k, line)| {
+                let pat = line_pattern(k, width);
+                line.marks.iter().enumerate().filter(|(i, m)| key(*i, width) && !m.tone.fits(pat[*i])).count()
+            })
+            .sum()
+    };
+    let first = [A, C, D, B].into_iter().min_by_key(|&f| misses(f)).expect("four patterns");
+    let seq = sequence(first, n);
+    let p1 = line_pattern(seq[0], width);
+    r.pattern = Some(format!("{}起首句{}入韵", p1[1].mark(), if p1[width - 1] == Tone::Level { "" } else { "不" }));
+    // The level group most rhyme positions share.
+    let ends: Vec<(usize, u32)> = seq
+        .iter()
+        .enumerate()
+        .filter(|(_, &k)| line_pattern(k, width)[width - 1] == Tone::Level)
+        .filter_map(|(li, _)| tok.char_id(r.lines[li].marks[width - 1].ch).map(|id| (li, id)))
+        .collect();
+    let mut votes: HashMap<u16, usize> = HashMap::new();
+    for &(_, id) in &ends {
+        for &g in p.groups_of(id).iter().filter(|&&g| p.group(g).level) {
+            *votes.entry(g).or_default() += 1;
+        }
+    }
+    let group = votes.into_iter().max_by_key(|&(g, v)| (v, std::cmp::Reverse(g))).map(|(g, _)| g);
+    r.rhyme_group = group.map(|g| p.group(g).name.clone());
+    for (li, line) in r.lines.iter_mut().enumerate() {
+        let pat = line_pattern(seq[li], width);
+        for (i, m) in line.marks.iter_mut().enumerate() {
+            m.want = Some(pat[i]);
+            m.key = key(i, width);
+            if m.key && !m.tone.fits(pat[i]) {
+                m.ok = false;
+                m.why = Some(format!("{} where the pattern asks for {}", m.tone.mark(), pat[i].mark()));
+            }
+        }
+        let last = &mut line.marks[width - 1];
+        if pat[width - 1] == Tone::Level {
+            last.rhyme = true;
+            let in_group = tok.char_id(last.ch).is_some_and(|id| group.is_some_and(|g| p.groups_of(id).contains(&g)));
+            let known = tok.char_id(last.ch).is_some_and(|id| !p.groups_of(id).is_empty());
+            last.in_group = in_group || !known;
+            if !last.in_group && last.ok {
+                last.ok = false;
+                last.why =
+                    Some(format!("does not rhyme in {}", r.rhyme_group.as_deref().unwrap_or("the poem's group")));
+            }
+        }
+    }
+}
+
+/// 对对子: the second line opposes the first at key positions, the first ends 仄 and
+/// the second 平, and no character repeats at the same position.
+fn check_couplet(r: &mut Report, width: usize) {
+    r.couplet = true;
+    let first: Vec<(char, Tone)> = r.lines[0].marks.iter().map(|m| (m.ch, m.tone)).collect();
+    let (l1, l2) = r.lines.split_at_mut(1);
+    let last = width - 1;
+    for (i, m) in l1[0].marks.iter_mut().enumerate() {
+        m.key = i == last;
+        if i == last {
+            m.want = Some(Tone::Oblique);
+            if !m.tone.fits(Tone::Oblique) {
+                m.ok = false;
+                m.why = Some("the first line of a couplet ends 仄".into());
+            }
+        }
+    }
+    for (i, m) in l2[0].marks.iter_mut().enumerate() {
+        m.key = key(i, width);
+        let (ch1, t1) = first[i];
+        let want = if i == last { Tone::Level } else { t1.opposite() };
+        if m.key && matches!(want, Tone::Level | Tone::Oblique) {
+            m.want = Some(want);
+            if !m.tone.fits(want) {
+                m.ok = false;
+                m.why = Some(format!("{} where the answer to {} needs {}", m.tone.mark(), ch1, want.mark()));
+            }
+        }
+        if m.ch == ch1 {
+            m.ok = false;
+            m.why = Some(format!("{} repeats the first line's character here", m.ch));
+        }
+    }
+}
+
+/// How far a set of checked texts keeps the rules (the poems among them: texts the
+/// checker found a form or couplet in).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Compliance {
+    /// Texts with a form (or couplets).
+    pub checked: usize,
+    /// Of those, with no violation at all.
+    pub clean: usize,
+    /// Key positions (tone fixed by the pattern) and how many hold it.
+    pub key_positions: usize,
+    pub key_ok: usize,
+    /// Rhyme positions and how many are in the poem's group.
+    pub rhyme_positions: usize,
+    pub rhyme_ok: usize,
+}
+
+impl Compliance {
+    pub fn add(&mut self, r: &Report) {
+        if r.form.is_none() && !r.couplet {
+            return;
+        }
+        self.checked += 1;
+        self.clean += usize::from(r.violations == 0);
+        for m in r.lines.iter().flat_map(|l| &l.marks) {
+            let tone_ok = m.want.is_none_or(|w| m.tone.fits(w));
+            if m.key {
+                self.key_positions += 1;
+                self.key_ok += usize::from(tone_ok);
+            }
+            if m.rhyme {
+                self.rhyme_positions += 1;
+                self.rhyme_ok += usize::from(m.in_group);
+            }
+        }
+    }
+
+    pub fn percent(a: usize, b: usize) -> f64 {
+        100.0 * a as f64 / b.max(1) as f64
+    }
+}

@@ -1,0 +1,125 @@
+//! The prosody data (www/model/prosody.json) and the metre checker, on poems whose
+//! scansion is known: 登鹳雀楼 and 春望 follow their patterns, 静夜思 (an old-style
+//! quatrain) breaks two key positions, and a couplet is judged by the rules of 对对子.
+
+use unmask::prosody::{check, Compliance, Prosody, ProsodyError, ProsodyFile, Tone};
+use unmask::tasks::PoemForm;
+use unmask::PoemTokenizer;
+
+fn bundled() -> (PoemTokenizer, Vec<u8>) {
+    let tok = PoemTokenizer::from_bytes(&std::fs::read("www/model/tokenizer.json").unwrap()).unwrap();
+    (tok, std::fs::read("www/model/prosody.json").unwrap())
+}
+
+fn tone(p: &Prosody, tok: &PoemTokenizer, c: char) -> Tone {
+    p.tone(tok.char_id(c).unwrap())
+}
+
+#[test]
+fn the_bundled_data_covers_the_vocabulary_and_knows_common_tones() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    assert_eq!(p.n_groups(), 106, "the 106 groups of 平水韵");
+    let chars: Vec<u32> = (3..tok.vocab_size() as u32).filter(|&id| tok.token(id).chars().count() == 1).collect();
+    let known = chars.iter().filter(|&&id| p.tone(id) != Tone::Unknown).count();
+    assert!(known * 100 >= chars.len() * 95, "{known} of {} characters have a tone", chars.len());
+    for (c, t) in
+        [('东', Tone::Level), ('山', Tone::Level), ('月', Tone::Oblique), ('不', Tone::Oblique), ('看', Tone::Either)]
+    {
+        assert_eq!(tone(&p, &tok, c), t, "{c}");
+    }
+    let you = p.groups_of(tok.char_id('楼').unwrap());
+    assert!(you.iter().any(|&g| p.group(g).name == "下平十一尤"), "楼 rhymes in 尤");
+}
+
+#[test]
+fn regulated_poems_follow_their_patterns() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let r = check(&p, &tok, "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。");
+    assert_eq!(r.form, Some(PoemForm::WuJue));
+    assert_eq!(r.pattern.as_deref(), Some("仄起首句不入韵"));
+    assert_eq!(r.rhyme_group.as_deref(), Some("下平十一尤"));
+    assert_eq!(r.violations, 0, "{r:#?}");
+    let rhymes: Vec<char> = r.lines.iter().flat_map(|l| &l.marks).filter(|m| m.rhyme).map(|m| m.ch).collect();
+    assert_eq!(rhymes, ['流', '楼']);
+    let r = check(
+        &p,
+        &tok,
+        "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。",
+    );
+    assert_eq!((r.form, r.violations), (Some(PoemForm::WuLv), 0), "{r:#?}");
+    assert_eq!(r.rhyme_group.as_deref(), Some("下平十二侵"));
+}
+
+#[test]
+fn an_old_style_quatrain_breaks_two_key_positions() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let r = check(&p, &tok, "床前明月光，疑是地上霜。举头望明月，低头思故乡。");
+    let bad: Vec<(usize, usize, char)> = r
+        .lines
+        .iter()
+        .enumerate()
+        .flat_map(|(li, l)| l.marks.iter().enumerate().filter(|(_, m)| !m.ok).map(move |(i, m)| (li, i, m.ch)))
+        .collect();
+    assert_eq!(bad, [(1, 3, '上'), (2, 1, '头')]);
+    assert_eq!(r.violations, 2);
+    // Free positions (一三五不论) are never counted.
+    assert!(r.lines.iter().flat_map(|l| l.marks.iter().enumerate()).all(|(i, m)| m.ok || i % 2 == 1 || i == 4));
+}
+
+#[test]
+fn couplets_answer_by_the_rules_of_dui_duizi() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let r = check(&p, &tok, "两个黄鹂鸣翠柳，一行白鹭上青天。");
+    assert!(r.couplet && r.violations == 0, "{r:#?}");
+    // The same line twice: every character repeats, the tones do not oppose, and the
+    // answer does not end 平.
+    let r = check(&p, &tok, "白日依山尽，白日依山尽。");
+    assert!(r.lines[1].marks.iter().all(|m| !m.ok), "{r:#?}");
+}
+
+#[test]
+fn texts_without_a_form_get_tones_only() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let r = check(&p, &tok, "春眠不觉晓，处处闻啼鸟。夜来风雨声。");
+    assert_eq!((r.form, r.couplet, r.violations), (None, false, 0));
+    assert_eq!(r.lines.len(), 3);
+    assert!(r.lines.iter().flat_map(|l| &l.marks).all(|m| m.want.is_none()));
+    // Latin text: tones unknown, nothing counted.
+    let r = check(&p, &tok, "hi，world。");
+    assert!(r.lines.iter().flat_map(|l| &l.marks).all(|m| m.tone == Tone::Unknown));
+    let mut c = Compliance::default();
+    c.add(&r);
+    assert_eq!(c.checked, 0);
+}
+
+#[test]
+fn bad_prosody_files_are_refused_with_a_reason() {
+    let (tok, bytes) = bundled();
+    let good: ProsodyFile = serde_json::from_slice(&bytes).unwrap();
+    let load = |f: &ProsodyFile| Prosody::from_bytes(&serde_json::to_vec(f).unwrap(), &tok).err();
+    let mut f = good.clone();
+    f.vocab_size += 1;
+    assert!(matches!(load(&f), Some(ProsodyError::Vocab { .. })));
+    let mut f = good.clone();
+    f.tones = f.tones.replacen('平', "x", 1);
+    assert!(matches!(load(&f), Some(ProsodyError::Tones(..))));
+    let mut f = good.clone();
+    f.tones.pop();
+    assert!(matches!(load(&f), Some(ProsodyError::Tones(..))));
+    let mut f = good.clone();
+    f.groups[0].chars.push('a');
+    assert!(matches!(load(&f), Some(ProsodyError::Char(..))));
+    let mut f = good.clone();
+    f.format = "other".into();
+    assert!(matches!(load(&f), Some(ProsodyError::Format(..))));
+    assert!(matches!(Prosody::from_bytes(b"{", &tok), Err(ProsodyError::Json(_))));
+    assert_eq!(
+        Prosody::from_bytes(&vec![b' '; unmask::prosody::MAX_BYTES + 1], &tok).err(),
+        Some(ProsodyError::TooLarge)
+    );
+}
