@@ -17,9 +17,16 @@ for f in www/model/eval.json www/model-ar/eval.json; do
 done
 # The autoregressive twin (compare view) shares the main model's tokenizer.
 cp www/model/tokenizer.json www/model-ar/tokenizer.json
+# The metre checker's data (scripts/prosody.sh) is versioned on its own: it can change
+# without the model.
+[ -f www/model/prosody.json ] || { echo "missing www/model/prosody.json (scripts/prosody.sh)" >&2; exit 1; }
 for dir in www/model www/model-ar; do
   version=$(cat "$dir/poem.safetensors" "$dir/tokenizer.json" | sha256sum | cut -c1-16)
-  printf '{"version":"%s","model":"poem.safetensors","tokenizer":"tokenizer.json","model_bytes":%d}\n' \
-    "$version" "$(stat -c %s "$dir/poem.safetensors")" > "$dir/manifest.json"
+  prosody=
+  if [ -f "$dir/prosody.json" ]; then
+    prosody=$(printf ',"prosody":"prosody.json","prosody_version":"%s"' "$(sha256sum "$dir/prosody.json" | cut -c1-16)")
+  fi
+  printf '{"version":"%s","model":"poem.safetensors","tokenizer":"tokenizer.json","model_bytes":%d%s}\n' \
+    "$version" "$(stat -c %s "$dir/poem.safetensors")" "$prosody" > "$dir/manifest.json"
 done
 echo "built www/pkg ($(stat -c %s www/pkg/unmask_web_bg.wasm) bytes of wasm), models $(cat www/model/manifest.json www/model-ar/manifest.json | grep -o '"version":"[^"]*"' | tr '\n' ' ')"

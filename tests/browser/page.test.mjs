@@ -135,9 +135,42 @@ test("a whole 律诗 is laid out one couplet a row, at phone width", async () =>
   }
   const lineHeight = await page.$eval("#output", (e) => parseFloat(getComputedStyle(e).lineHeight) || 1.5 * parseFloat(getComputedStyle(e).fontSize));
   assert.ok(rows.every((x) => x.height < 1.5 * lineHeight), `a couplet wrapped: ${JSON.stringify(rows)}, line height ${lineHeight}`);
+  // The metre checker marks every character and names the form.
+  const tones = await page.$$eval("#output button.ch", (bs) => bs.map((b) => b.dataset.tone));
+  assert.equal(tones.length, 40);
+  assert.ok(tones.every((x) => ["平", "仄", "中", "？"].includes(x)), tones.join(""));
+  assert.equal(await page.getAttribute("#metre", "data-form"), "wulv");
   await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-lushi-phone.png") });
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test("the metre checker marks tones, the rhyme and what breaks the rules", async () => {
+  const page = await env.browser.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en`);
+  await ready(page);
+  // 登鹳雀楼 with one character to fill, at a free position (一三五不论), so the
+  // verdict does not depend on what the model writes there.
+  await generate(page, "Fill masks", "_日依山尽，黄河入海流。欲穷千里目，更上一层楼。");
+  const tones = await page.$$eval("#output button.ch", (bs) => bs.map((b) => b.dataset.tone).join(""));
+  assert.equal(tones.slice(1, 5), "仄平平仄", tones);
+  assert.equal(tones.slice(15), "中仄仄平平", tones);
+  assert.equal(await page.getAttribute("#metre", "data-form"), "wujue");
+  assert.match(await page.textContent("#metre .metre-head"), /五言绝句 · 仄起首句不入韵/);
+  assert.equal(await page.$$eval("#output button.ch.tone-rhyme", (bs) => bs.length), 2);
+  // 静夜思 breaks two key positions: both red, with the reason on hover.
+  await generate(page, "Fill masks", "_前明月光，疑是地上霜。举头望明月，低头思故乡。");
+  assert.equal(await page.getAttribute("#metre", "data-violations"), "2");
+  const bad = await page.$$eval("#output button.ch.tone-bad", (bs) => bs.map((b) => b.textContent + ":" + b.title));
+  assert.deepEqual(bad.map((x) => x[0]), ["上", "头"], bad.join(" | "));
+  assert.match(bad[0], /仄 where the pattern asks for 平/);
+  assert.match(await page.textContent("#metre"), /breaks the rules at 2 places:/);
+  // The text is still the poem (the tones are drawn by CSS).
+  assert.match(await page.textContent("#output"), /^.前明月光，疑是地上霜。举头望明月，低头思故乡。$/u);
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-metre.png") });
+  assert.deepEqual(errors, []);
+  await page.close();
 });
 
 test("a shared link shows its result, and the URL keeps the view, backend and language", async () => {

@@ -35,6 +35,8 @@ enum Load {
 #[derive(Clone, Debug, PartialEq)]
 struct Outcome {
     text: String,
+    /// The metre checker's report on `text` (None without prosody data).
+    metre: Option<unmask::prosody::Report>,
     answer: String,
     frames: Vec<Vec<Cell>>,
     steps: usize,
@@ -231,8 +233,10 @@ pub fn App() -> impl IntoView {
                     let frames: Vec<Vec<Cell>> = (0..g.history.len())
                         .map(|s| cells(&engine.tokenizer, &prompt.tokens, &g.history, s, cfg.mask_id, cfg.pad_id))
                         .collect();
+                    let text = engine.tokenizer.decode(&g.tokens);
                     let o = Outcome {
-                        text: engine.tokenizer.decode(&g.tokens),
+                        metre: engine.prosody.as_ref().map(|p| unmask::prosody::check(p, &engine.tokenizer, &text)),
+                        text,
                         answer: answer(&engine.tokenizer, &prompt, &g.tokens),
                         steps: g.steps_run,
                         frames,
@@ -449,16 +453,29 @@ pub fn App() -> impl IntoView {
                     <h2>{move || t(lang.get(), "result")}</h2>
                     // Each character is a button: marking it (click, tap, Enter/Space) queues it
                     // for regeneration with the rest pinned.
-                    <p id="output" class="poem">{move || outcome.get().map(|o| {
+                    // Under each character its tone (平 仄 中), red where it breaks the
+                    // pattern or the rhyme (the metre checker, `unmask::prosody`).
+                    <p id="output" class="poem" class=("metred", move || outcome.get().is_some_and(|o| o.metre.is_some()))>{move || outcome.get().map(|o| {
                         let mut at = 0usize;
+                        let marks: Vec<unmask::prosody::Mark> =
+                            o.metre.iter().flat_map(|r| r.lines.iter().flat_map(|l| l.marks.clone())).collect();
+                        let mut k = 0usize;
                         crate::state::verse_rows(&o.text).into_iter().map(|r| {
                             let chars: Vec<(usize, char)> = r.chars().map(|c| { at += 1; (at - 1, c) }).collect();
                             view! { <span class="verse-row">{chars.into_iter().map(|(i, c)| {
                                 if unmask::tasks::LINE_END.contains(&c) {
                                     view! { <span class="punct">{c.to_string()}</span> }.into_any()
                                 } else {
+                                    // The tone is drawn by CSS from data-tone, so the text stays the poem.
+                                    let mark = marks.get(k).filter(|m| m.ch == c).cloned();
+                                    k += 1;
+                                    let (tone, bad, rhyme, why) = match &mark {
+                                        Some(m) => (Some(m.tone.mark().to_string()), !m.ok, m.rhyme, m.why.clone()),
+                                        None => (None, false, false, None),
+                                    };
                                     view! {
                                         <button class="ch" data-i=i.to_string() class=("marked", move || marked.get().contains(&i))
+                                            class=("tone-bad", bad) class=("tone-rhyme", rhyme) data-tone=tone title=why
                                             aria-pressed=move || marked.get().contains(&i).to_string()
                                             on:click=move |_| marked.update(|m| if let Some(k) = m.iter().position(|&x| x == i) { m.remove(k); } else { m.push(i) })>
                                             {c.to_string()}
@@ -468,6 +485,7 @@ pub fn App() -> impl IntoView {
                             }).collect_view()}</span> }
                         }).collect_view()
                     })}</p>
+                    {move || outcome.get().and_then(|o| o.metre).map(|r| metre_summary(lang.get(), &r))}
                     <div class="edit">
                         <span class="hint">{move || t(lang.get(), "remask_hint")}</span>
                         <button id="remask" class="primary" disabled=move || marked.get().is_empty() || busy.get() on:click=move |_| remask()>
@@ -574,6 +592,47 @@ fn StatusBar(load: RwSignal<Load>, lang: RwSignal<Lang>) -> impl IntoView {
                     <button on:click=move |_| { let _ = web_sys::window().map(|w| w.location().reload()); }>{t(lang.get(), "retry")}</button>
                 }.into_any(),
             }}
+        </div>
+    }
+}
+
+/// The metre checker's verdict under a result: form, pattern and rhyme group, and
+/// what breaks the rules (`#metre`, with the count in `data-violations`).
+fn metre_summary(lang: Lang, r: &unmask::prosody::Report) -> impl IntoView {
+    let shaped = r.form.is_some() || r.couplet;
+    let head: Vec<String> = [
+        r.form.map(|f| f.name().to_string()),
+        r.couplet.then(|| t(lang, "couplet").to_string()),
+        r.pattern.clone(),
+        r.rhyme_group.as_ref().map(|g| format!("{} {g}", t(lang, "rhyme"))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let verdict = match (shaped, r.violations, lang) {
+        (false, ..) => t(lang, "metre_none").to_string(),
+        (true, 0, _) => t(lang, "metre_ok").to_string(),
+        (true, n, Lang::En) => format!("breaks the rules at {n} place{}:", if n == 1 { "" } else { "s" }),
+        (true, n, Lang::Zh) => format!("{n} 处不合格律："),
+    };
+    let reasons: Vec<String> = r
+        .lines
+        .iter()
+        .enumerate()
+        .flat_map(|(li, l)| {
+            l.marks.iter().filter_map(move |m| {
+                m.why.as_ref().map(|w| match lang {
+                    Lang::En => format!("line {}, {}: {w}", li + 1, m.ch),
+                    Lang::Zh => format!("第 {} 句「{}」：{w}", li + 1, m.ch),
+                })
+            })
+        })
+        .collect();
+    view! {
+        <div id="metre" class="metre" data-violations=r.violations.to_string() data-form=r.form.map(|f| f.key()).unwrap_or_default()>
+            <span class="metre-head">{head.join(" · ")}</span>
+            <span class="metre-verdict" class=("bad", r.violations > 0)>{verdict}</span>
+            <ul class="metre-why">{reasons.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
         </div>
     }
 }

@@ -4,6 +4,7 @@
 
 use js_sys::{Reflect, Uint8Array};
 use unmask::engine::{EngineError, Runner};
+use unmask::prosody::Prosody;
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
 use unmask::{ModelWeights, PoemTokenizer};
 
@@ -32,7 +33,21 @@ pub async fn load_engine(
         let e = EngineError::VocabMismatch { tokenizer: tok.vocab_size(), model: weights.config.vocab_size };
         return Err(e.to_string());
     }
-    Ok((Engine::new(tok, weights, force_cpu).await, source))
+    // The metre checker's data, when the folder has it: without it (or with a broken
+    // copy) the page works and shows no tone marks.
+    let prosody = match manifest["prosody_version"].as_str() {
+        Some(v) => fetch_cached(&format!("{dir}prosody.json?v={v}"), &|_, _| {}, |b| {
+            Prosody::from_bytes(b, &tok).map_err(|e| e.to_string())
+        })
+        .await
+        .map(|(p, _, _)| p)
+        .map_err(|e| web_sys::console::warn_1(&format!("no metre checker: {e}").into()))
+        .ok(),
+        None => None,
+    };
+    let mut engine = Engine::new(tok, weights, force_cpu).await;
+    engine.prosody = prosody;
+    Ok((engine, source))
 }
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -208,6 +223,8 @@ fn cpu(reason: CpuReason, detail: impl Into<String>) -> BackendInfo {
 pub struct Engine {
     pub inner: unmask::engine::Engine,
     pub backend: BackendInfo,
+    /// Tones and rhyme groups for the metre checker (`None` if the folder has none).
+    pub prosody: Option<Prosody>,
 }
 
 fn has_webgpu() -> bool {
@@ -228,11 +245,11 @@ impl Engine {
     pub async fn new(tokenizer: PoemTokenizer, weights: ModelWeights, force_cpu: bool) -> Engine {
         if force_cpu {
             let backend = cpu(CpuReason::Chosen, "backend=cpu in the URL");
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend, prosody: None };
         }
         if !has_webgpu() {
             let backend = cpu(CpuReason::NoWebGpu, "navigator.gpu is missing");
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend, prosody: None };
         }
         match unmask::engine::Engine::gpu(tokenizer, weights).await {
             Ok(inner) => {
@@ -240,11 +257,12 @@ impl Engine {
                     Runner::Gpu(m) => m.context().adapter_name(),
                     Runner::Cpu(_) => unreachable!("opened on the GPU"),
                 };
-                Engine { inner, backend: BackendInfo::WebGpu(name) }
+                Engine { inner, backend: BackendInfo::WebGpu(name), prosody: None }
             }
             Err((e, tokenizer, weights)) => Engine {
                 inner: unmask::engine::Engine::cpu(tokenizer, weights),
                 backend: cpu(CpuReason::GpuFailed, e.to_string()),
+                prosody: None,
             },
         }
     }

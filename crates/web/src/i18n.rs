@@ -90,6 +90,13 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
             "GPU 停止响应且无法重启，模型现在改在 CPU 上运行。",
         ),
         "details" => ("Details", "详情"),
+        "couplet" => ("couplet (对对子)", "对对子"),
+        "rhyme" => ("rhyme", "韵"),
+        "metre_ok" => ("follows the rules of regulated verse", "合乎格律"),
+        "metre_none" => (
+            "tones only (平 level, 仄 oblique, 中 either): not a 绝句, 律诗 or couplet by shape",
+            "只标平仄（中 为可平可仄）：不是绝句、律诗或对联的格式",
+        ),
         "remask_hint" => ("Tap characters to mask them, then regenerate just those:", "点选要重写的字，只重新生成它们："),
         "remask" => ("Regenerate marked", "重写所选"),
         "undo" => ("Undo", "撤销"),
