@@ -55,9 +55,11 @@ export RAYON_NUM_THREADS=1
 # (30%: one of two lines masked, previous and next equally) or a 64-window batch whose
 # samples are whole poems with every character masked at rate t (35%), SFT-style
 # line responses (50% of the rest: one line, or a run of lines), or plain LLaDA.
-# Segments 1-3 used 40% couplets, 20% poems and anthologies 6x; from segment 4 the
-# mix leans to whole poems and memorises the anthologies less (README, campaign log).
+# Segments 1-3 used 40% couplets, 20% poems and anthologies 6x; segment 4 leaned to
+# whole poems (35%) with anthologies 3x, and its 七律 became copies of anthology poems
+# (distinct-2 0.36): from segment 5 the anthologies are not weighted up at all
+# (README, campaign log).
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
-  --anthology-boost 3 --couplet-share 0.3 --poem-share 0.35 --line-mask 0.5 \
+  --anthology-boost 1 --couplet-share 0.3 --poem-share 0.35 --line-mask 0.5 \
   --eval-every 250 --ckpt-every 100 ${EXTRA_TRAIN_ARGS:-} 2>&1 | tee $LOGMODE "$RUN.log" > /dev/null
