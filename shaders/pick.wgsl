@@ -13,7 +13,7 @@
 @group(0) @binding(5) var<storage, read_write> pred: array<u32>;  // (T)
 @group(0) @binding(6) var<storage, read_write> prob: array<f32>;  // (T)
 @group(0) @binding(7) var<storage, read_write> key: array<f32>;   // (T)
-@group(0) @binding(8) var<storage, read> exclude: array<u32>;     // (⌈V/32⌉) bit per id: never generated
+@group(0) @binding(8) var<storage, read> exclude: array<u32>;     // a class per position (MAX_SEQ), then bit rows (`gpu::kernels::pick_tables`)
 
 const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;
@@ -24,8 +24,11 @@ fn non_finite(l: f32) -> bool {
     return (bitcast<u32>(l) & 0x7f800000u) == 0x7f800000u;
 }
 
-fn banned(id: u32) -> bool {
-    let excluded = ((exclude[id >> 5u] >> (id & 31u)) & 1u) != 0u;
+const MAX_SEQ: u32 = 256u; // crate::MAX_SEQ_LEN
+
+// `row`: the first word of this position's bit row (its class's).
+fn banned(id: u32, row: u32) -> bool {
+    let excluded = ((exclude[row + (id >> 5u)] >> (id & 31u)) & 1u) != 0u;
     return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id || excluded;
 }
 
@@ -38,6 +41,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let row = pos * dims.v;
     let step = state.step;
     let masked = tokens[pos] == sp.mask_id;
+    let ex_row = MAX_SEQ + exclude[pos] * ((dims.v + 31u) / 32u);
     if (lid.x == 0u) {
         atomicStore(&bad, 0u);
     }
@@ -50,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         if (masked && non_finite(l)) {
             atomicOr(&bad, 1u);
         }
-        if (banned(v)) {
+        if (banned(v, ex_row)) {
             continue;
         }
         m = max(m, l);
@@ -82,7 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let mx = wg_max(lid.x, m);
     var sum = 0.0;
     for (var v = lid.x; v < dims.v; v += WG) {
-        if (!banned(v)) {
+        if (!banned(v, ex_row)) {
             sum += exp(logits[row + v] - mx);
         }
     }

@@ -441,3 +441,137 @@ impl Compliance {
         100.0 * a as f64 / b.max(1) as f64
     }
 }
+
+/// How a constrained poem was planned: the pattern, the rhyme group and how it was
+/// chosen, and the pinned characters that break the pattern (reported, never changed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub pattern: String,
+    pub rhyme_group: String,
+    /// `given`, `pinned` (from a pinned rhyme character) or `model`.
+    pub group_from: &'static str,
+    /// (position in the template, why) of pinned characters against the pattern.
+    pub conflicts: Vec<(usize, String)>,
+}
+
+/// A level rhyme group by name (`下平十一尤`, or its last character `尤`).
+pub fn find_group(p: &Prosody, name: &str) -> Option<u16> {
+    let name = name.trim();
+    (0..p.groups.len() as u16).find(|&g| {
+        let gr = p.group(g);
+        gr.level && (gr.name == name || gr.name.chars().last().is_some_and(|c| name.chars().eq([c])))
+    })
+}
+
+/// Per-position constraints for a whole-poem template of `form` (as
+/// `TaskBuilder::poem` builds it, pins included): the pattern that fits the pinned
+/// characters best, its tone at every key position (平 allows 平 and 中, 仄 allows
+/// 仄 and 中; characters without data are left out), and one level rhyme group at
+/// every rhyme position — `group` if given, else the group of a pinned rhyme
+/// character, else the one the model puts most probability on at the rhyme positions
+/// (`rows(positions)` returns the model's logits there, row by row).
+pub fn poem_constraints(
+    p: &Prosody,
+    tok: &PoemTokenizer,
+    tokens: &[u32],
+    form: PoemForm,
+    group: Option<u16>,
+    rows: impl FnOnce(&[usize]) -> Vec<f32>,
+) -> Result<(crate::sampler::Constraints, Plan), String> {
+    let (width, n) = (form.chars_per_line(), form.lines());
+    if tokens.len() < n * (width + 1) {
+        return Err(format!("the template is too short for a {}", form.name()));
+    }
+    let mask = crate::tokenizer::MASK_ID;
+    let pos = |line: usize, i: usize| line * (width + 1) + i;
+    let pinned_tone = |at: usize| (tokens[at] != mask).then(|| p.tone(tokens[at]));
+    // The pattern that pinned characters break least at key positions.
+    let misses = |first: usize| -> usize {
+        let seq = sequence(first, n);
+        (0..n)
+            .flat_map(|l| (0..width).map(move |i| (l, i)))
+            .filter(|&(l, i)| {
+                key(i, width) && pinned_tone(pos(l, i)).is_some_and(|t| !t.fits(line_pattern(seq[l], width)[i]))
+            })
+            .count()
+    };
+    let first = [A, C, D, B].into_iter().min_by_key(|&f| misses(f)).expect("four patterns");
+    let seq = sequence(first, n);
+    let p1 = line_pattern(seq[0], width);
+    let pattern = format!("{}起首句{}入韵", p1[1].mark(), if p1[width - 1] == Tone::Level { "" } else { "不" });
+    let rhyme_lines: Vec<usize> = (0..n).filter(|&l| line_pattern(seq[l], width)[width - 1] == Tone::Level).collect();
+    let rhyme_pos: Vec<usize> = rhyme_lines.iter().map(|&l| pos(l, width - 1)).collect();
+    let level_groups =
+        |id: u32| -> Vec<u16> { p.groups_of(id).iter().copied().filter(|&g| p.group(g).level).collect() };
+    let (g, from) = match group {
+        Some(g) => (g, "given"),
+        None => match rhyme_pos
+            .iter()
+            .find(|&&at| tokens[at] != mask)
+            .and_then(|&at| level_groups(tokens[at]).first().copied())
+        {
+            Some(g) => (g, "pinned"),
+            None => {
+                let v = p.tones.len();
+                let open: Vec<usize> = rhyme_pos.iter().copied().filter(|&at| tokens[at] == mask).collect();
+                let logits = rows(&open);
+                let mut score = vec![0f64; p.groups.len()];
+                for row in logits.chunks(v) {
+                    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                    let total: f64 = row.iter().map(|&x| f64::from((x - max).exp())).sum();
+                    for (g, s) in score.iter_mut().enumerate() {
+                        let gr = &p.groups[g];
+                        if !gr.level {
+                            continue;
+                        }
+                        let mass: f64 = (0..v as u32)
+                            .filter(|&id| p.groups_of(id).contains(&(g as u16)))
+                            .map(|id| f64::from((row[id as usize] - max).exp()))
+                            .sum();
+                        *s += (mass / total).max(1e-30).ln();
+                    }
+                }
+                let best =
+                    (0..p.groups.len()).filter(|&g| p.groups[g].level).max_by(|&a, &b| score[a].total_cmp(&score[b]));
+                (best.ok_or("no level rhyme group")? as u16, "model")
+            }
+        },
+    };
+    let v = p.tones.len() as u32;
+    let not = |keep: &dyn Fn(u32) -> bool| -> Vec<u32> { (3..v).filter(|&id| !keep(id)).collect() };
+    let level = not(&|id| matches!(p.tone(id), Tone::Level | Tone::Either));
+    let oblique = not(&|id| matches!(p.tone(id), Tone::Oblique | Tone::Either));
+    let rhyme = not(&|id| p.groups_of(id).contains(&g));
+    let mut at = vec![0u8; tokens.len()];
+    let mut conflicts = Vec::new();
+    for (l, &kind) in seq.iter().enumerate() {
+        let pat = line_pattern(kind, width);
+        for (i, &want) in pat.iter().enumerate() {
+            let k = pos(l, i);
+            let rhymes = rhyme_pos.contains(&k);
+            if let Some(t) = pinned_tone(k) {
+                let ch = tok.token(tokens[k]);
+                if key(i, width) && !t.fits(want) {
+                    conflicts
+                        .push((k, format!("pinned {ch} is {} where the pattern asks for {}", t.mark(), want.mark())));
+                } else if rhymes && !p.groups_of(tokens[k]).contains(&g) {
+                    conflicts.push((k, format!("pinned {ch} does not rhyme in {}", p.group(g).name)));
+                }
+                continue;
+            }
+            at[k] = if rhymes {
+                3
+            } else if key(i, width) {
+                if want == Tone::Level {
+                    1
+                } else {
+                    2
+                }
+            } else {
+                0
+            };
+        }
+    }
+    let plan = Plan { pattern, rhyme_group: p.group(g).name.clone(), group_from: from, conflicts };
+    Ok((crate::sampler::Constraints { classes: vec![level, oblique, rhyme], at }, plan))
+}

@@ -153,6 +153,7 @@ mod tests {
             seed: 42,
             pinned: vec![],
             exclude: vec![],
+            constraints: Default::default(),
         };
         let q = r.to_query();
         assert!(q.starts_with("task=poem&text=%E6%98%A5"), "{q}");

@@ -52,7 +52,34 @@ pub struct SamplerParams {
     /// the template itself holds the punctuation (`engine::Engine::params_for`).
     #[serde(skip)]
     pub exclude: Vec<u32>,
+    /// Per-position exclusions on top of `exclude` (regulated verse: tone classes and
+    /// a rhyme group at the positions a pattern fixes; `prosody::constraints`).
+    #[serde(skip)]
+    pub constraints: Constraints,
     pub seed: u32,
+}
+
+/// The most constraint classes a request may use.
+pub const MAX_CLASSES: usize = 7;
+
+/// Per-position allowed sets, as classes: `at[i] = 0` leaves position `i` to
+/// `exclude` alone, `at[i] = k ≥ 1` also excludes `classes[k − 1]` there. An empty
+/// `at` means no constraint. The GPU's pick reads the same table
+/// (`gpu::kernels::pick_tables`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Constraints {
+    pub classes: Vec<Vec<u32>>,
+    pub at: Vec<u8>,
+}
+
+impl Constraints {
+    /// The ids excluded at `pos` besides `exclude`.
+    pub fn excluded_at(&self, pos: usize) -> &[u32] {
+        match self.at.get(pos) {
+            Some(&k) if k > 0 => self.classes.get(k as usize - 1).map_or(&[], Vec::as_slice),
+            _ => &[],
+        }
+    }
 }
 
 impl Default for SamplerParams {
@@ -65,6 +92,7 @@ impl Default for SamplerParams {
             threshold: None,
             pinned: Vec::new(),
             exclude: Vec::new(),
+            constraints: Constraints::default(),
             seed: 0,
         }
     }
@@ -92,6 +120,10 @@ pub enum SampleError {
     BadThreshold(f32),
     #[error("temperature must be finite and non-negative, got {0}")]
     BadTemperature(f32),
+    #[error("bad constraints: {0}")]
+    BadConstraints(String),
+    #[error("no character the model may generate satisfies the constraints at position {0}")]
+    NothingAllowedAt(usize),
     #[error("the model computed a non-finite score (NaN or infinity): its weights overflow or the file is damaged")]
     NonFinite,
 }
@@ -161,15 +193,39 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
         }
         x[pos] = tok;
     }
-    if let Some(&bad) = x.iter().chain(&p.exclude).find(|&&t| t as usize >= vocab) {
+    let c = &p.constraints;
+    let class_ids = c.classes.iter().flatten();
+    if let Some(&bad) = x.iter().chain(&p.exclude).chain(class_ids).find(|&&t| t as usize >= vocab) {
         return Err(SampleError::BadToken(bad));
     }
     if !x.contains(&mask_id) {
         return Err(SampleError::NoMasks);
     }
+    if !c.at.is_empty() && c.at.len() != x.len() {
+        return Err(SampleError::BadConstraints(format!("{} positions for a {}-position text", c.at.len(), x.len())));
+    }
+    if c.classes.len() > MAX_CLASSES || c.at.iter().any(|&k| k as usize > c.classes.len()) {
+        return Err(SampleError::BadConstraints(format!("at most {MAX_CLASSES} classes, each used one defined")));
+    }
     // With nothing allowed the pick would commit a special token with success.
-    if !(0..vocab as u32).any(|id| !banned(cfg, id) && !p.exclude.contains(&id)) {
+    let mut skip = vec![false; vocab];
+    for &id in &p.exclude {
+        skip[id as usize] = true;
+    }
+    if !(0..vocab as u32).any(|id| !banned(cfg, id) && !skip[id as usize]) {
         return Err(SampleError::NothingAllowed);
+    }
+    for (k, class) in c.classes.iter().enumerate() {
+        let Some(pos) = (0..x.len()).find(|&i| x[i] == mask_id && c.at.get(i) == Some(&(k as u8 + 1))) else {
+            continue;
+        };
+        let mut s = skip.clone();
+        for &id in class {
+            s[id as usize] = true;
+        }
+        if !(0..vocab as u32).any(|id| !banned(cfg, id) && !s[id as usize]) {
+            return Err(SampleError::NothingAllowedAt(pos));
+        }
     }
     Ok(x)
 }
@@ -224,7 +280,8 @@ pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u
     let mut max = f32::NEG_INFINITY;
     // One table per pick instead of a search of `exclude` for every id, twice.
     let mut skipped = vec![false; logits.len()];
-    for id in [cfg.mask_id, cfg.pad_id, cfg.unk_id].iter().chain(&p.exclude) {
+    let at = p.constraints.excluded_at(pos as usize);
+    for id in [cfg.mask_id, cfg.pad_id, cfg.unk_id].iter().chain(&p.exclude).chain(at) {
         if let Some(s) = skipped.get_mut(*id as usize) {
             *s = true;
         }

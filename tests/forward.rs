@@ -8,7 +8,7 @@ use pollster::block_on;
 use unmask::cpu::CpuModel;
 use unmask::gpu::GpuError;
 use unmask::gpu::GpuModel;
-use unmask::sampler::{generate_cpu, Remasking, SampleError, SamplerParams};
+use unmask::sampler::{generate_cpu, Constraints, Remasking, SampleError, SamplerParams};
 use unmask::tasks::{PoemForm, TaskBuilder};
 use unmask::{ExportFormat, ModelWeights, WeightFormat};
 
@@ -156,12 +156,24 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
             SamplerParams { threshold: Some(0.2), ..Default::default() },
             // Punctuation excluded, as the engine samples (`Engine::params_for`).
             SamplerParams { steps: 8, exclude: (3..10).collect(), ..Default::default() },
+            // Per-position classes (regulated verse's tone and rhyme sets).
+            SamplerParams {
+                steps: 8,
+                exclude: (3..10).collect(),
+                constraints: Constraints {
+                    classes: vec![(10..30).collect(), (30..50).chain([12]).collect()],
+                    at: (0..prompt.len()).map(|i| (i % 3) as u8).collect(),
+                },
+                ..Default::default()
+            },
         ] {
             let c = generate_cpu(&cpu, &prompt, &p, true, |_| true).unwrap();
             let g = block_on(gpu.generate(&prompt, &p, true)).unwrap();
             let masked = prompt.iter().enumerate().filter(|(_, &t)| t == w.config.mask_id).map(|(i, _)| i);
             for i in masked {
-                assert!(!p.exclude.contains(&c.tokens[i]), "{p:?}: excluded id {} generated at {i}", c.tokens[i]);
+                let t = c.tokens[i];
+                assert!(!p.exclude.contains(&t), "{p:?}: excluded id {t} generated at {i}");
+                assert!(!p.constraints.excluded_at(i).contains(&t), "{p:?}: id {t} of an excluded class at {i}");
             }
             assert_eq!(g.tokens, c.tokens, "{fmt:?} {p:?}: GPU and CPU tokens differ");
             assert_eq!(g.steps_run, c.steps_run, "{fmt:?} {p:?}: step counts differ");

@@ -123,3 +123,40 @@ fn bad_prosody_files_are_refused_with_a_reason() {
         Some(ProsodyError::TooLarge)
     );
 }
+
+#[test]
+fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() {
+    use unmask::prosody::{find_group, poem_constraints};
+    use unmask::tasks::TaskBuilder;
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let cfg = unmask::ModelConfig { shifted: true, ..unmask::ModelConfig::poem(tok.vocab_size()) };
+    let tb = TaskBuilder::new(&tok, &cfg);
+    // A given group: every rhyme position allows only its characters, key positions their tone.
+    let prompt = tb.poem(PoemForm::WuJue, &[]).unwrap();
+    let you = find_group(&p, "尤").unwrap();
+    let (c, plan) = poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, Some(you), |_| unreachable!()).unwrap();
+    assert_eq!((plan.rhyme_group.as_str(), plan.group_from), ("下平十一尤", "given"));
+    assert!(plan.conflicts.is_empty());
+    let at = |line: usize, i: usize| line * 6 + i;
+    assert_eq!(c.at[at(1, 4)], 3, "line 2 ends on the rhyme");
+    assert_eq!(c.at[at(0, 0)], 0, "first positions are free");
+    let lou = tok.char_id('楼').unwrap();
+    assert!(!c.excluded_at(at(1, 4)).contains(&lou) && c.excluded_at(at(1, 4)).contains(&tok.char_id('月').unwrap()));
+    // Without a group, the model's preference decides: rows that put all mass on 楼.
+    let v = tok.vocab_size();
+    let (_, plan) = poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, None, |rows| {
+        rows.iter().flat_map(|_| (0..v).map(|id| if id as u32 == lou { 10.0 } else { 0.0 })).collect()
+    })
+    .unwrap();
+    assert_eq!((plan.rhyme_group.as_str(), plan.group_from), ("下平十一尤", "model"));
+    // A pinned rhyme character sets the group. Lines 1 and 2 oppose at position 2 in
+    // every pattern, so two pinned level characters there cannot both fit: one is
+    // reported (and kept).
+    let pinned = tb.poem(PoemForm::WuJue, &["_山___".into(), "_河__流".into()]).unwrap();
+    let (c, plan) = poem_constraints(&p, &tok, &pinned.tokens, PoemForm::WuJue, None, |_| unreachable!()).unwrap();
+    assert_eq!(plan.group_from, "pinned");
+    assert_eq!(c.at[at(1, 4)], 0, "a pinned position is not constrained");
+    assert_eq!(plan.conflicts.len(), 1, "{:?}", plan.conflicts);
+    assert!(plan.conflicts[0].1.contains('山') || plan.conflicts[0].1.contains('河'), "{:?}", plan.conflicts);
+}

@@ -24,6 +24,7 @@ fn request() -> impl Strategy<Value = Request> {
                 threshold,
                 pinned: vec![],
                 exclude: vec![],
+                constraints: Default::default(),
                 seed,
             },
         })

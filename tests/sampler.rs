@@ -197,3 +197,29 @@ fn the_engine_never_puts_punctuation_in_a_mask() {
         }
     }
 }
+
+#[test]
+fn constraints_are_checked_before_sampling() {
+    use unmask::sampler::{prepare, Constraints};
+    let cfg = unmask::ModelConfig::tiny(40);
+    let m = cfg.mask_id;
+    let tokens = vec![5, m, m, 6];
+    let with = |classes: Vec<Vec<u32>>, at: Vec<u8>| SamplerParams {
+        constraints: Constraints { classes, at },
+        ..Default::default()
+    };
+    assert!(matches!(prepare(&tokens, &with(vec![vec![7]], vec![0, 1]), &cfg), Err(SampleError::BadConstraints(_))));
+    assert!(matches!(
+        prepare(&tokens, &with(vec![vec![7]], vec![0, 2, 0, 0]), &cfg),
+        Err(SampleError::BadConstraints(_))
+    ));
+    assert_eq!(prepare(&tokens, &with(vec![vec![99]], vec![0, 1, 0, 0]), &cfg), Err(SampleError::BadToken(99)));
+    // A class that leaves nothing at a masked position is refused, naming it.
+    let all: Vec<u32> = (3..40).collect();
+    assert_eq!(
+        prepare(&tokens, &with(vec![all.clone()], vec![0, 0, 1, 0]), &cfg),
+        Err(SampleError::NothingAllowedAt(2))
+    );
+    // ... but not where the position is not masked.
+    assert!(prepare(&tokens, &with(vec![all], vec![1, 0, 0, 0]), &cfg).is_ok());
+}

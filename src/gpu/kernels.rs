@@ -300,14 +300,30 @@ impl Dispatch {
     }
 }
 
-/// `SamplerParams::exclude` as the pick kernel reads it: one bit per id of a
-/// `vocab`-id vocabulary (ids past it are ignored).
-pub fn exclude_bits(vocab: usize, ids: &[u32]) -> Vec<u32> {
-    let mut bits = vec![0u32; vocab.div_ceil(32).max(1)];
-    for &id in ids.iter().filter(|&&id| (id as usize) < vocab) {
-        bits[id as usize / 32] |= 1 << (id % 32);
+/// Words of the pick kernel's exclusion table for a `vocab`-id vocabulary: a class
+/// index per position (`MAX_SEQ_LEN` words), then `1 + MAX_CLASSES` rows of one bit
+/// per id — row 0 `SamplerParams::exclude`, row k that plus constraint class k.
+pub fn pick_table_words(vocab: usize) -> usize {
+    crate::MAX_SEQ_LEN + (1 + crate::sampler::MAX_CLASSES) * vocab.div_ceil(32).max(1)
+}
+
+/// `p.exclude` and `p.constraints` as the pick kernel reads them (see
+/// [`pick_table_words`]); ids past the vocabulary are ignored.
+pub fn pick_tables(vocab: usize, p: &crate::sampler::SamplerParams) -> Vec<u32> {
+    let w = vocab.div_ceil(32).max(1);
+    let mut t = vec![0u32; pick_table_words(vocab)];
+    let c = &p.constraints;
+    for (i, &k) in c.at.iter().take(crate::MAX_SEQ_LEN).enumerate() {
+        t[i] = u32::from(k);
     }
-    bits
+    let rows = &mut t[crate::MAX_SEQ_LEN..];
+    for k in 0..=c.classes.len().min(crate::sampler::MAX_CLASSES) {
+        let extra = if k == 0 { &[][..] } else { c.classes[k - 1].as_slice() };
+        for &id in p.exclude.iter().chain(extra).filter(|&&id| (id as usize) < vocab) {
+            rows[k * w + id as usize / 32] |= 1 << (id % 32);
+        }
+    }
+    t
 }
 
 /// Workgroups of 64 to cover `n` items.
@@ -515,7 +531,7 @@ impl<'a> KernelRunner<'a> {
             storage(self.dev(), "prob", t as u64 * 4),
             storage(self.dev(), "key", t as u64 * 4),
         );
-        let ex = self.u32s(&exclude_bits(cfg.vocab_size, &p.exclude));
+        let ex = self.u32s(&pick_tables(cfg.vocab_size, p));
         let d =
             self.dispatch(Kernel::Pick, None, &[&dims, &sp, &st, &lb, &tb, &pred, &prob, &key, &ex], (t as u32, 1, 1));
         let pr: Vec<u32> = run_and_read(self.ctx, &[d], &pred).await?;

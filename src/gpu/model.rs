@@ -13,7 +13,7 @@ use crate::sampler::{self, Generation, SamplerParams, StepRecord};
 struct Buffers {
     dims: wgpu::Buffer,        // uniform Dims
     sampler: wgpu::Buffer,     // uniform SamplerUniform
-    exclude: wgpu::Buffer,     // (⌈V/32⌉) bits: ids never generated (SamplerParams::exclude)
+    exclude: wgpu::Buffer,     // pick_tables: a class per position, then bit rows of ids never generated
     state: wgpu::Buffer,       // State
     tokens: wgpu::Buffer,      // (T) u32
     x: wgpu::Buffer,           // (T, D) residual stream
@@ -85,7 +85,7 @@ impl GpuModel {
         let bufs = Buffers {
             dims: uniform(dev, "dims", &Dims::new(&c, tm)),
             sampler: uniform(dev, "sampler", &SamplerUniform::default()),
-            exclude: storage(dev, "exclude", f4(c.vocab_size.div_ceil(32).max(1))),
+            exclude: storage(dev, "exclude", f4(pick_table_words(c.vocab_size))),
             state: storage(dev, "state", 16),
             tokens: storage(dev, "tokens", f4(tm)),
             x: storage(dev, "x", f4(tm * d)),
@@ -294,7 +294,7 @@ impl GpuModel {
         self.load_sequence(&x)?;
         let q = &self.ctx.queue;
         q.write_buffer(&self.bufs.sampler, 0, bytemuck::bytes_of(&SamplerUniform::new(c, p, steps, keep_history)));
-        q.write_buffer(&self.bufs.exclude, 0, bytemuck::cast_slice(&exclude_bits(c.vocab_size, &p.exclude)));
+        q.write_buffer(&self.bufs.exclude, 0, bytemuck::cast_slice(&pick_tables(c.vocab_size, p)));
         if !sched.is_empty() {
             q.write_buffer(&self.bufs.schedule, 0, bytemuck::cast_slice(&sched));
         }

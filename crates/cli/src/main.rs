@@ -87,6 +87,7 @@ impl SamplerArgs {
             threshold: self.threshold,
             pinned: Vec::new(),
             exclude: Vec::new(),
+            constraints: Default::default(),
             seed: self.seed,
         }
     }

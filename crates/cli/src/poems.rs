@@ -49,6 +49,10 @@ pub struct EvalPoemsArgs {
     /// Print every generated poem.
     #[arg(long)]
     verbose: bool,
+    /// Generate under regulated-verse constraints (tone pattern and one rhyme group,
+    /// chosen by the model; `prosody::poem_constraints`).
+    #[arg(long)]
+    metre: bool,
     /// Also write the JSON report to this file.
     #[arg(long)]
     json_out: Option<PathBuf>,
@@ -87,6 +91,10 @@ struct FormReport {
     /// generated / real twin NLL.
     nll_ratio: Option<f64>,
     examples: Vec<String>,
+    /// The metre checker over the generated poems.
+    metre: unmask::prosody::Compliance,
+    /// Time spent generating them.
+    seconds: f64,
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -179,9 +187,26 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
     };
     let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
     let punct: Vec<u32> = LINE_END.iter().filter_map(|&c| eng.tokenizer.char_id(c)).collect();
+    let prosody = unmask::prosody::Prosody::from_bytes(
+        &engine::read_capped(&engine::bundled("prosody.json"), unmask::prosody::MAX_BYTES as u64)?,
+        &eng.tokenizer,
+    )?;
     let mut reports = Vec::new();
     for form in forms {
         let prompt = tb.poem(form, &[])?;
+        let constraints = if a.metre {
+            let (c, plan) =
+                unmask::prosody::poem_constraints(&prosody, &eng.tokenizer, &prompt.tokens, form, None, |at| {
+                    eng.cpu_model().forward_rows(&prompt.tokens, at)
+                })
+                .map_err(anyhow::Error::msg)?;
+            eprintln!("{}: {} · 韵 {} ({})", form.name(), plan.pattern, plan.rhyme_group, plan.group_from);
+            c
+        } else {
+            Default::default()
+        };
+        let mut metre = unmask::prosody::Compliance::default();
+        let started = std::time::Instant::now();
         let masked: Vec<usize> =
             (0..prompt.tokens.len()).filter(|&i| prompt.tokens[i] == eng.weights.config.mask_id).collect();
         let progress = Progress::new(form.key(), a.count as u64, 4);
@@ -195,11 +220,13 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
                 threshold: None,
                 pinned: Vec::new(),
                 exclude: Vec::new(),
+                constraints: constraints.clone(),
                 seed: seed as u32,
             };
             let g = engine::generate(&eng, &prompt.tokens, &p, false)?;
             in_slots += masked.iter().filter(|&&i| punct.contains(&g.tokens[i])).count();
             let poem = eng.tokenizer.decode(&g.tokens);
+            metre.add(&unmask::prosody::check(&prosody, &eng.tokenizer, &poem));
             if a.verbose {
                 progress.println(&poem);
             }
@@ -207,6 +234,7 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             progress.update(seed as u64, || "poems".into());
         }
         progress.finish();
+        let seconds = started.elapsed().as_secs_f64();
         let real_texts = real.get(form.key()).cloned().unwrap_or_default();
         anyhow::ensure!(!real_texts.is_empty(), "{} holds no {} poems", a.real.display(), form.key());
         // Distinct-2 depends on the sample size: measure equal numbers of poems.
@@ -220,6 +248,8 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             real: r,
             nll_ratio: ratio,
             examples: gen.into_iter().take(3).collect(),
+            metre,
+            seconds,
         });
     }
     println!(
@@ -244,6 +274,15 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             r.nll_ratio.map_or("–".into(), |x| format!("{x:.2}×")),
         );
         println!("       e.g. {}", r.examples.first().map_or("", String::as_str));
+        let m = &r.metre;
+        let pct = unmask::prosody::Compliance::percent;
+        println!(
+            "       metre: {:.0}% follow every rule, key positions {:.1}%, rhyme positions {:.1}%; {:.1} s generating",
+            pct(m.clean, m.checked),
+            pct(m.key_ok, m.key_positions),
+            pct(m.rhyme_ok, m.rhyme_positions),
+            r.seconds
+        );
     }
     let counts: Vec<String> = reports.iter().map(|r| format!("{} {}", r.real.poems, r.form)).collect();
     println!(

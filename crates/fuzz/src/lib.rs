@@ -29,7 +29,7 @@ use unmask::cpu::CpuModel;
 use unmask::pairs;
 use unmask::prosody::Prosody;
 use unmask::request::{Request, MAX_STEPS};
-use unmask::sampler::{self, generate_cpu, Remasking, SampleError, SamplerParams};
+use unmask::sampler::{self, generate_cpu, Constraints, Remasking, SampleError, SamplerParams};
 use unmask::tasks::{PoemForm, Prompt, Task, TaskBuilder, MAX_INPUT_CHARS};
 use unmask::tokenizer::Slot;
 use unmask::{ExportFormat, ModelConfig, ModelWeights, PoemTokenizer, WeightFormat};
@@ -286,7 +286,8 @@ fn micro_cpu(causal: bool) -> &'static CpuModel {
 
 /// Settings and tokens from fuzz bytes: a fixed-size head of settings (each float
 /// either a plain value in range or, by a flag bit, any 32 bits at all), then up to 8
-/// pins and 48 excluded ids, then the tokens — so most inputs reach generation.
+/// pins, 48 excluded ids and 3 constraint classes, then the tokens (whose bytes also
+/// give each position's class) — so most inputs reach generation.
 fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, SamplerParams)> {
     let mut u = Unstructured::new(data);
     let flags: u8 = u.arbitrary()?;
@@ -302,10 +303,21 @@ fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, Samp
         pins.push((u.arbitrary::<u8>()?, u32::from(u.arbitrary::<u8>()?) % (v + 4)));
     }
     let exclude = (0..n_ex).map(|_| u.arbitrary::<u8>().map(|t| u32::from(t) % (v + 4))).collect::<Result<_, _>>()?;
+    // Flag bits 5–6: up to three constraint classes of up to 40 ids each.
+    let mut classes = Vec::new();
+    for _ in 0..(flags >> 5) & 3 {
+        let n = u.arbitrary::<u8>()? % 41;
+        classes.push((0..n).map(|_| u.arbitrary::<u8>().map(|t| u32::from(t) % (v + 2))).collect::<Result<_, _>>()?);
+    }
     // Bytes ≥ 200 are masks, the rest ids (some beyond the vocabulary).
+    let rest_bytes = u.take_rest();
     let tokens: Vec<u32> =
-        u.take_rest().iter().map(|&b| if b >= 200 { cfg.mask_id } else { u32::from(b) % (v + 8) }).collect();
+        rest_bytes.iter().map(|&b| if b >= 200 { cfg.mask_id } else { u32::from(b) % (v + 8) }).collect();
     let n = tokens.len() + 2; // pins a little past the end too
+    let at: Vec<u8> = match classes.len() {
+        0 => Vec::new(),
+        k => rest_bytes.iter().map(|&b| b % (k as u8 + 1)).collect(),
+    };
     let p = SamplerParams {
         steps: usize::from(steps),
         block_length: usize::from(block) % 40,
@@ -314,6 +326,7 @@ fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, Samp
         threshold: (flags & 4 != 0).then(|| if flags & 16 != 0 { raw_th } else { (f32::from(plain_th) + 1.0) / 256.0 }),
         pinned: pins.into_iter().map(|(i, t)| (usize::from(i) % n, t)).collect(),
         exclude,
+        constraints: Constraints { classes, at },
         seed,
     };
     Ok((tokens, p))
@@ -343,6 +356,7 @@ pub fn sampler(data: &[u8]) {
                     assert_eq!(t, s, "{what}: position {i} was not masked but changed");
                 } else {
                     assert!(!sampler::banned(cfg, t) && !p.exclude.contains(&t), "{what}: id {t} generated at {i}");
+                    assert!(!p.constraints.excluded_at(i).contains(&t), "{what}: id {t} of an excluded class at {i}");
                 }
             }
         }
