@@ -172,6 +172,7 @@ pub fn App() -> impl IntoView {
             threshold: threshold.get_untracked(),
             pinned: vec![],
             exclude: vec![],
+            constraints: Default::default(),
             seed: seed.get_untracked(),
         },
     };
