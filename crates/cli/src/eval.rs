@@ -80,7 +80,9 @@ type Solver<'a> = Box<dyn Fn(&Prompt) -> Result<(String, usize)> + 'a>;
 pub fn run(a: EvalArgs) -> Result<()> {
     let text = crate::engine::read_capped(&a.pairs, crate::engine::MAX_PAIRS_BYTES)?;
     let text = String::from_utf8(text).with_context(|| format!("{} is not UTF-8 text", a.pairs.display()))?;
-    let mut pairs = unmask::pairs::parse(&text).with_context(|| format!("reading {}", a.pairs.display()))?;
+    let mut pairs = unmask::pairs::parse(&text).map_err(|unmask::pairs::PairsError::Line { line, reason }| {
+        anyhow::anyhow!("{}:{line}: not a {{\"first\", \"second\"}} object ({reason})", a.pairs.display())
+    })?;
     if let Some(n) = a.limit {
         pairs.truncate(n);
     }

@@ -53,6 +53,9 @@ pub struct EvalPoemsArgs {
     /// chosen by the model; `prosody::poem_constraints`).
     #[arg(long)]
     metre: bool,
+    /// The prosody data (tones, rhyme groups) for --metre and the metre line.
+    #[arg(long, default_value_os_t = engine::bundled("prosody.json"))]
+    prosody: PathBuf,
     /// Also write the JSON report to this file.
     #[arg(long)]
     json_out: Option<PathBuf>,
@@ -187,16 +190,22 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
     };
     let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
     let punct: Vec<u32> = LINE_END.iter().filter_map(|&c| eng.tokenizer.char_id(c)).collect();
-    let prosody = unmask::prosody::Prosody::from_bytes(
-        &engine::read_capped(&engine::bundled("prosody.json"), unmask::prosody::MAX_BYTES as u64)?,
-        &eng.tokenizer,
-    )?;
+    // The metre checker's data: required with --metre; otherwise the metre line is
+    // left out when it does not belong to this model's tokenizer.
+    let prosody = engine::read_capped(&a.prosody, unmask::prosody::MAX_BYTES as u64)
+        .and_then(|b| Ok(unmask::prosody::Prosody::from_bytes(&b, &eng.tokenizer)?))
+        .with_context(|| format!("loading {}", a.prosody.display()));
+    let prosody = match prosody {
+        Ok(p) => Some(p),
+        Err(e) if a.metre => return Err(e),
+        Err(_) => None,
+    };
     let mut reports = Vec::new();
     for form in forms {
         let prompt = tb.poem(form, &[])?;
-        let constraints = if a.metre {
+        let constraints = if let (true, Some(prosody)) = (a.metre, &prosody) {
             let (c, plan) =
-                unmask::prosody::poem_constraints(&prosody, &eng.tokenizer, &prompt.tokens, form, None, |at| {
+                unmask::prosody::poem_constraints(prosody, &eng.tokenizer, &prompt.tokens, form, None, |at| {
                     eng.cpu_model().forward_rows(&prompt.tokens, at)
                 })
                 .map_err(anyhow::Error::msg)?;
@@ -226,7 +235,9 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             let g = engine::generate(&eng, &prompt.tokens, &p, false)?;
             in_slots += masked.iter().filter(|&&i| punct.contains(&g.tokens[i])).count();
             let poem = eng.tokenizer.decode(&g.tokens);
-            metre.add(&unmask::prosody::check(&prosody, &eng.tokenizer, &poem));
+            if let Some(p) = &prosody {
+                metre.add(&unmask::prosody::check(p, &eng.tokenizer, &poem));
+            }
             if a.verbose {
                 progress.println(&poem);
             }
@@ -276,6 +287,9 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         println!("       e.g. {}", r.examples.first().map_or("", String::as_str));
         let m = &r.metre;
         let pct = unmask::prosody::Compliance::percent;
+        if prosody.is_none() {
+            continue;
+        }
         println!(
             "       metre: {:.0}% follow every rule, key positions {:.1}%, rhyme positions {:.1}%; {:.1} s generating",
             pct(m.clean, m.checked),
