@@ -515,20 +515,21 @@ pub fn poem_constraints(
                 let v = p.tones.len();
                 let open: Vec<usize> = rhyme_pos.iter().copied().filter(|&at| tokens[at] == mask).collect();
                 let logits = rows(&open);
+                // Per row, each group's share of the probability, in one pass over the ids.
                 let mut score = vec![0f64; p.groups.len()];
                 for row in logits.chunks(v) {
                     let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-                    let total: f64 = row.iter().map(|&x| f64::from((x - max).exp())).sum();
-                    for (g, s) in score.iter_mut().enumerate() {
-                        let gr = &p.groups[g];
-                        if !gr.level {
-                            continue;
+                    let mut total = 0f64;
+                    let mut mass = vec![0f64; p.groups.len()];
+                    for (id, &x) in row.iter().enumerate() {
+                        let e = f64::from((x - max).exp());
+                        total += e;
+                        for &g in p.groups_of(id as u32) {
+                            mass[g as usize] += e;
                         }
-                        let mass: f64 = (0..v as u32)
-                            .filter(|&id| p.groups_of(id).contains(&(g as u16)))
-                            .map(|id| f64::from((row[id as usize] - max).exp()))
-                            .sum();
-                        *s += (mass / total).max(1e-30).ln();
+                    }
+                    for (s, m) in score.iter_mut().zip(&mass) {
+                        *s += (m / total).max(1e-30).ln();
                     }
                 }
                 let best =
