@@ -1,9 +1,11 @@
 // The commit step of the unmasking loop, in one workgroup (T ≤ 256): candidates
-// are the masked positions of the first block that still has masks; the k with the
-// highest key (lower position on ties) take their predicted token. k comes from the
-// schedule, or in threshold mode is the number of candidates at or above the
-// threshold (at least one). Also writes the history row and advances `state`.
-// Reference: `sampler::commit`.
+// are the masked positions of the first block that still has masks, less those
+// whose pick clashes under the repeat rule with a better-ranked one's (same line,
+// not adjacent, same character; not on the last step); the k with the highest key
+// (lower position on ties) take their predicted token. k comes from the schedule
+// (raised when earlier steps left positions waiting), or in threshold mode is the
+// number of candidates at or above the threshold (at least one). Also writes the
+// history row and advances `state`. Reference: `sampler::commit`, `scheduled_k`.
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<uniform> sp: Sampler;
@@ -12,7 +14,7 @@
 @group(0) @binding(4) var<storage, read> pred: array<u32>;            // (T)
 @group(0) @binding(5) var<storage, read> prob: array<f32>;            // (T)
 @group(0) @binding(6) var<storage, read> key: array<f32>;             // (T)
-@group(0) @binding(7) var<storage, read> schedule: array<u32>;        // (max_steps)
+@group(0) @binding(7) var<storage, read> schedule: array<u32>;        // (max_steps) then a line id per position (`commit_table`)
 @group(0) @binding(8) var<storage, read_write> hist_tokens: array<u32>; // (max_steps, T)
 @group(0) @binding(9) var<storage, read_write> hist_prob: array<f32>;   // (max_steps, T)
 
@@ -22,6 +24,7 @@ var<workgroup> n_masked: atomic<u32>;
 var<workgroup> n_cand: atomic<u32>;
 var<workgroup> n_above: atomic<u32>;
 var<workgroup> first_u: u32;
+var<workgroup> k_u: u32;
 var<workgroup> skip: u32;
 var<workgroup> keys: array<f32, 256>;
 var<workgroup> cand: array<u32, 256>;
@@ -60,9 +63,27 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         l = min(sp.block_length, t);
     }
     let block_end = (first / l + 1u) * l;
-    let is_cand = masked && i < block_end;
+    let in_block = masked && i < block_end;
+    keys[i] = select(-3.4e38, key[min(i, t - 1u)], in_block);
+    cand[i] = select(0u, 1u, in_block);
+    workgroupBarrier();
+    // The repeat rule: a pick that a better-ranked one of its line already makes
+    // (not next to it) waits; on the last step nothing waits.
+    let line = select(0u, schedule[sp.max_steps + min(i, t - 1u)], i < t);
+    var clash = false;
+    if (in_block && line != 0u && step + 1u < sp.max_steps) {
+        let ki = keys[i];
+        for (var j = 0u; j < t; j++) {
+            let far = j + 1u < i || j > i + 1u;
+            let better = keys[j] > ki || (keys[j] == ki && j < i);
+            if (cand[j] != 0u && far && better && schedule[sp.max_steps + j] == line && pred[j] == pred[i]) {
+                clash = true;
+            }
+        }
+    }
+    workgroupBarrier();
+    let is_cand = in_block && !clash;
     cand[i] = select(0u, 1u, is_cand);
-    keys[i] = select(-3.4e38, key[min(i, t - 1u)], is_cand);
     if (is_cand) {
         atomicAdd(&n_cand, 1u);
         if (prob[i] >= sp.threshold) {
@@ -70,14 +91,22 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         }
     }
     workgroupBarrier();
-    let nc = atomicLoad(&n_cand);
-    var k = 0u;
-    if (sp.use_threshold != 0u) {
-        k = max(atomicLoad(&n_above), 1u);
-    } else if (step < sp.max_steps) {
-        k = schedule[step];
+    if (i == 0u) {
+        var k0 = 0u;
+        if (sp.use_threshold != 0u) {
+            k0 = max(atomicLoad(&n_above), 1u);
+        } else if (step < sp.max_steps) {
+            // As `sampler::scheduled_k`: what the rest of the schedule cannot reach.
+            var rest = 0u;
+            for (var j = step + 1u; j < sp.max_steps; j++) {
+                rest += schedule[j];
+            }
+            let left = atomicLoad(&n_masked);
+            k0 = max(schedule[step], select(0u, left - rest, left > rest));
+        }
+        k_u = min(k0, atomicLoad(&n_cand));
     }
-    k = min(k, nc);
+    let k = workgroupUniformLoad(&k_u);
     var chosen = false;
     if (is_cand) {
         let ki = keys[i];

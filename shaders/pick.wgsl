@@ -3,7 +3,9 @@
 // ids (lowest id on ties); probability = softmax of the raw logits at that token.
 // A logit that is NaN or ±∞ anywhere in a masked position's row sets `state.fault`
 // (tested on the bits: WGSL may assume floats are finite), and commit then stops
-// the loop without committing. Reference: `sampler::pick`, `sampler::finite_row`.
+// the loop without committing. The repeat rule also bans the characters the
+// position's line holds at positions not next to it. Reference: `sampler::pick`,
+// `sampler::repeats_at`, `sampler::finite_row`.
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<uniform> sp: Sampler;
@@ -13,12 +15,15 @@
 @group(0) @binding(5) var<storage, read_write> pred: array<u32>;  // (T)
 @group(0) @binding(6) var<storage, read_write> prob: array<f32>;  // (T)
 @group(0) @binding(7) var<storage, read_write> key: array<f32>;   // (T)
-@group(0) @binding(8) var<storage, read> exclude: array<u32>;     // a class per position (MAX_SEQ), then bit rows (`gpu::kernels::pick_tables`)
+@group(0) @binding(8) var<storage, read> exclude: array<u32>;     // class | line << 8 per position (MAX_SEQ), then bit rows (`gpu::kernels::pick_tables`)
 
 const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;
 var<workgroup> best_i: array<u32, 64>;
 var<workgroup> bad: atomic<u32>;
+const MAX_LINE: u32 = 32u; // sampler::MAX_LINE
+var<workgroup> held: array<u32, 32>;
+var<workgroup> n_held: u32;
 
 fn non_finite(l: f32) -> bool {
     return (bitcast<u32>(l) & 0x7f800000u) == 0x7f800000u;
@@ -29,7 +34,11 @@ const MAX_SEQ: u32 = 256u; // crate::MAX_SEQ_LEN
 // `row`: the first word of this position's bit row (its class's).
 fn banned(id: u32, row: u32) -> bool {
     let excluded = ((exclude[row + (id >> 5u)] >> (id & 31u)) & 1u) != 0u;
-    return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id || excluded;
+    var repeat = false;
+    for (var j = 0u; j < n_held; j++) {
+        repeat = repeat || held[j] == id;
+    }
+    return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id || excluded || repeat;
 }
 
 @compute @workgroup_size(64)
@@ -41,9 +50,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let row = pos * dims.v;
     let step = state.step;
     let masked = tokens[pos] == sp.mask_id;
-    let ex_row = MAX_SEQ + exclude[pos] * ((dims.v + 31u) / 32u);
+    let ex_row = MAX_SEQ + (exclude[pos] & 0xffu) * ((dims.v + 31u) / 32u);
     if (lid.x == 0u) {
         atomicStore(&bad, 0u);
+        // The repeat rule: what this position's line holds away from it.
+        let line = exclude[pos] >> 8u;
+        var n = 0u;
+        for (var q = 0u; line != 0u && q < dims.t && n < MAX_LINE; q++) {
+            let far = q + 1u < pos || q > pos + 1u;
+            if ((exclude[q] >> 8u) == line && far && tokens[q] != sp.mask_id) {
+                held[n] = tokens[q];
+                n++;
+            }
+        }
+        n_held = n;
     }
     workgroupBarrier();
     var bs = NEG;

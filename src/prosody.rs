@@ -295,13 +295,11 @@ pub fn check(p: &Prosody, tok: &PoemTokenizer, text: &str) -> Report {
         violations: 0,
     };
     let width = lines.first().map_or(0, |l| l.0.len());
-    let regular = (width == 5 || width == 7) && lines.iter().all(|l| l.0.len() == width);
-    if !regular {
-        return report;
-    }
+    let even = lines.iter().all(|l| l.0.len() == width);
     match lines.len() {
-        2 => check_couplet(&mut report, width),
-        4 | 8 => check_poem(p, tok, &mut report, width),
+        // 对对子 come in any length.
+        2 if even && width >= 2 => check_couplet(&mut report, width),
+        4 | 8 if even && (width == 5 || width == 7) => check_poem(p, tok, &mut report, width),
         _ => {}
     }
     report.violations = report.lines.iter().flat_map(|l| &l.marks).filter(|m| !m.ok).count();
@@ -442,25 +440,120 @@ impl Compliance {
     }
 }
 
-/// How a constrained poem was planned: the pattern, the rhyme group and how it was
+/// How a constrained text was planned: the pattern, the rhyme group and how it was
 /// chosen, and the pinned characters that break the pattern (reported, never changed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
+    /// E.g. `仄起首句不入韵`, or `对对子`.
     pub pattern: String,
-    pub rhyme_group: String,
+    /// The level group every rhyme position keeps (poems only).
+    pub rhyme_group: Option<String>,
     /// `given`, `pinned` (from a pinned rhyme character) or `model`.
     pub group_from: &'static str,
     /// (position in the template, why) of pinned characters against the pattern.
     pub conflicts: Vec<(usize, String)>,
 }
 
-/// A level rhyme group by name (`下平十一尤`, or its last character `尤`).
-pub fn find_group(p: &Prosody, name: &str) -> Option<u16> {
+/// A level rhyme group by name (`下平十一尤`), by the last character of its name
+/// (`尤`), or by any character in it (`光`: rhyme with 光, 下平七阳).
+pub fn find_group(p: &Prosody, tok: &PoemTokenizer, name: &str) -> Option<u16> {
     let name = name.trim();
-    (0..p.groups.len() as u16).find(|&g| {
+    let by_name = (0..p.groups.len() as u16).find(|&g| {
         let gr = p.group(g);
         gr.level && (gr.name == name || gr.name.chars().last().is_some_and(|c| name.chars().eq([c])))
-    })
+    });
+    let mut chars = name.chars();
+    let by_char = match (chars.next(), chars.next()) {
+        (Some(c), None) => tok.char_id(c).and_then(|id| p.groups_of(id).iter().copied().find(|&g| p.group(g).level)),
+        _ => None,
+    };
+    by_name.or(by_char)
+}
+
+/// Why a request's verse constraints could not be made.
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum VerseError {
+    #[error("unknown rhyme group `{0}`: give a level group (上平一东 … 下平十五咸), its last character, or a character to rhyme with")]
+    UnknownGroup(String),
+    #[error("{0}")]
+    Template(String),
+}
+
+/// The constraints regulated verse puts on a request's template, and how they were
+/// planned: a whole poem with `metre` on keeps its form's tone pattern, one rhyme
+/// group (`rhyme`, else the model's choice) and the repeat rule; 对对子 always keeps
+/// the couplet rules. Other tasks, and poems with `metre` off, get none.
+pub fn request_constraints(
+    p: &Prosody,
+    tok: &PoemTokenizer,
+    model: &crate::cpu::CpuModel,
+    req: &crate::request::Request,
+    prompt: &crate::tasks::Prompt,
+) -> Result<Option<(crate::sampler::Constraints, Plan)>, VerseError> {
+    use crate::tasks::Task;
+    match req.task {
+        Task::Poem if req.metre => {
+            let group = match req.rhyme.trim() {
+                "" => None,
+                name => Some(find_group(p, tok, name).ok_or_else(|| VerseError::UnknownGroup(name.into()))?),
+            };
+            let rows = |at: &[usize]| model.forward_rows(&prompt.tokens, at);
+            let sample = (req.params.seed, req.params.temperature);
+            poem_constraints(p, tok, &prompt.tokens, req.form, group, sample, rows)
+                .map(Some)
+                .map_err(VerseError::Template)
+        }
+        Task::Pair | Task::PairPrev => Ok(Some(pair_constraints(p, tok, prompt))),
+        _ => Ok(None),
+    }
+}
+
+/// 对对子 (a template from `TaskBuilder::pair`): each answer character takes the tone
+/// opposite to the given line's at the same place at key positions (the even ones
+/// and the last — so a line ending 仄 is answered by one ending 平), never the given
+/// line's character there, and no character twice in the answer (the repeat rule).
+/// Where the given character's tone is 中 or unknown, any tone goes.
+pub fn pair_constraints(
+    p: &Prosody,
+    tok: &PoemTokenizer,
+    prompt: &crate::tasks::Prompt,
+) -> (crate::sampler::Constraints, Plan) {
+    let punct: Vec<u32> = LINE_END.iter().filter_map(|&c| tok.char_id(c)).collect();
+    let t = &prompt.tokens;
+    let mask = crate::tokenizer::MASK_ID;
+    let given: Vec<usize> =
+        (0..t.len()).filter(|&i| t[i] != mask && !punct.contains(&t[i]) && t[i] != crate::tokenizer::PAD_ID).collect();
+    let width = prompt.masked.len();
+    let v = p.tones.len() as u32;
+    // One class per distinct (tone wanted, given character).
+    let mut kinds: Vec<(Tone, u32)> = Vec::new();
+    let mut at = vec![0u8; t.len()];
+    let mut line = vec![0u8; t.len()];
+    for (i, (&a, &g)) in prompt.masked.iter().zip(&given).enumerate() {
+        line[a] = 1;
+        let tone = p.tone(t[g]);
+        let want = match tone {
+            Tone::Level | Tone::Oblique if key(i, width) => tone.opposite(),
+            _ => Tone::Unknown,
+        };
+        let k = kinds.iter().position(|&x| x == (want, t[g])).unwrap_or_else(|| {
+            kinds.push((want, t[g]));
+            kinds.len() - 1
+        });
+        at[a] = k as u8 + 1;
+    }
+    let classes = kinds
+        .iter()
+        .map(|&(want, ch)| {
+            (3..v)
+                .filter(|&id| {
+                    id == ch || (want != Tone::Unknown && !matches!(p.tone(id), x if x == want || x == Tone::Either))
+                })
+                .collect()
+        })
+        .collect();
+    let plan = Plan { pattern: "对对子".into(), rhyme_group: None, group_from: "", conflicts: Vec::new() };
+    (crate::sampler::Constraints { classes, at, line }, plan)
 }
 
 /// Per-position constraints for a whole-poem template of `form` (as
@@ -469,13 +562,16 @@ pub fn find_group(p: &Prosody, name: &str) -> Option<u16> {
 /// 仄 and 中; characters without data are left out), and one level rhyme group at
 /// every rhyme position — `group` if given, else the group of a pinned rhyme
 /// character, else the one the model puts most probability on at the rhyme positions
-/// (`rows(positions)` returns the model's logits there, row by row).
+/// (`rows(positions)` returns the model's logits there, row by row), or with
+/// `sample = (seed, temperature)` and a temperature > 0 one drawn by those scores
+/// (so each seed may rhyme differently, as each seed writes differently).
 pub fn poem_constraints(
     p: &Prosody,
     tok: &PoemTokenizer,
     tokens: &[u32],
     form: PoemForm,
     group: Option<u16>,
+    sample: (u32, f32),
     rows: impl FnOnce(&[usize]) -> Vec<f32>,
 ) -> Result<(crate::sampler::Constraints, Plan), String> {
     let (width, n) = (form.chars_per_line(), form.lines());
@@ -532,8 +628,20 @@ pub fn poem_constraints(
                         *s += (m / total).max(1e-30).ln();
                     }
                 }
+                // Per rhyme position the log share; their mean is the group's score, and
+                // a Gumbel draw at the temperature samples a group in proportion.
+                let n = open.len().max(1) as f64;
+                let (seed, temperature) = sample;
+                let noisy = |g: usize| {
+                    let s = score[g] / n;
+                    if temperature > 0.0 {
+                        s + f64::from(temperature) * f64::from(crate::rng::gumbel(seed, u32::MAX, u32::MAX, g as u32))
+                    } else {
+                        s
+                    }
+                };
                 let best =
-                    (0..p.groups.len()).filter(|&g| p.groups[g].level).max_by(|&a, &b| score[a].total_cmp(&score[b]));
+                    (0..p.groups.len()).filter(|&g| p.groups[g].level).max_by(|&a, &b| noisy(a).total_cmp(&noisy(b)));
                 (best.ok_or("no level rhyme group")? as u16, "model")
             }
         },
@@ -573,6 +681,13 @@ pub fn poem_constraints(
             };
         }
     }
-    let plan = Plan { pattern, rhyme_group: p.group(g).name.clone(), group_from: from, conflicts };
-    Ok((crate::sampler::Constraints { classes: vec![level, oblique, rhyme], at }, plan))
+    let plan = Plan { pattern, rhyme_group: Some(p.group(g).name.clone()), group_from: from, conflicts };
+    // The repeat rule in every line.
+    let mut line = vec![0u8; tokens.len()];
+    for l in 0..n {
+        for i in 0..width {
+            line[pos(l, i)] = l as u8 + 1;
+        }
+    }
+    Ok((crate::sampler::Constraints { classes: vec![level, oblique, rhyme], at, line }, plan))
 }

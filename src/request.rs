@@ -10,13 +10,27 @@ pub struct Request {
     pub task: Task,
     pub text: String,
     pub form: PoemForm,
+    /// Whole poems keep their form's tone pattern, one rhyme group and the repeat
+    /// rule (`prosody::request_constraints`); on unless the user turns it off.
+    pub metre: bool,
+    /// The rhyme group a poem keeps (a group's name, its last character, or a
+    /// character to rhyme with); empty: the model's choice.
+    pub rhyme: String,
     pub params: SamplerParams,
 }
+
+/// The longest `rhyme` value kept from a link.
+pub const MAX_RHYME_CHARS: usize = 8;
 
 impl Default for Request {
     fn default() -> Self {
         Request {
-            task: Task::Next, text: "床前明月光".into(), form: PoemForm::WuJue, params: SamplerParams::default()
+            task: Task::Next,
+            text: "床前明月光".into(),
+            form: PoemForm::WuJue,
+            metre: true,
+            rhyme: String::new(),
+            params: SamplerParams::default(),
         }
     }
 }
@@ -50,6 +64,12 @@ impl Request {
         if self.task == Task::Poem || self.form != Request::default().form {
             q.push(("form", self.form.key().into()));
         }
+        if !self.metre {
+            q.push(("metre", "0".into()));
+        }
+        if !self.rhyme.is_empty() {
+            q.push(("rhyme", self.rhyme.clone()));
+        }
         if p.steps != d.steps {
             q.push(("steps", p.steps.to_string()));
         }
@@ -81,6 +101,8 @@ impl Request {
                 "task" => r.task = Task::from_key(&v).unwrap_or(r.task),
                 "text" => r.text = v.chars().take(MAX_INPUT_CHARS).collect(),
                 "form" => r.form = v.parse().unwrap_or(r.form),
+                "metre" => r.metre = v != "0",
+                "rhyme" => r.rhyme = v.trim().chars().take(MAX_RHYME_CHARS).collect(),
                 "steps" => {
                     r.params.steps = v.parse().ok().filter(|s| (1..=MAX_STEPS).contains(s)).unwrap_or(r.params.steps)
                 }
@@ -142,8 +164,14 @@ mod tests {
 
     #[test]
     fn query_round_trip_keeps_everything() {
-        let mut r =
-            Request { task: Task::Poem, text: "春夏秋冬".into(), form: PoemForm::QiLv, ..Default::default() };
+        let mut r = Request {
+            task: Task::Poem,
+            text: "春夏秋冬".into(),
+            form: PoemForm::QiLv,
+            metre: false,
+            rhyme: "尤".into(),
+            ..Default::default()
+        };
         r.params = SamplerParams {
             steps: 24,
             block_length: 8,

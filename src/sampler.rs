@@ -59,17 +59,49 @@ pub struct SamplerParams {
     pub seed: u32,
 }
 
-/// The most constraint classes a request may use.
-pub const MAX_CLASSES: usize = 7;
+/// The most constraint classes a request may use (a 对对子 answer of 30 characters
+/// needs one per position: its tone and the given line's character there).
+pub const MAX_CLASSES: usize = 32;
+/// The most positions one line of the repeat rule may have.
+pub const MAX_LINE: usize = 32;
+/// Steps added to a schedule when the repeat rule holds: a step may leave a position
+/// masked whose pick clashes with a better one in its line, and these finish them.
+pub const CLEANUP_STEPS: usize = 2;
 
 /// Per-position allowed sets, as classes: `at[i] = 0` leaves position `i` to
 /// `exclude` alone, `at[i] = k ≥ 1` also excludes `classes[k − 1]` there. An empty
 /// `at` means no constraint. The GPU's pick reads the same table
 /// (`gpu::kernels::pick_tables`).
+///
+/// `line` is the repeat rule (empty: none): positions with the same nonzero id form
+/// a line in which the model writes no character that the line already holds, except
+/// right next to itself — 叠字 such as 萋萋 are part of the art, loops such as
+/// 不知人不知人 are not. Characters the user pinned or gave count as held, and may
+/// repeat among themselves. Two picks of one step that would clash are settled in
+/// `commit`: the better one is committed, the other waits a step.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Constraints {
     pub classes: Vec<Vec<u32>>,
     pub at: Vec<u8>,
+    pub line: Vec<u8>,
+}
+
+/// Line ids of `c` per position (0 for positions past `line`).
+fn line_of(c: &Constraints, pos: usize) -> u8 {
+    c.line.get(pos).copied().unwrap_or(0)
+}
+
+/// The characters the repeat rule forbids at `pos`: those its line holds at a
+/// position not next to it.
+pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
+    let l = line_of(c, pos);
+    if l == 0 {
+        return Vec::new();
+    }
+    (0..tokens.len())
+        .filter(|&q| line_of(c, q) == l && q.abs_diff(pos) > 1 && tokens[q] != mask_id)
+        .map(|q| tokens[q])
+        .collect()
 }
 
 impl Constraints {
@@ -207,6 +239,18 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
     if c.classes.len() > MAX_CLASSES || c.at.iter().any(|&k| k as usize > c.classes.len()) {
         return Err(SampleError::BadConstraints(format!("at most {MAX_CLASSES} classes, each used one defined")));
     }
+    if !c.line.is_empty() && c.line.len() != x.len() {
+        return Err(SampleError::BadConstraints(format!("{} line ids for a {}-position text", c.line.len(), x.len())));
+    }
+    let mut per_line = [0usize; 256];
+    for &l in c.line.iter().filter(|&&l| l > 0) {
+        per_line[l as usize] += 1;
+    }
+    if per_line.iter().any(|&n| n > MAX_LINE) {
+        return Err(SampleError::BadConstraints(format!(
+            "a line of the repeat rule has more than {MAX_LINE} positions"
+        )));
+    }
     // With nothing allowed the pick would commit a special token with success.
     let mut skip = vec![false; vocab];
     for &id in &p.exclude {
@@ -242,6 +286,7 @@ fn block_len(p: &SamplerParams, t: usize) -> usize {
 /// Tokens to commit at each step (schedule mode): blocks in order, each with
 /// `steps / blocks` steps (at least one, at most its mask count), its masks spread
 /// evenly with the remainder on the first steps (as LLaDA's schedule).
+/// With the repeat rule, [`CLEANUP_STEPS`] steps of 0 follow: "whatever is left".
 pub fn schedule(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> Vec<u32> {
     let l = block_len(p, tokens.len());
     let masks: Vec<usize> =
@@ -253,7 +298,19 @@ pub fn schedule(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> Vec<u32> {
         let (base, rem) = (m / s, m % s);
         out.extend((0..s).map(|i| (base + usize::from(i < rem)) as u32));
     }
+    if p.constraints.line.iter().any(|&l| l > 0) {
+        out.extend([0; CLEANUP_STEPS]);
+    }
     out
+}
+
+/// How many positions step `step` commits at most in schedule mode: its scheduled
+/// count, or more when earlier steps left positions waiting (the repeat rule) and
+/// the rest of the schedule would not reach them all.
+pub fn scheduled_k(sched: &[u32], step: usize, masked: usize) -> u32 {
+    let rest: usize = sched.iter().skip(step + 1).map(|&k| k as usize).sum();
+    let own = sched.get(step).copied().unwrap_or(0);
+    own.max(masked.saturating_sub(rest) as u32)
 }
 
 /// The maximum number of steps a generation can take: the schedule's length, or one
@@ -274,14 +331,23 @@ pub fn banned(cfg: &crate::ModelConfig, id: u32) -> bool {
 /// The pick for one masked position (reference of `shaders/pick.wgsl`): the token
 /// `argmax(logit + temperature·gumbel)` over allowed ids (lowest id on ties), its
 /// softmax probability under the raw logits, and the ranking key (probability, or a
-/// uniform draw for random remasking).
-pub fn pick(logits: &[f32], cfg: &crate::ModelConfig, p: &SamplerParams, step: u32, pos: u32) -> (u32, f32, f32) {
+/// uniform draw for random remasking). `tokens` is the text before this step (for
+/// the repeat rule).
+pub fn pick(
+    logits: &[f32],
+    cfg: &crate::ModelConfig,
+    p: &SamplerParams,
+    tokens: &[u32],
+    step: u32,
+    pos: u32,
+) -> (u32, f32, f32) {
     let mut best = (f32::NEG_INFINITY, 0u32);
     let mut max = f32::NEG_INFINITY;
     // One table per pick instead of a search of `exclude` for every id, twice.
     let mut skipped = vec![false; logits.len()];
     let at = p.constraints.excluded_at(pos as usize);
-    for id in [cfg.mask_id, cfg.pad_id, cfg.unk_id].iter().chain(&p.exclude).chain(at) {
+    let repeats = repeats_at(tokens, &p.constraints, cfg.mask_id, pos as usize);
+    for id in [cfg.mask_id, cfg.pad_id, cfg.unk_id].iter().chain(&p.exclude).chain(at).chain(&repeats) {
         if let Some(s) = skipped.get_mut(*id as usize) {
             *s = true;
         }
@@ -314,35 +380,49 @@ pub fn finite_row(logits: &[f32]) -> bool {
     logits.iter().all(|l| l.is_finite())
 }
 
+/// How one step commits (besides the tokens and the picks).
+#[derive(Clone, Copy, Debug)]
+pub struct CommitRule<'a> {
+    pub mask_id: u32,
+    pub block_length: usize,
+    /// The count in schedule mode ([`scheduled_k`]).
+    pub k_scheduled: u32,
+    pub threshold: Option<f32>,
+    /// The repeat rule's line ids (`Constraints::line`).
+    pub line: &'a [u8],
+    /// The last step: every candidate may commit, clash or not.
+    pub last: bool,
+}
+
 /// The commit rule (reference of `shaders/commit.wgsl`). Candidates are the masked
-/// positions of the first block that still has masks; the `k` with the highest key
-/// (lower position first on ties) take their predicted token. `k` is the schedule's
-/// count, or in threshold mode the number of candidates whose probability reaches the
+/// positions of the first block that still has masks, less those whose pick clashes
+/// under the repeat rule with a better-ranked candidate's (same line, not adjacent,
+/// same character; not on the last step); the `k` with the highest key (lower
+/// position first on ties) take their predicted token. `k` is the schedule's count,
+/// or in threshold mode the number of candidates whose probability reaches the
 /// threshold (at least one). Returns the committed positions.
-#[allow(clippy::too_many_arguments)] // one argument per binding of the kernel it mirrors
-pub fn commit(
-    tokens: &mut [u32],
-    pred: &[u32],
-    prob: &[f32],
-    key: &[f32],
-    mask_id: u32,
-    block_length: usize,
-    k_scheduled: u32,
-    threshold: Option<f32>,
-) -> Vec<usize> {
+pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &CommitRule) -> Vec<usize> {
     let t = tokens.len();
-    let l = if block_length == 0 { t } else { block_length.min(t) };
-    let Some(first) = tokens.iter().position(|&x| x == mask_id) else { return Vec::new() };
+    let l = if r.block_length == 0 { t } else { r.block_length.min(t) };
+    let Some(first) = tokens.iter().position(|&x| x == r.mask_id) else { return Vec::new() };
     let block_end = ((first / l) + 1) * l;
-    let cands: Vec<usize> = (0..t.min(block_end)).filter(|&i| tokens[i] == mask_id).collect();
-    let k = match threshold {
+    let above = |j: usize, i: usize| key[j] > key[i] || (key[j] == key[i] && j < i);
+    let line = |i: usize| r.line.get(i).copied().unwrap_or(0);
+    let masked: Vec<usize> = (0..t.min(block_end)).filter(|&i| tokens[i] == r.mask_id).collect();
+    let clashes = |i: usize| {
+        !r.last
+            && line(i) != 0
+            && masked.iter().any(|&j| line(j) == line(i) && j.abs_diff(i) > 1 && pred[j] == pred[i] && above(j, i))
+    };
+    let cands: Vec<usize> = masked.iter().copied().filter(|&i| !clashes(i)).collect();
+    let k = match r.threshold {
         Some(th) => cands.iter().filter(|&&i| prob[i] >= th).count().max(1),
-        None => k_scheduled as usize,
+        None => r.k_scheduled as usize,
     }
     .min(cands.len());
     let mut chosen = Vec::with_capacity(k);
     for &i in &cands {
-        let rank = cands.iter().filter(|&&j| key[j] > key[i] || (key[j] == key[i] && j < i)).count();
+        let rank = cands.iter().filter(|&&j| above(j, i)).count();
         if rank < k {
             chosen.push(i);
         }
@@ -388,10 +468,18 @@ impl<'m> CpuSampler<'m> {
         let (mut pred, mut prob, mut key) = (vec![0u32; t], vec![-1f32; t], vec![f32::NEG_INFINITY; t]);
         for (row, &i) in masked.iter().enumerate() {
             let v = cfg.vocab_size;
-            (pred[i], prob[i], key[i]) = pick(&logits[row * v..(row + 1) * v], cfg, p, self.step as u32, i as u32);
+            let row = &logits[row * v..(row + 1) * v];
+            (pred[i], prob[i], key[i]) = pick(row, cfg, p, &self.x, self.step as u32, i as u32);
         }
-        let k = self.sched.get(self.step).copied().unwrap_or(0);
-        commit(&mut self.x, &pred, &prob, &key, cfg.mask_id, p.block_length, k, p.threshold);
+        let rule = CommitRule {
+            mask_id: cfg.mask_id,
+            block_length: p.block_length,
+            k_scheduled: scheduled_k(&self.sched, self.step, masked.len()),
+            threshold: p.threshold,
+            line: &p.constraints.line,
+            last: self.step + 1 >= self.total,
+        };
+        commit(&mut self.x, &pred, &prob, &key, &rule);
         self.step += 1;
         Ok(Some(StepRecord { tokens: self.x.clone(), confidence: prob }))
     }

@@ -66,10 +66,15 @@ pub enum Task {
     Infill,
     /// A whole poem of a form; the text (optional) is an acrostic head.
     Poem,
+    /// 对对子: the line that answers the text (its second line), under the couplet
+    /// rules (`prosody::pair_constraints`).
+    Pair,
+    /// 对对子 the other way: the first line, given the second.
+    PairPrev,
 }
 
 impl Task {
-    pub const ALL: [Task; 4] = [Task::Next, Task::Prev, Task::Infill, Task::Poem];
+    pub const ALL: [Task; 6] = [Task::Next, Task::Prev, Task::Infill, Task::Poem, Task::Pair, Task::PairPrev];
 
     /// The name in URLs, the widget's `mode` attribute and the CLI's `--mode`.
     pub fn key(self) -> &'static str {
@@ -78,6 +83,8 @@ impl Task {
             Task::Prev => "prev",
             Task::Infill => "infill",
             Task::Poem => "poem",
+            Task::Pair => "pair",
+            Task::PairPrev => "pair-prev",
         }
     }
 
@@ -88,6 +95,8 @@ impl Task {
             Task::Prev => "←",
             Task::Infill => "_",
             Task::Poem => "❖",
+            Task::Pair => "⇉",
+            Task::PairPrev => "⇇",
         }
     }
 
@@ -103,6 +112,8 @@ impl Task {
             Task::Infill => tb.infill(text),
             Task::Poem if text.trim().is_empty() => tb.poem(form, &[]),
             Task::Poem => tb.acrostic(form, text),
+            Task::Pair => tb.pair(text, false),
+            Task::PairPrev => tb.pair(text, true),
         }
     }
 }
@@ -337,6 +348,29 @@ impl<'a> TaskBuilder<'a> {
             slots.extend(line);
             slots.push(Slot::Token(self.id(if li % 2 == 0 { '，' } else { '。' })));
         }
+        self.finish(slots)
+    }
+
+    /// 对对子: the text is one line; the template holds it and a line of masks with
+    /// the same punctuation inside, the masks after it (`before = false`: the text is
+    /// the first line) or before it. Line-end punctuation at the text's end is dropped.
+    pub fn pair(&self, text: &str, before: bool) -> Result<Prompt, TaskError> {
+        let mut given = self.encode(text, false)?;
+        while given.last().is_some_and(|s| self.is_line_end(s)) {
+            given.pop();
+        }
+        if given.first().is_some_and(|s| self.is_line_end(s)) {
+            return Err(TaskError::Invalid("the text starts with punctuation".into()));
+        }
+        if given.is_empty() {
+            return Err(TaskError::Empty);
+        }
+        let answer: Vec<Slot> = given.iter().map(|s| if self.is_line_end(s) { *s } else { Slot::Mask }).collect();
+        let (first, second) = if before { (answer, given) } else { (given, answer) };
+        let mut slots = first;
+        slots.push(Slot::Token(self.id('，')));
+        slots.extend(second);
+        slots.push(Slot::Token(self.id('。')));
         self.finish(slots)
     }
 

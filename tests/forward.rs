@@ -163,9 +163,21 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
                 constraints: Constraints {
                     classes: vec![(10..30).collect(), (30..50).chain([12]).collect()],
                     at: (0..prompt.len()).map(|i| (i % 3) as u8).collect(),
+                    line: vec![],
                 },
                 ..Default::default()
             },
+            // The repeat rule over lines of 6 (a random model's picks clash often).
+            SamplerParams { steps: 8, constraints: lines(prompt.len(), 6), ..Default::default() },
+            SamplerParams {
+                steps: 30,
+                temperature: 0.9,
+                seed: 7,
+                remasking: Remasking::Random,
+                constraints: lines(prompt.len(), 5),
+                ..Default::default()
+            },
+            SamplerParams { threshold: Some(0.1), constraints: lines(prompt.len(), 7), ..Default::default() },
         ] {
             let c = generate_cpu(&cpu, &prompt, &p, true, |_| true).unwrap();
             let g = block_on(gpu.generate(&prompt, &p, true)).unwrap();
@@ -281,4 +293,9 @@ fn a_lost_device_is_an_error_not_a_panic_and_a_new_one_works() {
     let fresh = self::gpu().unwrap();
     let again = block_on(GpuModel::new(fresh, &w).unwrap().generate(&prompt, &p, false)).unwrap();
     assert_eq!(again, before);
+}
+
+/// The repeat rule alone: positions in lines of `width` (ids 1, 2, …).
+fn lines(t: usize, width: usize) -> Constraints {
+    Constraints { line: (0..t).map(|i| (i / width + 1) as u8).collect(), ..Default::default() }
 }

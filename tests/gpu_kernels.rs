@@ -145,7 +145,7 @@ fn pick_matches_cpu_greedy_gumbel_and_random() {
                 assert_eq!(gp[pos], tokens[pos], "unmasked position {pos} must keep its token");
                 continue;
             }
-            let (tok, prob, key) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, 3, pos as u32);
+            let (tok, prob, key) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, &tokens, 3, pos as u32);
             assert_eq!(gp[pos], tok, "T={temperature} position {pos}: GPU picked {} CPU {tok}", gp[pos]);
             assert_close(&format!("prob T={temperature} pos {pos}"), &[gprob[pos]], &[prob], MATMUL_TOL);
             assert_close(&format!("key {remasking:?} pos {pos}"), &[gkey[pos]], &[key], MATMUL_TOL);
@@ -164,18 +164,39 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
     let t = 29;
     let mut tokens: Vec<u32> = (0..t as u32).map(|i| if i % 3 == 0 { 5 + i % 7 } else { m }).collect();
     tokens[1] = 9;
-    let pred: Vec<u32> = (0..t as u32).map(|i| 10 + i % 20).collect();
+    // Picks repeat every 4 positions, so lines of 7 (the repeat rule) have clashes.
+    let pred: Vec<u32> = (0..t as u32).map(|i| 10 + i % 4).collect();
     let prob = randn(t, 91, 1.0).iter().map(|v| v.abs().min(1.0)).collect::<Vec<f32>>();
     let mut key = prob.clone();
     key[4] = key[5]; // a tie, broken by position
-    for (block_length, threshold, k) in
-        [(0, None, 3u32), (8, None, 2), (0, Some(0.5), 0), (5, Some(0.99), 0), (0, None, 40)]
-    {
-        let p = SamplerParams { block_length, threshold, ..Default::default() };
+    let lines: Vec<u8> = (0..t).map(|i| (i / 7) as u8).collect();
+    for (block_length, threshold, k, line) in [
+        (0, None, 3u32, vec![]),
+        (8, None, 2, vec![]),
+        (0, Some(0.5), 0, vec![]),
+        (5, Some(0.99), 0, vec![]),
+        (0, None, 40, vec![]),
+        (0, None, 6, lines.clone()),
+        (8, None, 3, lines.clone()),
+        (0, Some(0.3), 0, lines.clone()),
+    ] {
+        let constraints = sampler::Constraints { line: line.clone(), ..Default::default() };
+        let p = SamplerParams { block_length, threshold, constraints, ..Default::default() };
         let mut want = tokens.clone();
-        sampler::commit(&mut want, &pred, &prob, &key, m, block_length, k, threshold);
-        let (got, state) = block_on(r.commit(&tokens, &pred, &prob, &key, &cfg, &p, &[k, k], 0)).unwrap();
-        assert_eq!(got, want, "commit block={block_length} threshold={threshold:?} k={k}");
+        // A schedule that reaches every mask (k = 40 asks for more than there are).
+        let masked = tokens.iter().filter(|&&x| x == m).count();
+        let sched = [k, masked.saturating_sub(k as usize) as u32];
+        let rule = sampler::CommitRule {
+            mask_id: m,
+            block_length,
+            k_scheduled: sampler::scheduled_k(&sched, 0, masked),
+            threshold,
+            line: &line,
+            last: false,
+        };
+        sampler::commit(&mut want, &pred, &prob, &key, &rule);
+        let (got, state) = block_on(r.commit(&tokens, &pred, &prob, &key, &cfg, &p, &sched, 0)).unwrap();
+        assert_eq!(got, want, "commit block={block_length} threshold={threshold:?} k={k} lines {}", !line.is_empty());
         assert_eq!(state.step, 1, "commit advances the step");
     }
 }

@@ -134,9 +134,15 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     let tb = TaskBuilder::new(&tok, &cfg);
     // A given group: every rhyme position allows only its characters, key positions their tone.
     let prompt = tb.poem(PoemForm::WuJue, &[]).unwrap();
-    let you = find_group(&p, "尤").unwrap();
-    let (c, plan) = poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, Some(you), |_| unreachable!()).unwrap();
-    assert_eq!((plan.rhyme_group.as_str(), plan.group_from), ("下平十一尤", "given"));
+    let you = find_group(&p, &tok, "尤").unwrap();
+    assert_eq!(find_group(&p, &tok, "下平十一尤"), Some(you));
+    assert_eq!(find_group(&p, &tok, "楼"), Some(you), "a character: rhyme with it");
+    assert_eq!(find_group(&p, &tok, "月"), None, "月 has no level group");
+    assert_eq!(find_group(&p, &tok, "楼楼"), None);
+    let free = (0, 0.0);
+    let (c, plan) =
+        poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, Some(you), free, |_| unreachable!()).unwrap();
+    assert_eq!((plan.rhyme_group.as_deref(), plan.group_from), (Some("下平十一尤"), "given"));
     assert!(plan.conflicts.is_empty());
     let at = |line: usize, i: usize| line * 6 + i;
     assert_eq!(c.at[at(1, 4)], 3, "line 2 ends on the rhyme");
@@ -145,18 +151,94 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     assert!(!c.excluded_at(at(1, 4)).contains(&lou) && c.excluded_at(at(1, 4)).contains(&tok.char_id('月').unwrap()));
     // Without a group, the model's preference decides: rows that put all mass on 楼.
     let v = tok.vocab_size();
-    let (_, plan) = poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, None, |rows| {
+    let lou_rows = |rows: &[usize]| -> Vec<f32> {
         rows.iter().flat_map(|_| (0..v).map(|id| if id as u32 == lou { 10.0 } else { 0.0 })).collect()
-    })
-    .unwrap();
-    assert_eq!((plan.rhyme_group.as_str(), plan.group_from), ("下平十一尤", "model"));
+    };
+    let (_, plan) = poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, None, free, lou_rows).unwrap();
+    assert_eq!((plan.rhyme_group.as_deref(), plan.group_from), (Some("下平十一尤"), "model"));
+    // Sampled (a temperature): seeds draw different groups, by the model's scores.
+    let drawn: std::collections::HashSet<Option<String>> = (1..40)
+        .map(|seed| {
+            poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, None, (seed, 1.0), |r| vec![0.0; r.len() * v])
+        })
+        .map(|r| r.unwrap().1.rhyme_group)
+        .collect();
+    assert!(drawn.len() > 5, "flat scores and a temperature give many groups: {drawn:?}");
     // A pinned rhyme character sets the group. Lines 1 and 2 oppose at position 2 in
     // every pattern, so two pinned level characters there cannot both fit: one is
     // reported (and kept).
     let pinned = tb.poem(PoemForm::WuJue, &["_山___".into(), "_河__流".into()]).unwrap();
-    let (c, plan) = poem_constraints(&p, &tok, &pinned.tokens, PoemForm::WuJue, None, |_| unreachable!()).unwrap();
+    let (c, plan) =
+        poem_constraints(&p, &tok, &pinned.tokens, PoemForm::WuJue, None, free, |_| unreachable!()).unwrap();
     assert_eq!(plan.group_from, "pinned");
     assert_eq!(c.at[at(1, 4)], 0, "a pinned position is not constrained");
     assert_eq!(plan.conflicts.len(), 1, "{:?}", plan.conflicts);
     assert!(plan.conflicts[0].1.contains('山') || plan.conflicts[0].1.contains('河'), "{:?}", plan.conflicts);
+}
+
+/// 对对子 templates and constraints: the answer opposes the given line's tone at the
+/// key positions, never repeats its character at the same place, and keeps the
+/// given punctuation; both ways.
+#[test]
+fn pair_constraints_oppose_the_given_line() {
+    use unmask::prosody::{pair_constraints, request_constraints};
+    use unmask::request::Request;
+    use unmask::tasks::{Task, TaskBuilder};
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let cfg = unmask::ModelConfig { shifted: true, ..unmask::ModelConfig::poem(tok.vocab_size()) };
+    let tb = TaskBuilder::new(&tok, &cfg);
+    for (before, text) in [(false, "白日依山尽"), (true, "黄河入海流。"), (false, "风声，雨声")] {
+        let prompt = tb.pair(text, before).unwrap();
+        let (c, plan) = pair_constraints(&p, &tok, &prompt);
+        assert_eq!(plan.pattern, "对对子");
+        let given: Vec<char> = text.trim_end_matches('。').chars().collect();
+        let n = given.len();
+        let answer_at = if before { 0 } else { n + 1 };
+        for (i, &g) in given.iter().enumerate() {
+            let at = answer_at + i;
+            if unmask::tasks::LINE_END.contains(&g) {
+                assert_eq!(prompt.tokens[at], tok.char_id(g).unwrap(), "{text}: punctuation kept at {i}");
+                continue;
+            }
+            assert_eq!(prompt.tokens[at], 0, "{text}: a mask at {i}");
+            let gid = tok.char_id(g).unwrap();
+            assert!(c.excluded_at(at).contains(&gid), "{text}: {g} may not answer itself at {i}");
+            assert_eq!(c.line[at], 1, "the repeat rule over the answer");
+        }
+        assert_eq!(c.line.iter().filter(|&&l| l > 0).count(), prompt.masked.len());
+    }
+    // 尽 (仄) at the end of 白日依山尽: the answer's last character is 平; at position 2
+    // 日 (仄) asks for 平 too, and 白 (the first, not key) leaves it free.
+    let prompt = tb.pair("白日依山尽", false).unwrap();
+    let (c, _) = pair_constraints(&p, &tok, &prompt);
+    let tone_ok = |pos: usize, ch: char| !c.excluded_at(pos).contains(&tok.char_id(ch).unwrap());
+    assert!(tone_ok(10, '流') && !tone_ok(10, '月'), "the last answers 仄 with 平");
+    assert!(tone_ok(7, '河') && !tone_ok(7, '海'), "key position 2 answers 日 with 平");
+    assert!(tone_ok(6, '月') && tone_ok(6, '黄'), "position 1 is free");
+    // Through a request (the front ends' one path): pairs always, poems with metre.
+    let model = unmask::cpu::CpuModel::new(&unmask::ModelWeights::random(
+        cfg.clone(),
+        unmask::ExportFormat { blocks: unmask::WeightFormat::Q8, embeddings: unmask::WeightFormat::Q8 },
+        1,
+    ));
+    let req = |task, metre| {
+        let text = if task == Task::Poem { "春夏" } else { "白日依山尽" };
+        Request { task, text: text.into(), metre, ..Default::default() }
+    };
+    for (task, metre, some) in
+        [(Task::Pair, false, true), (Task::PairPrev, true, true), (Task::Next, true, false), (Task::Poem, false, false)]
+    {
+        let r = req(task, metre);
+        let prompt = r.prompt(&tb).unwrap();
+        assert_eq!(
+            request_constraints(&p, &tok, &model, &r, &prompt).unwrap().is_some(),
+            some,
+            "{task:?} metre {metre}"
+        );
+    }
+    let bad = Request { task: Task::Poem, text: String::new(), rhyme: "月".into(), ..Default::default() };
+    let prompt = bad.prompt(&tb).unwrap();
+    let e = request_constraints(&p, &tok, &model, &bad, &prompt).unwrap_err();
+    assert!(e.to_string().contains("unknown rhyme group `月`"), "{e}");
 }

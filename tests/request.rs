@@ -11,22 +11,27 @@ fn request() -> impl Strategy<Value = Request> {
     (
         (0..Task::ALL.len(), 0..PoemForm::ALL.len(), any::<String>()),
         (1..=MAX_STEPS, 0usize..=64, any::<bool>(), 0.0f32..5.0, proptest::option::of(0.01f32..=1.0), any::<u32>()),
+        (any::<bool>(), "[\\p{Han}a-z]{0,8}"),
     )
-        .prop_map(|((t, f, text), (steps, block_length, random, temperature, threshold, seed))| Request {
-            task: Task::ALL[t],
-            form: PoemForm::ALL[f],
-            text,
-            params: SamplerParams {
-                steps,
-                block_length,
-                remasking: if random { Remasking::Random } else { Remasking::LowConfidence },
-                temperature,
-                threshold,
-                pinned: vec![],
-                exclude: vec![],
-                constraints: Default::default(),
-                seed,
-            },
+        .prop_map(|((t, f, text), (steps, block_length, random, temperature, threshold, seed), (metre, rhyme))| {
+            Request {
+                task: Task::ALL[t],
+                form: PoemForm::ALL[f],
+                text,
+                metre,
+                rhyme,
+                params: SamplerParams {
+                    steps,
+                    block_length,
+                    remasking: if random { Remasking::Random } else { Remasking::LowConfidence },
+                    temperature,
+                    threshold,
+                    pinned: vec![],
+                    exclude: vec![],
+                    constraints: Default::default(),
+                    seed,
+                },
+            }
         })
 }
 
@@ -42,6 +47,7 @@ proptest! {
         // The form too, whatever the task (it used to be dropped unless the task was a poem).
         prop_assert_eq!(back.form, r.form);
         prop_assert_eq!(back.params, r.params);
+        prop_assert_eq!((back.metre, &back.rhyme), (r.metre, &r.rhyme));
     }
 
     #[test]

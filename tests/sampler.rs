@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use unmask::cpu::CpuModel;
-use unmask::sampler::{commit, generate_cpu, schedule, Remasking, SampleError, SamplerParams};
+use unmask::sampler::{commit, generate_cpu, schedule, CommitRule, Constraints, Remasking, SampleError, SamplerParams};
 use unmask::tasks::{PoemForm, TaskBuilder};
 use unmask::WeightFormat;
 
@@ -144,7 +144,8 @@ fn commit_ranks_by_key_with_ties_to_the_left() {
     let mut tokens = vec![0u32, 0, 0, 0, 7];
     let pred = vec![10, 11, 12, 13, 14];
     let prob = vec![0.1, 0.9, 0.5, 0.9, 1.0];
-    let chosen = commit(&mut tokens, &pred, &prob, &prob, 0, 0, 2, None);
+    let rule = CommitRule { mask_id: 0, block_length: 0, k_scheduled: 2, threshold: None, line: &[], last: false };
+    let chosen = commit(&mut tokens, &pred, &prob, &prob, &rule);
     assert_eq!(chosen, vec![1, 3]);
     assert_eq!(tokens, vec![0, 11, 0, 13, 7]);
 }
@@ -205,7 +206,7 @@ fn constraints_are_checked_before_sampling() {
     let m = cfg.mask_id;
     let tokens = vec![5, m, m, 6];
     let with = |classes: Vec<Vec<u32>>, at: Vec<u8>| SamplerParams {
-        constraints: Constraints { classes, at },
+        constraints: Constraints { classes, at, line: vec![] },
         ..Default::default()
     };
     assert!(matches!(prepare(&tokens, &with(vec![vec![7]], vec![0, 1]), &cfg), Err(SampleError::BadConstraints(_))));
@@ -222,4 +223,64 @@ fn constraints_are_checked_before_sampling() {
     );
     // ... but not where the position is not masked.
     assert!(prepare(&tokens, &with(vec![all], vec![1, 0, 0, 0]), &cfg).is_ok());
+}
+
+/// Non-adjacent repeats of one character within a line of the repeat rule.
+fn repeats(tokens: &[u32], line: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for i in 0..tokens.len() {
+        for j in i + 2..tokens.len() {
+            if line[i] != 0 && line[i] == line[j] && tokens[i] == tokens[j] {
+                out.push((i, j));
+            }
+        }
+    }
+    out
+}
+
+/// A random model's picks clash at nearly every step, so the rule's every path runs:
+/// picks banned by the line, clashes waiting a step, the carry and the cleanup steps.
+#[test]
+fn the_repeat_rule_allows_doubled_characters_but_no_repeat_in_a_line() {
+    let (m, prompt, _) = setup();
+    // Lines of the 五绝 template: 5 characters and their punctuation (no id).
+    let line: Vec<u8> = (0..prompt.len()).map(|i| if i % 6 == 5 || i >= 24 { 0 } else { (i / 6 + 1) as u8 }).collect();
+    let masks = prompt.iter().filter(|&&t| t == 0).count();
+    let c = Constraints { line: line.clone(), ..Default::default() };
+    let base = |steps| SamplerParams { steps, constraints: c.clone(), ..Default::default() };
+    let free = generate_cpu(&m, &prompt, &SamplerParams { steps: masks, ..Default::default() }, false, |_| true);
+    assert!(!repeats(&free.unwrap().tokens, &line).is_empty(), "the random model repeats without the rule");
+    for p in [
+        base(masks),
+        SamplerParams { threshold: Some(0.5), ..base(masks) },
+        SamplerParams { temperature: 1.0, seed: 3, ..base(masks) },
+    ] {
+        let g = generate_cpu(&m, &prompt, &p, false, |_| true).unwrap();
+        assert!(!g.tokens.contains(&0), "{p:?}: masks left");
+        assert_eq!(repeats(&g.tokens, &line), vec![], "{p:?}: a character repeats in its line");
+        // Pinned characters are kept, and may repeat what the user gave.
+        assert_eq!((g.tokens[0], g.tokens[2]), (prompt[0], prompt[2]));
+    }
+    // Fewer steps than masks: clashes wait, the carry and the cleanup finish the text.
+    let g = generate_cpu(&m, &prompt, &base(4), false, |_| true).unwrap();
+    assert!(!g.tokens.contains(&0), "masks left after the cleanup steps");
+    assert_eq!(g.steps_run, 4 + unmask::sampler::CLEANUP_STEPS.min(g.steps_run - 4));
+}
+
+#[test]
+fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
+    let line = [1u8; 5];
+    let key = vec![0.8, 0.5, 0.1, 0.9, 0.2];
+    let rule = CommitRule { mask_id: 0, block_length: 0, k_scheduled: 3, threshold: None, line: &line, last: false };
+    // 0 and 1 pick 9 side by side (叠字): both commit with the best, 3.
+    let mut tokens = vec![0u32; 5];
+    assert_eq!(commit(&mut tokens, &[9, 9, 4, 5, 6], &key, &key, &rule), vec![0, 1, 3]);
+    // 0, 1 and 3 pick 9: 3 is best, 0 and 1 are not next to it and wait.
+    let mut tokens = vec![0u32; 5];
+    let pred = vec![9, 9, 4, 9, 5];
+    assert_eq!(commit(&mut tokens, &pred, &key, &key, &rule), vec![2, 3, 4]);
+    // On the last step nothing waits.
+    let mut tokens = vec![0u32; 5];
+    let last = CommitRule { last: true, k_scheduled: 5, ..rule };
+    assert_eq!(commit(&mut tokens, &pred, &key, &key, &last), vec![0, 1, 2, 3, 4]);
 }

@@ -45,8 +45,8 @@ function enqueue(base, job) {
 const tasks = { en: null, zh: null };
 
 const TEXT = {
-  en: { go: "Generate", busy: "…", loading: "Loading model", gpu: "WebGPU", cpu: "CPU", failed: "Could not load the model" },
-  zh: { go: "生成", busy: "…", loading: "正在加载模型", gpu: "WebGPU", cpu: "CPU", failed: "模型加载失败" },
+  en: { go: "Generate", busy: "…", loading: "Loading model", gpu: "WebGPU", cpu: "CPU", failed: "Could not load the model", rhyme: "rhyme", ok: "follows the rules", bad: (n) => `breaks the rules at ${n} place${n === 1 ? "" : "s"}` },
+  zh: { go: "生成", busy: "…", loading: "正在加载模型", gpu: "WebGPU", cpu: "CPU", failed: "模型加载失败", rhyme: "韵", ok: "合乎格律", bad: (n) => `${n} 处不合格律` },
 };
 
 const STYLE = `
@@ -69,7 +69,7 @@ progress { width: 100%; height: 6px; }
 `;
 
 class UnmaskPoem extends HTMLElement {
-  static observedAttributes = ["mode", "text", "steps", "temperature", "seed", "form", "theme", "lang", "model", "threshold", "block-length"];
+  static observedAttributes = ["mode", "text", "steps", "temperature", "seed", "form", "theme", "lang", "model", "threshold", "block-length", "metre", "rhyme"];
 
   constructor() {
     super();
@@ -150,7 +150,7 @@ class UnmaskPoem extends HTMLElement {
     if (!this.ready) return;
     const text = this.$(".text").value;
     const q = new URLSearchParams({ task: this.$(".mode").value, text, lang: this.lang });
-    for (const [attr, key] of [["steps", "steps"], ["temperature", "temperature"], ["seed", "seed"], ["form", "form"], ["threshold", "threshold"], ["block-length", "block"]]) {
+    for (const [attr, key] of [["steps", "steps"], ["temperature", "temperature"], ["seed", "seed"], ["form", "form"], ["threshold", "threshold"], ["block-length", "block"], ["metre", "metre"], ["rhyme", "rhyme"]]) {
       if (this.hasAttribute(attr)) q.set(key, this.getAttribute(attr));
     }
     const go = this.$(".go");
@@ -161,7 +161,11 @@ class UnmaskPoem extends HTMLElement {
       const m = await loadWasm();
       const r = JSON.parse(await enqueue(this.base, () => m.widget_generate(this.base, q.toString())));
       this.$(".out").textContent = r.text;
-      this.$(".meta").textContent = `${r.steps} steps · ${Math.round(r.ms)} ms · ${r.gpu ? "WebGPU" : "CPU"}`;
+      // The verse rules it was written to and the metre checker's verdict, when it has a form.
+      const t = TEXT[this.lang];
+      const verse = [r.pattern, r.rhyme && `${t.rhyme} ${r.rhyme}`, r.violations == null ? null : r.violations === 0 ? t.ok : t.bad(r.violations)].filter(Boolean);
+      this.$(".meta").textContent = [...verse, `${r.steps} steps · ${Math.round(r.ms)} ms · ${r.gpu ? "WebGPU" : "CPU"}`].join(" · ");
+      this.$(".meta").dataset.violations = r.violations ?? "";
       this.dispatchEvent(new CustomEvent("unmask:result", { detail: r, bubbles: true, composed: true }));
     } catch (e) {
       this.$(".err").textContent = String(e?.message ?? e);

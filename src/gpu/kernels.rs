@@ -300,9 +300,10 @@ impl Dispatch {
     }
 }
 
-/// Words of the pick kernel's exclusion table for a `vocab`-id vocabulary: a class
-/// index per position (`MAX_SEQ_LEN` words), then `1 + MAX_CLASSES` rows of one bit
-/// per id — row 0 `SamplerParams::exclude`, row k that plus constraint class k.
+/// Words of the pick kernel's exclusion table for a `vocab`-id vocabulary: per
+/// position (`MAX_SEQ_LEN` words) its class index in the low 8 bits and its repeat-rule
+/// line id above them, then `1 + MAX_CLASSES` rows of one bit per id — row 0
+/// `SamplerParams::exclude`, row k that plus constraint class k.
 pub fn pick_table_words(vocab: usize) -> usize {
     crate::MAX_SEQ_LEN + (1 + crate::sampler::MAX_CLASSES) * vocab.div_ceil(32).max(1)
 }
@@ -316,6 +317,9 @@ pub fn pick_tables(vocab: usize, p: &crate::sampler::SamplerParams) -> Vec<u32> 
     for (i, &k) in c.at.iter().take(crate::MAX_SEQ_LEN).enumerate() {
         t[i] = u32::from(k);
     }
+    for (i, &l) in c.line.iter().take(crate::MAX_SEQ_LEN).enumerate() {
+        t[i] |= u32::from(l) << 8;
+    }
     let rows = &mut t[crate::MAX_SEQ_LEN..];
     for k in 0..=c.classes.len().min(crate::sampler::MAX_CLASSES) {
         let extra = if k == 0 { &[][..] } else { c.classes[k - 1].as_slice() };
@@ -324,6 +328,15 @@ pub fn pick_tables(vocab: usize, p: &crate::sampler::SamplerParams) -> Vec<u32> 
         }
     }
     t
+}
+
+/// The commit kernel's table: the schedule padded to `steps` entries, then the
+/// repeat rule's line id of each of the `t` positions.
+pub fn commit_table(sched: &[u32], steps: usize, c: &crate::sampler::Constraints, t: usize) -> Vec<u32> {
+    let mut out = sched.to_vec();
+    out.resize(steps, 0);
+    out.extend((0..t).map(|i| u32::from(c.line.get(i).copied().unwrap_or(0))));
+    out
 }
 
 /// Workgroups of 64 to cover `n` items.
@@ -555,10 +568,11 @@ impl<'a> KernelRunner<'a> {
     ) -> Result<(Vec<u32>, State), GpuError> {
         let t = tokens.len();
         let dims = self.dims(Dims::new(cfg, t));
-        let sp = uniform(self.dev(), "sp", &SamplerUniform::new(cfg, p, schedule.len().max(1), false));
+        let steps = schedule.len().max(1);
+        let sp = uniform(self.dev(), "sp", &SamplerUniform::new(cfg, p, steps, false));
         let st = self.state(State { step, ..Default::default() });
         let (tb, pb, rb, kb) = (self.u32s(tokens), self.u32s(pred), self.f32s(prob), self.f32s(key));
-        let sb = self.u32s(if schedule.is_empty() { &[0] } else { schedule });
+        let sb = self.u32s(&commit_table(schedule, steps, &p.constraints, t));
         let (ht, hp) = (storage(self.dev(), "ht", 16), storage(self.dev(), "hp", 16));
         let d = self.dispatch(Kernel::Commit, None, &[&dims, &sp, &st, &tb, &pb, &rb, &kb, &sb, &ht, &hp], (1, 1, 1));
         let out: Vec<u32> = run_and_read(self.ctx, &[d], &tb).await?;

@@ -13,7 +13,7 @@ use crate::sampler::{self, Generation, SamplerParams, StepRecord};
 struct Buffers {
     dims: wgpu::Buffer,        // uniform Dims
     sampler: wgpu::Buffer,     // uniform SamplerUniform
-    exclude: wgpu::Buffer,     // pick_tables: a class per position, then bit rows of ids never generated
+    exclude: wgpu::Buffer,     // pick_tables: class and line per position, then bit rows of ids never generated
     state: wgpu::Buffer,       // State
     tokens: wgpu::Buffer,      // (T) u32
     x: wgpu::Buffer,           // (T, D) residual stream
@@ -28,9 +28,9 @@ struct Buffers {
     pred: wgpu::Buffer,        // (T) u32
     prob: wgpu::Buffer,        // (T) f32
     key: wgpu::Buffer,         // (T) f32
-    schedule: wgpu::Buffer,    // (T) u32 — at most one step per mask
-    hist_tokens: wgpu::Buffer, // (T, T) u32
-    hist_prob: wgpu::Buffer,   // (T, T) f32
+    schedule: wgpu::Buffer,    // (S + T) u32: `commit_table`, S ≤ T + CLEANUP_STEPS steps
+    hist_tokens: wgpu::Buffer, // (S, T) u32
+    hist_prob: wgpu::Buffer,   // (S, T) f32
     staging: wgpu::Buffer,     // tokens + state + history, mapped once per generation
 }
 
@@ -70,6 +70,8 @@ impl GpuModel {
         let c = w.config.clone();
         let dev = &ctx.device;
         let tm = c.max_seq_len;
+        // The most steps a generation takes: one per mask, and the repeat rule's cleanup.
+        let sm = tm + sampler::CLEANUP_STEPS;
         let (d, f, v) = (c.d_model, c.d_ff, c.vocab_size);
         let biggest = [w.tok_embeddings.gpu_words().len() * 4, w.output.gpu_words().len() * 4, tm * v * 4]
             .into_iter()
@@ -100,12 +102,12 @@ impl GpuModel {
             pred: storage(dev, "pred", f4(tm)),
             prob: storage(dev, "prob", f4(tm)),
             key: storage(dev, "key", f4(tm)),
-            schedule: storage(dev, "schedule", f4(tm)),
-            hist_tokens: storage(dev, "hist_tokens", f4(tm * tm)),
-            hist_prob: storage(dev, "hist_prob", f4(tm * tm)),
+            schedule: storage(dev, "schedule", f4(sm + tm)),
+            hist_tokens: storage(dev, "hist_tokens", f4(sm * tm)),
+            hist_prob: storage(dev, "hist_prob", f4(sm * tm)),
             staging: dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("staging"),
-                size: f4(tm + 4 + 2 * tm * tm),
+                size: f4(tm + 4 + 2 * sm * tm),
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             }),
@@ -291,13 +293,12 @@ impl GpuModel {
         let t = x.len();
         let sched = sampler::schedule(&x, p, c.mask_id);
         let steps = sampler::max_steps(&x, p, c.mask_id);
+        let table = commit_table(&sched, steps, &p.constraints, t);
         self.load_sequence(&x)?;
         let q = &self.ctx.queue;
         q.write_buffer(&self.bufs.sampler, 0, bytemuck::bytes_of(&SamplerUniform::new(c, p, steps, keep_history)));
         q.write_buffer(&self.bufs.exclude, 0, bytemuck::cast_slice(&pick_tables(c.vocab_size, p)));
-        if !sched.is_empty() {
-            q.write_buffer(&self.bufs.schedule, 0, bytemuck::cast_slice(&sched));
-        }
+        q.write_buffer(&self.bufs.schedule, 0, bytemuck::cast_slice(&table));
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         let mut n = 0;
         {

@@ -173,6 +173,69 @@ test("the metre checker marks tones, the rhyme and what breaks the rules", async
   await page.close();
 });
 
+/** The answer differs from `given` at every position, and the checker finds no fault. */
+async function checkCouplet(page, given) {
+  const r = await page.$eval("#result", (e) => e.dataset.answer);
+  assert.equal([...r].length, [...given].length, r);
+  [...r].forEach((c, i) => assert.notEqual(c, [...given][i], `${r} repeats ${c} at ${i}`));
+  assert.equal(await page.getAttribute("#metre", "data-violations"), "0", await page.textContent("#metre"));
+  assert.equal(await page.getAttribute("#plan", "data-pattern"), "对对子");
+  return r;
+}
+
+test("regulated verse: constrained poems scan and rhyme, 对对子 both ways, the checker under typed text", async () => {
+  const page = await env.browser.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en`);
+  const s = await ready(page);
+  assert.equal(s.backend, "webgpu");
+  // A 七律 under its pattern, the rhyme group chosen by the model; then one asked for by a character.
+  await page.click('nav.tabs button:has-text("Whole poem")');
+  await page.selectOption("#form", "qilv");
+  assert.equal(await page.isChecked("#metre-on"), true, "regulated verse is on by default");
+  const poem = await generate(page, "Whole poem", "");
+  assert.equal(await page.getAttribute("#metre", "data-form"), "qilv");
+  assert.equal(await page.getAttribute("#metre", "data-violations"), "0", await page.textContent("#metre"));
+  assert.ok((await page.getAttribute("#plan", "data-group")).length > 0, "the plan names the rhyme group");
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-qilv-metre.png") });
+  await page.fill("#rhyme", "光");
+  await page.dispatchEvent("#rhyme", "change");
+  await generate(page, "Whole poem", "春江花月");
+  assert.equal(await page.getAttribute("#plan", "data-group"), "下平七阳");
+  assert.equal(await page.getAttribute("#metre", "data-violations"), "0");
+  assert.match(await page.textContent("#plan"), /下平七阳 \(as asked\)/);
+  assert.ok(page.url().includes("rhyme=%E5%85%89"), page.url());
+  // A rhyme that is no level group is refused in words, the form kept.
+  await page.fill("#rhyme", "月");
+  await page.dispatchEvent("#rhyme", "change");
+  await page.click("#generate");
+  await page.waitForFunction(() => document.querySelector("#error").textContent.length > 0, null, { timeout: 60_000 });
+  assert.match(await page.textContent("#error"), /unknown rhyme group `月`/);
+  assert.equal(await page.inputValue("#text"), "春江花月");
+  // 对对子, given the first line, then given the second.
+  await generate(page, "Couplet: answer a line", "白日依山尽");
+  const second = await checkCouplet(page, "白日依山尽");
+  assert.match(poem.output, /^(.{7}[，。]){8}$/u, poem.output);
+  await generate(page, "Couplet: the first line", "黄河入海流");
+  const first = await checkCouplet(page, "黄河入海流");
+  assert.match(await page.textContent("#output"), new RegExp(`^${first}，黄河入海流。$`, "u"));
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-pair.png") });
+  record("pairs", { second, first });
+  // The checker under typed text: 静夜思 typed in the next-line box, marked as it is.
+  await page.click('nav.tabs button:has-text("Next line")');
+  await page.fill("#text", "床前明月光，疑是地上霜。举头望明月，低头思故乡。");
+  await page.waitForSelector("#typed-metre", { timeout: 10_000 });
+  assert.equal(await page.getAttribute("#typed-metre #metre", "data-violations"), "2");
+  const bad = await page.$$eval("#typed-metre .ch.tone-bad", (xs) => xs.map((x) => x.textContent));
+  assert.deepEqual(bad, ["上", "头"]);
+  await page.locator("section.input").screenshot({ path: path.join(ARTIFACTS, "page-typed-metre.png") });
+  // Text without a verse shape gets no checker.
+  await page.fill("#text", "床前明月光");
+  await page.waitForSelector("#typed-metre", { state: "detached", timeout: 10_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("a shared link shows its result, and the URL keeps the view, backend and language", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
@@ -318,6 +381,14 @@ test("without WebGPU the page says so and runs on the CPU", async () => {
   checkLine(next.answer, 5);
   assert.equal(next.gpu, "false");
   record("cpu_wasm_couplet", { steps: next.steps, ms: next.ms, ms_per_step: next.ms / next.steps, answer: next.answer });
+  // Regulated verse on the CPU path: a 五律 under its pattern and 对对子.
+  await page.click('nav.tabs button:has-text("Whole poem")');
+  await page.selectOption("#form", "wulv");
+  await generate(page, "Whole poem", "");
+  assert.equal(await page.getAttribute("#metre", "data-violations"), "0", await page.textContent("#metre"));
+  assert.equal(await page.getAttribute("#result", "data-gpu"), "false");
+  await generate(page, "Couplet: answer a line", "海上生明月");
+  await checkCouplet(page, "海上生明月");
   await page.screenshot({ path: path.join(ARTIFACTS, "page-cpu-phone.png"), fullPage: true });
   await context.close();
   await plain.close();

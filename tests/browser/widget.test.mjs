@@ -53,6 +53,18 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
     assert.equal(await page.inputValue(`#${id} .text`), "hello");
   }
 
+  // 对对子 in the widget: the answer keeps the couplet rules, and the line under it says so.
+  await page.evaluate(() => { const a = document.getElementById("a"); a.setAttribute("lang", "en"); a.setAttribute("mode", "pair"); });
+  await page.fill("#a .text", "白日依山尽");
+  const before = await page.evaluate(() => window.results.length);
+  await page.click("#a .go");
+  await page.waitForFunction((n) => window.results.length > n, before, { timeout: 180_000 });
+  const pair = await page.evaluate(() => window.results.at(-1));
+  assert.ok(pair.text.startsWith("白日依山尽，") && [...pair.answer].length === 5, JSON.stringify(pair));
+  assert.equal(pair.pattern, "对对子");
+  assert.equal(pair.violations, 0, JSON.stringify(pair));
+  assert.match(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".meta").textContent), /对对子 · follows the rules/);
+
   // Choosing another mode in the menu keeps what the visitor typed.
   await page.fill("#a .text", "处处闻啼鸟");
   await page.selectOption("#a .mode", "next");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use unmask::prosody::{check, Compliance, Prosody, Report, MAX_BYTES};
+use unmask::prosody::{check, Compliance, Prosody, Report};
 use unmask::PoemTokenizer;
 
 use crate::engine::{bundled, read_capped, MAX_TOKENIZER_BYTES};
@@ -88,8 +88,7 @@ pub fn render(r: &Report) -> String {
 pub fn run(a: CheckArgs) -> Result<()> {
     let tok = PoemTokenizer::from_bytes(&read_capped(&a.tokenizer, MAX_TOKENIZER_BYTES)?)
         .with_context(|| format!("loading {}", a.tokenizer.display()))?;
-    let bytes = read_capped(&a.prosody, MAX_BYTES as u64)?;
-    let p = Prosody::from_bytes(&bytes, &tok).with_context(|| format!("loading {}", a.prosody.display()))?;
+    let p = crate::engine::load_prosody(&a.prosody, &tok)?;
     if let Some(path) = &a.jsonl {
         return summarize(&p, &tok, path);
     }

@@ -75,6 +75,13 @@ pub fn load(a: &ModelArgs) -> Result<Engine> {
 }
 
 /// One generation, blocking.
+/// The prosody data (tones, rhyme groups) for `tok`'s vocabulary.
+pub fn load_prosody(path: &Path, tok: &unmask::PoemTokenizer) -> Result<unmask::prosody::Prosody> {
+    read_capped(path, unmask::prosody::MAX_BYTES as u64)
+        .and_then(|b| Ok(unmask::prosody::Prosody::from_bytes(&b, tok)?))
+        .with_context(|| format!("loading {}", path.display()))
+}
+
 pub fn generate(eng: &Engine, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation> {
     Ok(pollster::block_on(eng.generate(tokens, p, history))?)
 }

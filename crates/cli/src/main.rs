@@ -107,7 +107,8 @@ fn form_parser() -> impl clap::builder::TypedValueParser<Value = PoemForm> {
 #[derive(Args)]
 struct GenerateArgs {
     /// next: the line after the text; prev: the line before it; infill: fill the `_`
-    /// (or ＿, [MASK]); poem: a whole poem of --form, the text an optional acrostic head.
+    /// (or ＿, [MASK]); poem: a whole poem of --form, the text an optional acrostic head;
+    /// pair: 对对子, the line answering the text; pair-prev: the line the text answers.
     #[arg(long, value_parser = task_parser(), default_value = "next")]
     mode: Task,
     /// The text: a line for next/prev, a template with `_` for infill, the acrostic head for poem.
@@ -122,6 +123,17 @@ struct GenerateArgs {
     /// Print the denoising trajectory, one line per step.
     #[arg(long)]
     show_steps: bool,
+    /// Whole poems: no tone pattern, rhyme or repeat rule (by default a poem keeps
+    /// its form's pattern, one rhyme group and no character twice in a line).
+    #[arg(long)]
+    no_metre: bool,
+    /// The rhyme group of a poem: a 平水韵 level group (下平十一尤), the last character
+    /// of its name (尤), or a character to rhyme with (光). Default: the model's choice.
+    #[arg(long, default_value = "")]
+    rhyme: String,
+    /// Tones and rhyme groups (for poems with metre and for pair/pair-prev).
+    #[arg(long, default_value_os_t = engine::bundled("prosody.json"))]
+    prosody: PathBuf,
     /// Autoregressive models: fill the masks with the best of a width-W beam ranked by
     /// the joint likelihood of the whole text (for --mode prev: p(A)·p(B|A)).
     #[arg(long)]
@@ -135,8 +147,16 @@ struct GenerateArgs {
 fn generate(a: GenerateArgs) -> Result<()> {
     let eng = engine::load(&a.model)?;
     let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
-    let prompt = a.mode.prompt(&tb, &a.text, a.form)?;
-    let mut p = a.sampler.params();
+    let req = unmask::request::Request {
+        task: a.mode,
+        text: a.text.clone(),
+        form: a.form,
+        metre: !a.no_metre,
+        rhyme: a.rhyme.clone(),
+        params: a.sampler.params(),
+    };
+    let prompt = req.prompt(&tb)?;
+    let mut p = req.params.clone();
     for pin in &a.pin {
         let (pos, ch) = pin.split_once('=').with_context(|| format!("--pin {pin}: expected POS=CHAR"))?;
         let pos: usize = pos.trim().parse().with_context(|| format!("--pin {pin}: bad position"))?;
@@ -166,6 +186,34 @@ fn generate(a: GenerateArgs) -> Result<()> {
         return Ok(());
     }
     let t0 = std::time::Instant::now();
+    // Regulated verse: the constraints (with pins in place, so a pinned character
+    // that breaks the pattern is reported), and the checker under the result.
+    let verse = matches!(a.mode, Task::Pair | Task::PairPrev) || (a.mode == Task::Poem && !a.no_metre);
+    let prosody =
+        if verse || a.mode == Task::Poem { Some(engine::load_prosody(&a.prosody, &eng.tokenizer)) } else { None };
+    let prosody = match prosody {
+        Some(Ok(pr)) => Some(pr),
+        Some(Err(e)) if verse => return Err(e.context("the verse rules need it (--no-metre turns them off for poems)")),
+        _ => None,
+    };
+    if let (Some(pr), true) = (&prosody, verse) {
+        let mut pinned = prompt.clone();
+        for &(i, id) in &p.pinned {
+            if let Some(t) = pinned.tokens.get_mut(i) {
+                *t = id;
+            }
+        }
+        if let Some((c, plan)) =
+            unmask::prosody::request_constraints(pr, &eng.tokenizer, eng.cpu_model(), &req, &pinned)?
+        {
+            p.constraints = c;
+            let group = plan.rhyme_group.map(|g| format!(" · 韵 {g} ({})", plan.group_from)).unwrap_or_default();
+            eprintln!("{}{group}", plan.pattern);
+            for (at, why) in &plan.conflicts {
+                eprintln!("  position {at}: {why}");
+            }
+        }
+    }
     let g = engine::generate(&eng, &prompt.tokens, &p, a.show_steps)?;
     let elapsed = t0.elapsed();
     if a.show_steps {
@@ -182,6 +230,12 @@ fn generate(a: GenerateArgs) -> Result<()> {
         elapsed.as_secs_f64() * 1e3,
         eng.describe()
     );
+    if let Some(pr) = &prosody {
+        let r = unmask::prosody::check(pr, &eng.tokenizer, &eng.tokenizer.decode(&g.tokens));
+        if r.form.is_some() || r.couplet {
+            eprint!("{}", check::render(&r));
+        }
+    }
     Ok(())
 }
 

@@ -16,9 +16,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use unmask::engine::Engine;
 use unmask::progress::Progress;
-use unmask::sampler::{Remasking, SamplerParams};
-use unmask::tasks::{PoemForm, TaskBuilder, LINE_END};
+use unmask::prosody::{check, request_constraints, Compliance, Prosody};
+use unmask::request::Request;
+use unmask::sampler::{Generation, Remasking, SamplerParams};
+use unmask::tasks::{PoemForm, Prompt, Task, TaskBuilder, LINE_END};
 
 use crate::engine::{self, Backend};
 use crate::ModelArgs;
@@ -49,10 +52,17 @@ pub struct EvalPoemsArgs {
     /// Print every generated poem.
     #[arg(long)]
     verbose: bool,
-    /// Generate under regulated-verse constraints (tone pattern and one rhyme group,
-    /// chosen by the model; `prosody::poem_constraints`).
+    /// Also generate each poem under the regulated-verse constraints (tone pattern,
+    /// one rhyme group chosen by the model, the repeat rule), interleaved with the free
+    /// one: compliance, time and naturalness of both.
     #[arg(long)]
     metre: bool,
+    /// 对对子 on the first N couplets of --couplets, both ways (given the first line,
+    /// and given the second), against next/previous line without the couplet rules.
+    #[arg(long, default_value_t = 0)]
+    pairs: usize,
+    #[arg(long, default_value = "eval/couplets.jsonl")]
+    couplets: PathBuf,
     /// The prosody data (tones, rhyme groups) for --metre and the metre line.
     #[arg(long, default_value_os_t = engine::bundled("prosody.json"))]
     prosody: PathBuf,
@@ -89,13 +99,16 @@ struct Measures {
 #[derive(Serialize)]
 struct FormReport {
     form: &'static str,
+    /// Generated under the regulated-verse constraints.
+    metre_constrained: bool,
     generated: Measures,
     real: Measures,
     /// generated / real twin NLL.
     nll_ratio: Option<f64>,
     examples: Vec<String>,
-    /// The metre checker over the generated poems.
+    /// The metre checker over the generated poems, and over the real ones.
     metre: unmask::prosody::Compliance,
+    real_metre: unmask::prosody::Compliance,
     /// Time spent generating them.
     seconds: f64,
 }
@@ -188,84 +201,73 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         }
         Ok(Some(sum / n.max(1) as f64))
     };
-    let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
     let punct: Vec<u32> = LINE_END.iter().filter_map(|&c| eng.tokenizer.char_id(c)).collect();
-    // The metre checker's data: required with --metre; otherwise the metre line is
-    // left out when it does not belong to this model's tokenizer.
-    let prosody = engine::read_capped(&a.prosody, unmask::prosody::MAX_BYTES as u64)
-        .and_then(|b| Ok(unmask::prosody::Prosody::from_bytes(&b, &eng.tokenizer)?))
-        .with_context(|| format!("loading {}", a.prosody.display()));
+    // The metre checker's data: required with --metre or --pairs; otherwise the metre
+    // line is left out when it does not belong to this model's tokenizer.
+    let prosody = engine::load_prosody(&a.prosody, &eng.tokenizer);
     let prosody = match prosody {
         Ok(p) => Some(p),
-        Err(e) if a.metre => return Err(e),
+        Err(e) if a.metre || a.pairs > 0 => return Err(e),
         Err(_) => None,
     };
+    let variants: &[bool] = if a.metre { &[false, true] } else { &[false] };
     let mut reports = Vec::new();
     for form in forms {
-        let prompt = tb.poem(form, &[])?;
-        let constraints = if let (true, Some(prosody)) = (a.metre, &prosody) {
-            let (c, plan) =
-                unmask::prosody::poem_constraints(prosody, &eng.tokenizer, &prompt.tokens, form, None, |at| {
-                    eng.cpu_model().forward_rows(&prompt.tokens, at)
-                })
-                .map_err(anyhow::Error::msg)?;
-            eprintln!("{}: {} · 韵 {} ({})", form.name(), plan.pattern, plan.rhyme_group, plan.group_from);
-            c
-        } else {
-            Default::default()
-        };
-        let mut metre = unmask::prosody::Compliance::default();
-        let started = std::time::Instant::now();
-        let masked: Vec<usize> =
-            (0..prompt.tokens.len()).filter(|&i| prompt.tokens[i] == eng.weights.config.mask_id).collect();
+        // Per variant: poems, punctuation in slots, compliance, seconds.
+        let mut sets: Vec<(Vec<String>, usize, unmask::prosody::Compliance, f64)> =
+            variants.iter().map(|_| Default::default()).collect();
+        let mut slots = 0;
         let progress = Progress::new(form.key(), a.count as u64, 4);
-        let (mut gen, mut in_slots) = (Vec::new(), 0);
+        // Seed by seed, the variants interleaved: their times compare on a noisy machine.
         for seed in 1..=a.count {
-            let p = SamplerParams {
-                steps: if a.steps == 0 { masked.len() } else { a.steps },
-                block_length: 0,
-                remasking: Remasking::LowConfidence,
-                temperature: a.temperature,
-                threshold: None,
-                pinned: Vec::new(),
-                exclude: Vec::new(),
-                constraints: constraints.clone(),
-                seed: seed as u32,
-            };
-            let g = engine::generate(&eng, &prompt.tokens, &p, false)?;
-            in_slots += masked.iter().filter(|&&i| punct.contains(&g.tokens[i])).count();
-            let poem = eng.tokenizer.decode(&g.tokens);
-            if let Some(p) = &prosody {
-                metre.add(&unmask::prosody::check(p, &eng.tokenizer, &poem));
+            for (set, &metre) in sets.iter_mut().zip(variants) {
+                let req = poem_request(form, metre, &a, seed as u32);
+                let started = std::time::Instant::now();
+                let (g, prompt) = run_request(&eng, prosody.as_ref(), &req)?;
+                set.3 += started.elapsed().as_secs_f64();
+                slots = prompt.masked.len();
+                set.1 += prompt.masked.iter().filter(|&&i| punct.contains(&g.tokens[i])).count();
+                let poem = eng.tokenizer.decode(&g.tokens);
+                if let Some(p) = &prosody {
+                    set.2.add(&unmask::prosody::check(p, &eng.tokenizer, &poem));
+                }
+                if a.verbose {
+                    progress.println(&format!("{}{poem}", if metre { "律 " } else { "" }));
+                }
+                set.0.push(poem);
             }
-            if a.verbose {
-                progress.println(&poem);
-            }
-            gen.push(poem);
             progress.update(seed as u64, || "poems".into());
         }
         progress.finish();
-        let seconds = started.elapsed().as_secs_f64();
         let real_texts = real.get(form.key()).cloned().unwrap_or_default();
         anyhow::ensure!(!real_texts.is_empty(), "{} holds no {} poems", a.real.display(), form.key());
+        let mut real_metre = unmask::prosody::Compliance::default();
+        if let Some(p) = &prosody {
+            for t in &real_texts {
+                real_metre.add(&unmask::prosody::check(p, &eng.tokenizer, t));
+            }
+        }
         // Distinct-2 depends on the sample size: measure equal numbers of poems.
-        let k = gen.len().min(real_texts.len());
-        let g = measure(&gen, k, (in_slots, masked.len() * a.count), nll(&gen)?);
+        let k = a.count.min(real_texts.len());
         let r = measure(&real_texts, k, (0, 0), nll(&real_texts)?);
-        let ratio = g.ar_nll.zip(r.ar_nll).map(|(x, y)| x / y);
-        reports.push(FormReport {
-            form: form.key(),
-            generated: g,
-            real: r,
-            nll_ratio: ratio,
-            examples: gen.into_iter().take(3).collect(),
-            metre,
-            seconds,
-        });
+        for ((gen, in_slots, metre, seconds), &metred) in sets.into_iter().zip(variants) {
+            let g = measure(&gen, k, (in_slots, slots * a.count), nll(&gen)?);
+            reports.push(FormReport {
+                form: form.key(),
+                metre_constrained: metred,
+                nll_ratio: g.ar_nll.zip(r.ar_nll).map(|(x, y)| x / y),
+                generated: g,
+                real: r.clone(),
+                examples: gen.into_iter().take(3).collect(),
+                metre,
+                real_metre: real_metre.clone(),
+                seconds,
+            });
+        }
     }
     println!(
-        "{:<6} {:>6} {:>9} {:>11} {:>9} {:>13} {:>15} {:>7}",
-        "form", "poems", "punct%", "rep. line%", "loops%", "distinct-2", "twin NLL", "ratio"
+        "{:<6} {:>6} {:>6} {:>7} {:>11} {:>9} {:>13} {:>15} {:>7}",
+        "form", "metre", "poems", "punct%", "rep. line%", "loops%", "distinct-2", "twin NLL", "ratio"
     );
     for r in &reports {
         let (g, re) = (&r.generated, &r.real);
@@ -274,8 +276,9 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             _ => "–".into(),
         };
         println!(
-            "{:<6} {:>6} {:>9.1} {:>11} {:>9} {:>13} {:>15} {:>7}",
+            "{:<6} {:>6} {:>6} {:>7.1} {:>11} {:>9} {:>13} {:>15} {:>7}",
             r.form,
+            if r.metre_constrained { "on" } else { "off" },
             g.poems,
             g.punct_in_slots * 100.0,
             format!("{:.0} / {:.0}", g.repeated_line * 100.0, re.repeated_line * 100.0),
@@ -285,19 +288,27 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             r.nll_ratio.map_or("–".into(), |x| format!("{x:.2}×")),
         );
         println!("       e.g. {}", r.examples.first().map_or("", String::as_str));
-        let m = &r.metre;
-        let pct = unmask::prosody::Compliance::percent;
-        if prosody.is_none() {
-            continue;
+        if prosody.is_some() {
+            println!(
+                "       metre: {} ({} real: {}); {:.1} s generating",
+                metre_line(&r.metre),
+                r.real.poems,
+                metre_line(&r.real_metre),
+                r.seconds
+            );
         }
-        println!(
-            "       metre: {:.0}% follow every rule, key positions {:.1}%, rhyme positions {:.1}%; {:.1} s generating",
-            pct(m.clean, m.checked),
-            pct(m.key_ok, m.key_positions),
-            pct(m.rhyme_ok, m.rhyme_positions),
-            r.seconds
-        );
     }
+    if a.metre {
+        for form in reports.chunks(2) {
+            if let [off, on] = form {
+                println!("{}: constrained / free generation time {:.2}×", on.form, on.seconds / off.seconds.max(1e-9));
+            }
+        }
+    }
+    let pairs = match &prosody {
+        Some(p) if a.pairs > 0 => Some(eval_pairs(&a, &eng, p, &nll)?),
+        _ => None,
+    };
     let counts: Vec<String> = reports.iter().map(|r| format!("{} {}", r.real.poems, r.form)).collect();
     println!(
         "(generated / real; real: {} from {}; distinct-2 over equal numbers of poems; NLL in nats per character)",
@@ -309,9 +320,137 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         "temperature": a.temperature,
         "steps": a.steps,
         "forms": reports,
+        "pairs": pairs,
     }))?;
     if let Some(path) = &a.json_out {
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A whole-poem request as eval-poems runs it (one step per character by default).
+fn poem_request(form: PoemForm, metre: bool, a: &EvalPoemsArgs, seed: u32) -> Request {
+    Request {
+        task: Task::Poem,
+        text: String::new(),
+        form,
+        metre,
+        rhyme: String::new(),
+        params: SamplerParams {
+            steps: if a.steps == 0 { form.lines() * form.chars_per_line() } else { a.steps },
+            remasking: Remasking::LowConfidence,
+            temperature: a.temperature,
+            seed,
+            ..Default::default()
+        },
+    }
+}
+
+/// A request's template, its verse constraints (with prosody data), and the generation.
+fn run_request(eng: &Engine, prosody: Option<&Prosody>, req: &Request) -> Result<(Generation, Prompt)> {
+    let prompt = req.prompt(&TaskBuilder::new(&eng.tokenizer, &eng.weights.config))?;
+    let mut p = req.params.clone();
+    if let Some(pr) = prosody {
+        if let Some((c, _)) = request_constraints(pr, &eng.tokenizer, eng.cpu_model(), req, &prompt)? {
+            p.constraints = c;
+        }
+    }
+    Ok((engine::generate(eng, &prompt.tokens, &p, false)?, prompt))
+}
+
+fn metre_line(m: &Compliance) -> String {
+    let pct = Compliance::percent;
+    format!(
+        "{:.0}% follow every rule, key positions {:.1}%, rhyme positions {:.1}%",
+        pct(m.clean, m.checked),
+        pct(m.key_ok, m.key_positions),
+        pct(m.rhyme_ok, m.rhyme_positions)
+    )
+}
+
+/// 对对子 both ways against the free next/previous line, interleaved, with the real
+/// couplets' compliance for reference.
+#[derive(Serialize)]
+struct PairReport {
+    direction: &'static str,
+    couplets: usize,
+    free: Compliance,
+    pair: Compliance,
+    real: Compliance,
+    free_seconds: f64,
+    pair_seconds: f64,
+    free_nll: Option<f64>,
+    pair_nll: Option<f64>,
+    examples: Vec<String>,
+}
+
+fn eval_pairs(
+    a: &EvalPoemsArgs,
+    eng: &Engine,
+    p: &Prosody,
+    nll: &dyn Fn(&[String]) -> Result<Option<f64>>,
+) -> Result<Vec<PairReport>> {
+    let text = String::from_utf8(engine::read_capped(&a.couplets, engine::MAX_PAIRS_BYTES)?)
+        .with_context(|| format!("{} is not UTF-8 text", a.couplets.display()))?;
+    let pairs = unmask::pairs::parse(&text).with_context(|| format!("reading {}", a.couplets.display()))?;
+    let pairs = &pairs[..a.pairs.min(pairs.len())];
+    let mut out = Vec::new();
+    for (direction, free_task, pair_task) in
+        [("forward", Task::Next, Task::Pair), ("reverse", Task::Prev, Task::PairPrev)]
+    {
+        let (mut free, mut pair, mut real) = (Compliance::default(), Compliance::default(), Compliance::default());
+        let (mut free_texts, mut pair_texts) = (Vec::new(), Vec::new());
+        let (mut free_s, mut pair_s) = (0.0, 0.0);
+        for (i, c) in pairs.iter().enumerate() {
+            let given = if direction == "forward" { &c.first } else { &c.second };
+            real.add(&check(p, &eng.tokenizer, &format!("{}，{}。", c.first, c.second)));
+            for (task, set, texts, secs) in [
+                (free_task, &mut free, &mut free_texts, &mut free_s),
+                (pair_task, &mut pair, &mut pair_texts, &mut pair_s),
+            ] {
+                let req = Request {
+                    task,
+                    text: given.clone(),
+                    params: SamplerParams { temperature: a.temperature, seed: i as u32 + 1, ..Default::default() },
+                    ..Default::default()
+                };
+                let started = std::time::Instant::now();
+                let (g, _) = run_request(eng, Some(p), &req)?;
+                *secs += started.elapsed().as_secs_f64();
+                let t = eng.tokenizer.decode(&g.tokens);
+                set.add(&check(p, &eng.tokenizer, &t));
+                texts.push(t);
+            }
+        }
+        let pct = Compliance::percent;
+        println!(
+            "对对子 {direction} ({} couplets): couplet rules kept {:.0}% (free {direction} line {:.0}%, real couplets {:.0}%); key positions {:.1}% / {:.1}% / {:.1}%; time {:.2}× the free line",
+            pairs.len(),
+            pct(pair.clean, pair.checked),
+            pct(free.clean, free.checked),
+            pct(real.clean, real.checked),
+            pct(pair.key_ok, pair.key_positions),
+            pct(free.key_ok, free.key_positions),
+            pct(real.key_ok, real.key_positions),
+            pair_s / free_s.max(1e-9),
+        );
+        let (free_nll, pair_nll) = (nll(&free_texts)?, nll(&pair_texts)?);
+        if let (Some(f), Some(q)) = (free_nll, pair_nll) {
+            println!("       twin NLL per character: 对对子 {q:.2}, free {f:.2}");
+        }
+        println!("       e.g. {}", pair_texts.first().map_or("", String::as_str));
+        out.push(PairReport {
+            direction,
+            couplets: pairs.len(),
+            free,
+            pair,
+            real,
+            free_seconds: free_s,
+            pair_seconds: pair_s,
+            free_nll,
+            pair_nll,
+            examples: pair_texts.into_iter().take(5).collect(),
+        });
+    }
+    Ok(out)
 }

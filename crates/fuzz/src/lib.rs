@@ -195,6 +195,21 @@ pub fn check_task(task: Task, text: &str, form: PoemForm) {
                 assert_eq!(p.tokens[li * (w + 1)], want, "{what}: head character {li} not at its line");
             }
         }
+        Task::Pair | Task::PairPrev => {
+            // The given line whole (less its closing punctuation), the answer the same
+            // shape with masks for characters.
+            let given = plain();
+            let punct: Vec<u32> = unmask::tasks::LINE_END.iter().filter_map(|&c| tok.char_id(c)).collect();
+            let n = given.iter().rposition(|t| !punct.contains(t)).map_or(0, |i| i + 1);
+            let given = &given[..n];
+            let at = if task == Task::Pair { 0 } else { n + 1 };
+            let answer = if task == Task::Pair { n + 1 } else { 0 };
+            assert_eq!(p.tokens[at..at + n], given[..], "{what}: prompt changed");
+            for (i, &g) in given.iter().enumerate() {
+                let want = if punct.contains(&g) { g } else { cfg.mask_id };
+                assert_eq!(p.tokens[answer + i], want, "{what}: the answer's shape differs at {i}");
+            }
+        }
     }
 }
 
@@ -318,6 +333,8 @@ fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, Samp
         0 => Vec::new(),
         k => rest_bytes.iter().map(|&b| b % (k as u8 + 1)).collect(),
     };
+    // Flag bit 7: the repeat rule over two lines (ids from the bytes).
+    let line: Vec<u8> = if flags & 128 != 0 { rest_bytes.iter().map(|&b| b % 3).collect() } else { Vec::new() };
     let p = SamplerParams {
         steps: usize::from(steps),
         block_length: usize::from(block) % 40,
@@ -326,7 +343,7 @@ fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, Samp
         threshold: (flags & 4 != 0).then(|| if flags & 16 != 0 { raw_th } else { (f32::from(plain_th) + 1.0) / 256.0 }),
         pinned: pins.into_iter().map(|(i, t)| (usize::from(i) % n, t)).collect(),
         exclude,
-        constraints: Constraints { classes, at },
+        constraints: Constraints { classes, at, line },
         seed,
     };
     Ok((tokens, p))
@@ -372,6 +389,7 @@ pub fn query(data: &[u8]) {
     let what = format!("{q:?} → {r:?}");
     let p = &r.params;
     assert!(r.text.chars().count() <= MAX_INPUT_CHARS, "{what}: text over the limit");
+    assert!(r.rhyme.chars().count() <= unmask::request::MAX_RHYME_CHARS, "{what}: rhyme over the limit");
     assert!((1..=MAX_STEPS).contains(&p.steps), "{what}: steps");
     assert!(p.temperature.is_finite() && (0.0..=5.0).contains(&p.temperature), "{what}: temperature");
     assert!(p.threshold.is_none_or(|t| t > 0.0 && t <= 1.0), "{what}: threshold");

@@ -90,6 +90,8 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
             task: Task::Poem,
             text: "春夜".into(),
             form: PoemForm::QiLv,
+            metre: false,
+            rhyme: "阳".into(),
             params: SamplerParams {
                 steps: 32,
                 block_length: 8,

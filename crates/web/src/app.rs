@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use unmask::sampler::{Remasking, SamplerParams};
-use unmask::tasks::{answer, PoemForm, TaskBuilder};
+use unmask::tasks::{answer, PoemForm};
 
 use crate::engine::{BackendInfo, Engine, Source};
-use crate::i18n::{t, task_error, task_hint, task_label, Lang};
+use crate::i18n::{t, task_hint, task_label, Lang};
 use crate::state::{cells, Cell, Request, Task, MAX_STEPS};
 
 thread_local! {
@@ -37,6 +37,8 @@ struct Outcome {
     text: String,
     /// The metre checker's report on `text` (None without prosody data).
     metre: Option<unmask::prosody::Report>,
+    /// The verse rules it was written to (regulated poems and 对对子).
+    plan: Option<unmask::prosody::Plan>,
     answer: String,
     frames: Vec<Vec<Cell>>,
     steps: usize,
@@ -121,6 +123,8 @@ pub fn App() -> impl IntoView {
     let task = RwSignal::new(initial.task);
     let text = RwSignal::new(initial.text.clone());
     let form = RwSignal::new(initial.form);
+    let metre = RwSignal::new(initial.metre);
+    let rhyme = RwSignal::new(initial.rhyme.clone());
     let steps = RwSignal::new(initial.params.steps);
     let block = RwSignal::new(initial.params.block_length);
     let remasking = RwSignal::new(initial.params.remasking);
@@ -164,6 +168,8 @@ pub fn App() -> impl IntoView {
         task: task.get_untracked(),
         text: text.get_untracked(),
         form: form.get_untracked(),
+        metre: metre.get_untracked(),
+        rhyme: rhyme.get_untracked(),
         params: SamplerParams {
             steps: steps.get_untracked().clamp(1, MAX_STEPS),
             block_length: block.get_untracked(),
@@ -198,14 +204,10 @@ pub fn App() -> impl IntoView {
         }
         let req = request().with_fresh_seed(fresh_seed);
         let Some(mut engine) = ENGINE.with(|e| e.borrow_mut().take()) else { return };
-        let prompt = {
-            let tb = TaskBuilder::new(&engine.tokenizer, &engine.weights.config);
-            req.prompt(&tb)
-        };
-        let prompt = match prompt {
+        let prepared = match engine.prepare(&req, lang.get_untracked()) {
             Ok(p) => p,
             Err(e) => {
-                error.set(Some(task_error(lang.get_untracked(), &e)));
+                error.set(Some(e));
                 ENGINE.with(|s| *s.borrow_mut() = Some(engine));
                 return;
             }
@@ -225,7 +227,8 @@ pub fn App() -> impl IntoView {
         spawn_local(async move {
             let t0 = now_ms();
             let on_step = move |s: usize, n: usize| cpu_progress.set(Some((s, n)));
-            let r = engine.generate(&prompt.tokens, &req.params, &on_step).await;
+            let crate::engine::Prepared { prompt, params, plan } = prepared;
+            let r = engine.generate(&prompt.tokens, &params, &on_step).await;
             let ms = now_ms() - t0;
             cpu_progress.set(None);
             match r {
@@ -237,6 +240,7 @@ pub fn App() -> impl IntoView {
                     let text = engine.tokenizer.decode(&g.tokens);
                     let o = Outcome {
                         metre: engine.prosody.as_ref().map(|p| unmask::prosody::check(p, &engine.tokenizer, &text)),
+                        plan,
                         text,
                         answer: answer(&engine.tokenizer, &prompt, &g.tokens),
                         steps: g.steps_run,
@@ -383,7 +387,36 @@ pub fn App() -> impl IntoView {
                         {move || if busy.get() { t(lang.get(), "generating") } else { t(lang.get(), "generate") }}
                     </button>
                 </div>
+                <Show when=move || task.get() == Task::Poem>
+                    <div class="verse-opts">
+                        <label><input id="metre-on" type="checkbox" prop:checked=move || metre.get()
+                            on:change=move |ev| metre.set(event_target_checked(&ev)) />
+                            {move || t(lang.get(), "metre_on")}</label>
+                        <label class=("hidden", move || !metre.get())>{move || t(lang.get(), "rhyme_field")}
+                            <input id="rhyme" type="text" size="6" maxlength=unmask::request::MAX_RHYME_CHARS.to_string()
+                                prop:value=move || rhyme.get() on:change=move |ev| rhyme.set(event_target_value(&ev).trim().to_string()) />
+                        </label>
+                    </div>
+                </Show>
                 <p id="error" class="error" role="alert">{move || error.get()}</p>
+                // The metre checker on what is typed, once it has the shape of a
+                // 绝句, 律诗 or couplet.
+                {move || {
+                    let txt = text.get();
+                    let l = lang.get();
+                    main_ready.get();
+                    ENGINE.with(|e| e.borrow().as_ref().and_then(|e| {
+                        let p = e.prosody.as_ref()?;
+                        let r = unmask::prosody::check(p, &e.tokenizer, &txt);
+                        (r.form.is_some() || r.couplet).then_some(r)
+                    }))
+                    .map(|r| view! {
+                        <div id="typed-metre" class="typed-metre" aria-label=t(l, "typed_metre")>
+                            <p class="poem metred">{metre_rows(&r)}</p>
+                            {metre_summary(l, &r)}
+                        </div>
+                    })
+                }}
                 <Show when=move || busy.get()>
                     <p id="busy" class="progress" role="status">
                         <progress></progress>
@@ -486,6 +519,7 @@ pub fn App() -> impl IntoView {
                             }).collect_view()}</span> }
                         }).collect_view()
                     })}</p>
+                    {move || outcome.get().and_then(|o| o.plan).map(|p| plan_line(lang.get(), &p))}
                     {move || outcome.get().and_then(|o| o.metre).map(|r| metre_summary(lang.get(), &r))}
                     <div class="edit">
                         <span class="hint">{move || t(lang.get(), "remask_hint")}</span>
@@ -636,4 +670,40 @@ fn metre_summary(lang: Lang, r: &unmask::prosody::Report) -> impl IntoView {
             <ul class="metre-why">{reasons.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
         </div>
     }
+}
+
+/// The verse rules a result was written to: pattern, rhyme group and how it was
+/// chosen, and the pinned characters that break the pattern (`#plan`).
+fn plan_line(lang: Lang, p: &unmask::prosody::Plan) -> impl IntoView {
+    let from = match p.group_from {
+        "given" => t(lang, "rhyme_given"),
+        "pinned" => t(lang, "rhyme_pinned"),
+        _ => t(lang, "rhyme_model"),
+    };
+    let group = p.rhyme_group.as_ref().map(|g| format!(" · {} {g} ({from})", t(lang, "rhyme"))).unwrap_or_default();
+    view! {
+        <div id="plan" class="plan" data-pattern=p.pattern.clone() data-group=p.rhyme_group.clone().unwrap_or_default()>
+            {format!("{}: {}{group}", t(lang, "plan"), p.pattern)}
+            <ul>{p.conflicts.iter().map(|(_, why)| view! { <li class="conflict">{why.clone()}</li> }).collect_view()}</ul>
+        </div>
+    }
+}
+
+/// A checked text line by line, each character with its tone under it (as the
+/// result shows it, without the editing buttons).
+fn metre_rows(r: &unmask::prosody::Report) -> impl IntoView {
+    r.lines
+        .iter()
+        .map(|l| {
+            view! {
+                <span class="verse-row">
+                    {l.marks.iter().map(|m| view! {
+                        <span class="ch" class=("tone-bad", !m.ok) class=("tone-rhyme", m.rhyme)
+                            data-tone=m.tone.mark().to_string() title=m.why.clone()>{m.ch.to_string()}</span>
+                    }).collect_view()}
+                    <span class="punct">{l.end.clone()}</span>
+                </span>
+            }
+        })
+        .collect_view()
 }

@@ -4,9 +4,13 @@
 
 use js_sys::{Reflect, Uint8Array};
 use unmask::engine::{EngineError, Runner};
-use unmask::prosody::Prosody;
+use unmask::prosody::{request_constraints, Plan, Prosody};
+use unmask::request::Request;
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
+use unmask::tasks::{Prompt, Task, TaskBuilder};
 use unmask::{ModelWeights, PoemTokenizer};
+
+use crate::i18n::{t, task_error, verse_error, Lang};
 
 /// Loads the model under `base` (a folder URL ending in `/`, or `""` for the page's
 /// own `model/`): the manifest fresh from the network, then tokenizer and weights
@@ -219,6 +223,13 @@ fn cpu(reason: CpuReason, detail: impl Into<String>) -> BackendInfo {
     BackendInfo::Cpu(CpuWhy { reason, detail: detail.into() })
 }
 
+/// A request ready to generate (`Engine::prepare`).
+pub struct Prepared {
+    pub prompt: Prompt,
+    pub params: SamplerParams,
+    pub plan: Option<Plan>,
+}
+
 /// The library's engine plus what the page shows about its backend.
 pub struct Engine {
     pub inner: unmask::engine::Engine,
@@ -265,6 +276,31 @@ impl Engine {
                 prosody: None,
             },
         }
+    }
+
+    /// A request's template and the parameters it samples with: its verse
+    /// constraints in them (`prosody::request_constraints`), and how they were planned.
+    /// Messages in `lang`.
+    pub fn prepare(&self, req: &Request, lang: Lang) -> Result<Prepared, String> {
+        let prompt =
+            req.prompt(&TaskBuilder::new(&self.tokenizer, &self.weights.config)).map_err(|e| task_error(lang, &e))?;
+        let mut params = req.params.clone();
+        let plan = match &self.prosody {
+            Some(p) => match request_constraints(p, &self.tokenizer, self.cpu_model(), req, &prompt) {
+                Ok(Some((c, plan))) => {
+                    params.constraints = c;
+                    Some(plan)
+                }
+                Ok(None) => None,
+                Err(e) => return Err(verse_error(lang, &e)),
+            },
+            // 对对子 is its rules; a poem without the data is generated free.
+            None if matches!(req.task, Task::Pair | Task::PairPrev) => {
+                return Err(t(lang, "no_prosody").to_string());
+            }
+            None => None,
+        };
+        Ok(Prepared { prompt, params, plan })
     }
 
     /// Candidates for the masks ranked by joint likelihood with a width-`width` beam

@@ -1,5 +1,6 @@
 //! UI text in English and Chinese.
 
+use unmask::prosody::VerseError;
 use unmask::tasks::{Task, TaskError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub fn task_label(lang: Lang, task: Task) -> &'static str {
             Task::Prev => ("Previous line", "上一句"),
             Task::Infill => ("Fill masks", "填空"),
             Task::Poem => ("Whole poem", "整首诗"),
+            Task::Pair => ("Couplet: answer a line", "对对子：对下联"),
+            Task::PairPrev => ("Couplet: the first line", "对对子：对上联"),
         },
     )
 }
@@ -33,6 +36,14 @@ pub fn task_hint(lang: Lang, task: Task) -> &'static str {
             Task::Poem => {
                 ("Optional: characters to start each line with (acrostic).", "可选：每句开头的字（藏头诗）。")
             }
+            Task::Pair => (
+                "Type the first line of a couplet; the model answers it: opposite tones, no character in the same place.",
+                "输入上联，模型对出下联：平仄相对，同位不重字。",
+            ),
+            Task::PairPrev => (
+                "Type the second line of a couplet; the model writes the first line it answers.",
+                "输入下联，模型对出上联。",
+            ),
         },
     )
 }
@@ -90,6 +101,17 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
             "GPU 停止响应且无法重启，模型现在改在 CPU 上运行。",
         ),
         "details" => ("Details", "详情"),
+        "no_prosody" => (
+            "This model folder has no tone data (prosody.json), which couplets need.",
+            "此模型目录没有平仄数据（prosody.json），对对子需要它。",
+        ),
+        "metre_on" => ("Regulated verse: tone pattern, one rhyme, no loops", "格律：平仄、一韵到底、不重复"),
+        "rhyme_field" => ("Rhyme (group or a character; empty: the model chooses)", "韵（韵部或一个字；空：模型自选）"),
+        "plan" => ("Written to", "依照"),
+        "rhyme_model" => ("chosen by the model", "模型所选"),
+        "rhyme_given" => ("as asked", "按所给"),
+        "rhyme_pinned" => ("from a pinned character", "取自所定的字"),
+        "typed_metre" => ("Metre of the text above", "上面文字的格律"),
         "couplet" => ("couplet (对对子)", "对对子"),
         "rhyme" => ("rhyme", "韵"),
         "metre_ok" => ("follows the rules of regulated verse", "合乎格律"),
@@ -140,6 +162,16 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
         _ => (key, key),
     };
     pick(lang, pair)
+}
+
+/// Why a request's verse rules could not be made, in `lang`.
+pub fn verse_error(lang: Lang, e: &VerseError) -> String {
+    match (lang, e) {
+        (Lang::Zh, VerseError::UnknownGroup(g)) => {
+            format!("不认识的韵「{g}」：请给出平声韵部（上平一东 … 下平十五咸）、韵部名的末字，或一个要押韵的平声字。")
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// A task's input error in the visitor's language (the page and the widget).

@@ -5,11 +5,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use unmask::tasks::{answer, TaskBuilder};
+use unmask::prosody::check;
+use unmask::tasks::answer;
 use wasm_bindgen::prelude::*;
 
-use crate::engine::{load_engine, BackendInfo, Engine};
-use crate::i18n::{task_error, task_label, Lang};
+use crate::engine::{load_engine, BackendInfo, Engine, Prepared};
+use crate::i18n::{task_label, Lang};
 use crate::state::{Request, Task};
 
 thread_local! {
@@ -59,8 +60,9 @@ fn describe(b: &BackendInfo) -> String {
 }
 
 /// Runs one request (`task=next&text=…&steps=…`, the page's query form) on the model
-/// in `base`. Resolves to JSON `{text, answer, steps, ms, gpu}`; rejects with a
-/// readable message for bad input.
+/// in `base`. Resolves to JSON `{text, answer, steps, ms, gpu, pattern, rhyme,
+/// violations}` (the last three: the verse rules it was written to and the metre
+/// checker's count, or null); rejects with a readable message for bad input.
 #[wasm_bindgen]
 pub async fn widget_generate(base: String, query: String) -> Result<String, JsValue> {
     let Some(mut engine) = ENGINES.with(|m| m.borrow_mut().get_mut(&base).and_then(Option::take)) else {
@@ -69,20 +71,31 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
     let req = Request::from_query(&query).with_fresh_seed(crate::app::fresh_seed);
     // The element's `lang` travels in the query: errors in the widget's language.
     let lang = if query.split('&').any(|kv| kv == "lang=en") { Lang::En } else { Lang::Zh };
-    let prompt = req.prompt(&TaskBuilder::new(&engine.tokenizer, &engine.weights.config));
-    let out = match prompt {
-        Err(e) => Err(task_error(lang, &e)),
-        Ok(prompt) => {
+    let out = match engine.prepare(&req, lang) {
+        Err(e) => Err(e),
+        Ok(Prepared { prompt, params, plan }) => {
             let t0 = crate::app::now_ms();
-            match engine.generate(&prompt.tokens, &req.params, &|_, _| {}).await {
-                Ok(g) => Ok(serde_json::json!({
-                    "text": engine.tokenizer.decode(&g.tokens),
-                    "answer": answer(&engine.tokenizer, &prompt, &g.tokens),
-                    "steps": g.steps_run,
-                    "ms": crate::app::now_ms() - t0,
-                    "gpu": engine.on_gpu(),
-                })
-                .to_string()),
+            match engine.generate(&prompt.tokens, &params, &|_, _| {}).await {
+                Ok(g) => {
+                    let text = engine.tokenizer.decode(&g.tokens);
+                    // The checker's verdict, for the element's line under the text.
+                    let metre = engine
+                        .prosody
+                        .as_ref()
+                        .map(|p| check(p, &engine.tokenizer, &text))
+                        .filter(|r| r.form.is_some() || r.couplet);
+                    Ok(serde_json::json!({
+                        "answer": answer(&engine.tokenizer, &prompt, &g.tokens),
+                        "text": text,
+                        "steps": g.steps_run,
+                        "ms": crate::app::now_ms() - t0,
+                        "gpu": engine.on_gpu(),
+                        "pattern": plan.as_ref().map(|p| p.pattern.clone()),
+                        "rhyme": plan.and_then(|p| p.rhyme_group),
+                        "violations": metre.map(|r| r.violations),
+                    })
+                    .to_string())
+                }
                 Err(e) => Err(e),
             }
         }
