@@ -9,7 +9,8 @@ import http.server
 class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".wasm": "application/wasm", ".js": "text/javascript",
-                      ".json": "application/json", ".safetensors": "application/octet-stream"}
+                      ".json": "application/json", ".safetensors": "application/octet-stream",
+                      ".webmanifest": "application/manifest+json", ".svg": "image/svg+xml"}
 
     def end_headers(self):
         self.send_header("Access-Control-Allow-Origin", "*")

@@ -179,6 +179,66 @@ const B: usize = 1;
 const C: usize = 2;
 const D: usize = 3;
 
+/// The standard patterns of a poem by its first line, as the user picks them: 平起 or
+/// 仄起 (the tone of the second character), first line rhyming or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    Ping,
+    PingRhymed,
+    Ze,
+    ZeRhymed,
+}
+
+impl Pattern {
+    pub const ALL: [Pattern; 4] = [Pattern::Ping, Pattern::PingRhymed, Pattern::Ze, Pattern::ZeRhymed];
+
+    /// The name in URLs, the widget's `pattern` attribute and the CLI's `--pattern`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Pattern::Ping => "ping",
+            Pattern::PingRhymed => "ping-rhymed",
+            Pattern::Ze => "ze",
+            Pattern::ZeRhymed => "ze-rhymed",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Ping => "平起首句不入韵",
+            Pattern::PingRhymed => "平起首句入韵",
+            Pattern::Ze => "仄起首句不入韵",
+            Pattern::ZeRhymed => "仄起首句入韵",
+        }
+    }
+
+    /// The first line's pattern (A–D) for lines of `width` characters.
+    fn first_line(self, width: usize) -> usize {
+        let (lead, rhymed) = match self {
+            Pattern::Ping => (Tone::Level, false),
+            Pattern::PingRhymed => (Tone::Level, true),
+            Pattern::Ze => (Tone::Oblique, false),
+            Pattern::ZeRhymed => (Tone::Oblique, true),
+        };
+        [A, B, C, D]
+            .into_iter()
+            .find(|&k| {
+                let p = line_pattern(k, width);
+                p[1] == lead && (p[width - 1] == Tone::Level) == rhymed
+            })
+            .expect("each pattern has a first line")
+    }
+}
+
+impl std::str::FromStr for Pattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Pattern::ALL.into_iter().find(|p| p.key() == s || p.name() == s).ok_or_else(|| {
+            let keys: Vec<&str> = Pattern::ALL.iter().map(|p| p.key()).collect();
+            format!("unknown pattern `{s}` ({})", keys.join(", "))
+        })
+    }
+}
+
 /// A poem's line patterns from its first line: a quatrain, and the second half of a 律诗.
 fn sequence(first: usize, lines: usize) -> Vec<usize> {
     let (q1, q2) = match first {
@@ -497,11 +557,13 @@ pub fn request_constraints(
                 "" => None,
                 name => Some(find_group(p, tok, name).ok_or_else(|| VerseError::UnknownGroup(name.into()))?),
             };
+            let pattern = match req.pattern.trim() {
+                "" => None,
+                name => Some(name.parse().map_err(VerseError::Template)?),
+            };
             let rows = |at: &[usize]| model.forward_rows(&prompt.tokens, at);
-            let sample = (req.params.seed, req.params.temperature);
-            poem_constraints(p, tok, &prompt.tokens, req.form, group, sample, rows)
-                .map(Some)
-                .map_err(VerseError::Template)
+            let choice = Choice { pattern, group, seed: req.params.seed, temperature: req.params.temperature };
+            poem_constraints(p, tok, &prompt.tokens, req.form, choice, rows).map(Some).map_err(VerseError::Template)
         }
         Task::Pair | Task::PairPrev => Ok(Some(pair_constraints(p, tok, prompt))),
         _ => Ok(None),
@@ -556,24 +618,34 @@ pub fn pair_constraints(
     (crate::sampler::Constraints { classes, at, line }, plan)
 }
 
+/// What the user chose of a poem's rules (`None`: decided as [`poem_constraints`]
+/// says), and the request's seed and temperature for the model's rhyme choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Choice {
+    pub pattern: Option<Pattern>,
+    pub group: Option<u16>,
+    pub seed: u32,
+    pub temperature: f32,
+}
+
 /// Per-position constraints for a whole-poem template of `form` (as
-/// `TaskBuilder::poem` builds it, pins included): the pattern that fits the pinned
-/// characters best, its tone at every key position (平 allows 平 and 中, 仄 allows
+/// `TaskBuilder::poem` builds it, pins included): `pattern`, or the one that fits
+/// the pinned characters best, its tone at every key position (平 allows 平 and 中, 仄 allows
 /// 仄 and 中; characters without data are left out), and one level rhyme group at
 /// every rhyme position — `group` if given, else the group of a pinned rhyme
 /// character, else the one the model puts most probability on at the rhyme positions
-/// (`rows(positions)` returns the model's logits there, row by row), or with
-/// `sample = (seed, temperature)` and a temperature > 0 one drawn by those scores
+/// (`rows(positions)` returns the model's logits there, row by row), or with a
+/// temperature > 0 one drawn by those scores with the seed
 /// (so each seed may rhyme differently, as each seed writes differently).
 pub fn poem_constraints(
     p: &Prosody,
     tok: &PoemTokenizer,
     tokens: &[u32],
     form: PoemForm,
-    group: Option<u16>,
-    sample: (u32, f32),
+    choice: Choice,
     rows: impl FnOnce(&[usize]) -> Vec<f32>,
 ) -> Result<(crate::sampler::Constraints, Plan), String> {
+    let Choice { pattern, group, seed, temperature } = choice;
     let (width, n) = (form.chars_per_line(), form.lines());
     if tokens.len() < n * (width + 1) {
         return Err(format!("the template is too short for a {}", form.name()));
@@ -591,7 +663,10 @@ pub fn poem_constraints(
             })
             .count()
     };
-    let first = [A, C, D, B].into_iter().min_by_key(|&f| misses(f)).expect("four patterns");
+    let first = match pattern {
+        Some(p) => p.first_line(width),
+        None => [A, C, D, B].into_iter().min_by_key(|&f| misses(f)).expect("four patterns"),
+    };
     let seq = sequence(first, n);
     let p1 = line_pattern(seq[0], width);
     let pattern = format!("{}起首句{}入韵", p1[1].mark(), if p1[width - 1] == Tone::Level { "" } else { "不" });
@@ -631,7 +706,6 @@ pub fn poem_constraints(
                 // Per rhyme position the log share; their mean is the group's score, and
                 // a Gumbel draw at the temperature samples a group in proportion.
                 let n = open.len().max(1) as f64;
-                let (seed, temperature) = sample;
                 let noisy = |g: usize| {
                     let s = score[g] / n;
                     if temperature > 0.0 {

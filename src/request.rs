@@ -16,6 +16,9 @@ pub struct Request {
     /// The rhyme group a poem keeps (a group's name, its last character, or a
     /// character to rhyme with); empty: the model's choice.
     pub rhyme: String,
+    /// A poem's tone pattern (`prosody::Pattern` key or name); empty: the one that
+    /// fits the pinned characters best.
+    pub pattern: String,
     pub params: SamplerParams,
 }
 
@@ -30,6 +33,7 @@ impl Default for Request {
             form: PoemForm::WuJue,
             metre: true,
             rhyme: String::new(),
+            pattern: String::new(),
             params: SamplerParams::default(),
         }
     }
@@ -70,6 +74,9 @@ impl Request {
         if !self.rhyme.is_empty() {
             q.push(("rhyme", self.rhyme.clone()));
         }
+        if !self.pattern.is_empty() {
+            q.push(("pattern", self.pattern.clone()));
+        }
         if p.steps != d.steps {
             q.push(("steps", p.steps.to_string()));
         }
@@ -103,6 +110,9 @@ impl Request {
                 "form" => r.form = v.parse().unwrap_or(r.form),
                 "metre" => r.metre = v != "0",
                 "rhyme" => r.rhyme = v.trim().chars().take(MAX_RHYME_CHARS).collect(),
+                "pattern" => {
+                    r.pattern = v.parse::<crate::prosody::Pattern>().map(|p| p.key().to_string()).unwrap_or_default()
+                }
                 "steps" => {
                     r.params.steps = v.parse().ok().filter(|s| (1..=MAX_STEPS).contains(s)).unwrap_or(r.params.steps)
                 }
@@ -170,6 +180,7 @@ mod tests {
             form: PoemForm::QiLv,
             metre: false,
             rhyme: "尤".into(),
+            pattern: "ze-rhymed".into(),
             ..Default::default()
         };
         r.params = SamplerParams {

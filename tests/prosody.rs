@@ -126,7 +126,7 @@ fn bad_prosody_files_are_refused_with_a_reason() {
 
 #[test]
 fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() {
-    use unmask::prosody::{find_group, poem_constraints};
+    use unmask::prosody::{find_group, poem_constraints, Choice, Pattern};
     use unmask::tasks::TaskBuilder;
     let (tok, bytes) = bundled();
     let p = Prosody::from_bytes(&bytes, &tok).unwrap();
@@ -139,9 +139,16 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     assert_eq!(find_group(&p, &tok, "楼"), Some(you), "a character: rhyme with it");
     assert_eq!(find_group(&p, &tok, "月"), None, "月 has no level group");
     assert_eq!(find_group(&p, &tok, "楼楼"), None);
-    let free = (0, 0.0);
-    let (c, plan) =
-        poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, Some(you), free, |_| unreachable!()).unwrap();
+    let free = Choice::default();
+    let (c, plan) = poem_constraints(
+        &p,
+        &tok,
+        &prompt.tokens,
+        PoemForm::WuJue,
+        Choice { group: Some(you), ..free },
+        |_| unreachable!(),
+    )
+    .unwrap();
     assert_eq!((plan.rhyme_group.as_deref(), plan.group_from), (Some("下平十一尤"), "given"));
     assert!(plan.conflicts.is_empty());
     let at = |line: usize, i: usize| line * 6 + i;
@@ -154,12 +161,19 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     let lou_rows = |rows: &[usize]| -> Vec<f32> {
         rows.iter().flat_map(|_| (0..v).map(|id| if id as u32 == lou { 10.0 } else { 0.0 })).collect()
     };
-    let (_, plan) = poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, None, free, lou_rows).unwrap();
+    let (_, plan) = poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, free, lou_rows).unwrap();
     assert_eq!((plan.rhyme_group.as_deref(), plan.group_from), (Some("下平十一尤"), "model"));
     // Sampled (a temperature): seeds draw different groups, by the model's scores.
     let drawn: std::collections::HashSet<Option<String>> = (1..40)
         .map(|seed| {
-            poem_constraints(&p, &tok, &prompt.tokens, PoemForm::WuJue, None, (seed, 1.0), |r| vec![0.0; r.len() * v])
+            poem_constraints(
+                &p,
+                &tok,
+                &prompt.tokens,
+                PoemForm::WuJue,
+                Choice { seed, temperature: 1.0, ..free },
+                |r| vec![0.0; r.len() * v],
+            )
         })
         .map(|r| r.unwrap().1.rhyme_group)
         .collect();
@@ -168,12 +182,24 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     // every pattern, so two pinned level characters there cannot both fit: one is
     // reported (and kept).
     let pinned = tb.poem(PoemForm::WuJue, &["_山___".into(), "_河__流".into()]).unwrap();
-    let (c, plan) =
-        poem_constraints(&p, &tok, &pinned.tokens, PoemForm::WuJue, None, free, |_| unreachable!()).unwrap();
+    let (c, plan) = poem_constraints(&p, &tok, &pinned.tokens, PoemForm::WuJue, free, |_| unreachable!()).unwrap();
     assert_eq!(plan.group_from, "pinned");
     assert_eq!(c.at[at(1, 4)], 0, "a pinned position is not constrained");
     assert_eq!(plan.conflicts.len(), 1, "{:?}", plan.conflicts);
     assert!(plan.conflicts[0].1.contains('山') || plan.conflicts[0].1.contains('河'), "{:?}", plan.conflicts);
+    // A chosen pattern is kept whatever is pinned; its name is the plan's, in both widths.
+    for form in [PoemForm::WuJue, PoemForm::QiLv] {
+        let prompt = tb.poem(form, &[]).unwrap();
+        for pat in Pattern::ALL {
+            let choice = Choice { pattern: Some(pat), group: Some(you), ..free };
+            let (_, plan) = poem_constraints(&p, &tok, &prompt.tokens, form, choice, |_| unreachable!()).unwrap();
+            assert_eq!(plan.pattern, pat.name(), "{form:?}");
+        }
+    }
+    let choice = Choice { pattern: Some(Pattern::Ping), ..free };
+    let (_, plan) = poem_constraints(&p, &tok, &pinned.tokens, PoemForm::WuJue, choice, |_| unreachable!()).unwrap();
+    assert_eq!(plan.pattern, "平起首句不入韵");
+    assert!(!plan.conflicts.is_empty(), "pinned 山 and 河 against 平起: {:?}", plan.conflicts);
 }
 
 /// 对对子 templates and constraints: the answer opposes the given line's tone at the

@@ -3,6 +3,7 @@
 //! any query string at all parses to a request within the page's limits.
 
 use proptest::prelude::*;
+use unmask::prosody::Pattern;
 use unmask::request::{Request, MAX_STEPS};
 use unmask::sampler::{Remasking, SamplerParams};
 use unmask::tasks::{PoemForm, Task};
@@ -11,28 +12,32 @@ fn request() -> impl Strategy<Value = Request> {
     (
         (0..Task::ALL.len(), 0..PoemForm::ALL.len(), any::<String>()),
         (1..=MAX_STEPS, 0usize..=64, any::<bool>(), 0.0f32..5.0, proptest::option::of(0.01f32..=1.0), any::<u32>()),
-        (any::<bool>(), "[\\p{Han}a-z]{0,8}"),
+        (any::<bool>(), "[\\p{Han}a-z]{0,8}", 0..=Pattern::ALL.len()),
     )
-        .prop_map(|((t, f, text), (steps, block_length, random, temperature, threshold, seed), (metre, rhyme))| {
-            Request {
-                task: Task::ALL[t],
-                form: PoemForm::ALL[f],
-                text,
-                metre,
-                rhyme,
-                params: SamplerParams {
-                    steps,
-                    block_length,
-                    remasking: if random { Remasking::Random } else { Remasking::LowConfidence },
-                    temperature,
-                    threshold,
-                    pinned: vec![],
-                    exclude: vec![],
-                    constraints: Default::default(),
-                    seed,
-                },
-            }
-        })
+        .prop_map(
+            |((t, f, text), (steps, block_length, random, temperature, threshold, seed), (metre, rhyme, pat))| {
+                Request {
+                    task: Task::ALL[t],
+                    form: PoemForm::ALL[f],
+                    text,
+                    metre,
+                    rhyme,
+                    // A pattern by key, or none.
+                    pattern: Pattern::ALL.get(pat).map(|p| p.key().to_string()).unwrap_or_default(),
+                    params: SamplerParams {
+                        steps,
+                        block_length,
+                        remasking: if random { Remasking::Random } else { Remasking::LowConfidence },
+                        temperature,
+                        threshold,
+                        pinned: vec![],
+                        exclude: vec![],
+                        constraints: Default::default(),
+                        seed,
+                    },
+                }
+            },
+        )
 }
 
 proptest! {
@@ -47,7 +52,7 @@ proptest! {
         // The form too, whatever the task (it used to be dropped unless the task was a poem).
         prop_assert_eq!(back.form, r.form);
         prop_assert_eq!(back.params, r.params);
-        prop_assert_eq!((back.metre, &back.rhyme), (r.metre, &r.rhyme));
+        prop_assert_eq!((back.metre, &back.rhyme, &back.pattern), (r.metre, &r.rhyme, &r.pattern));
     }
 
     #[test]

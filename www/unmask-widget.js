@@ -69,7 +69,7 @@ progress { width: 100%; height: 6px; }
 `;
 
 class UnmaskPoem extends HTMLElement {
-  static observedAttributes = ["mode", "text", "steps", "temperature", "seed", "form", "theme", "lang", "model", "threshold", "block-length", "metre", "rhyme"];
+  static observedAttributes = ["mode", "text", "steps", "temperature", "seed", "form", "theme", "lang", "model", "threshold", "block-length", "metre", "rhyme", "pattern"];
 
   constructor() {
     super();
@@ -150,7 +150,7 @@ class UnmaskPoem extends HTMLElement {
     if (!this.ready) return;
     const text = this.$(".text").value;
     const q = new URLSearchParams({ task: this.$(".mode").value, text, lang: this.lang });
-    for (const [attr, key] of [["steps", "steps"], ["temperature", "temperature"], ["seed", "seed"], ["form", "form"], ["threshold", "threshold"], ["block-length", "block"], ["metre", "metre"], ["rhyme", "rhyme"]]) {
+    for (const [attr, key] of [["steps", "steps"], ["temperature", "temperature"], ["seed", "seed"], ["form", "form"], ["threshold", "threshold"], ["block-length", "block"], ["metre", "metre"], ["rhyme", "rhyme"], ["pattern", "pattern"]]) {
       if (this.hasAttribute(attr)) q.set(key, this.getAttribute(attr));
     }
     const go = this.$(".go");

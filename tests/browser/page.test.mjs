@@ -361,6 +361,63 @@ test("a damaged cache entry is detected and fetched again", async () => {
   await context.close();
 });
 
+test("candidates: four samples side by side, best score first, any one kept for editing", async () => {
+  const context = await env.browser.newContext({ viewport: { width: 1000, height: 1000 } });
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en`);
+  await ready(page);
+  await page.click('nav.tabs button:has-text("Whole poem")');
+  await page.fill("#text", "");
+  await page.click("#candidates-btn");
+  await page.waitForFunction(() => document.querySelectorAll("#candidates .candidate").length === 4 && !document.querySelector("#generate").disabled, null, { timeout: LOAD_TIMEOUT });
+  const cards = await page.$$eval("#candidates .candidate", (cs) => cs.map((c) => ({ score: Number(c.dataset.score), text: c.querySelector(".poem").textContent })));
+  for (let i = 1; i < cards.length; i++) assert.ok(cards[i - 1].score >= cards[i].score, JSON.stringify(cards));
+  assert.ok(new Set(cards.map((c) => c.text)).size > 1, "different seeds give different poems: " + JSON.stringify(cards));
+  cards.forEach((c) => assert.match(c.text, /^(.{5}[，。]){4}$/u, c.text));
+  // The best is shown as the result; choosing the third puts it there, with undo.
+  assert.equal(await page.textContent("#output"), cards[0].text);
+  await page.click("#candidates .candidate:nth-child(3) button.use");
+  assert.equal(await page.textContent("#output"), cards[2].text);
+  assert.equal(await page.$$eval("#candidates .candidate.current", (cs) => cs.length), 1);
+  assert.ok(page.url().includes("seed="), page.url());
+  await page.screenshot({ path: path.join(ARTIFACTS, "page-candidates.png"), fullPage: true });
+  await page.click("#undo");
+  assert.equal(await page.textContent("#output"), cards[0].text);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("after one visit the page works offline and is installable", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en`);
+  await ready(page);
+  // The service worker takes the page over and keeps the app's files.
+  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 30_000 });
+  const manifest = await page.evaluate(async () => (await fetch(document.querySelector('link[rel="manifest"]').href)).json());
+  assert.equal(manifest.display, "standalone");
+  assert.ok(manifest.icons.length > 0 && manifest.start_url, JSON.stringify(manifest));
+  // A copy of an older model version in the cache: replaced, not kept beside the new one.
+  const stale = new URL("model/poem.safetensors?v=old", env.server.url).href;
+  await page.evaluate(async (u) => (await caches.open("unmask-model-v1")).put(u, new Response("old")), stale);
+  // No network at all: reload (another query string too), load the model, generate.
+  await context.setOffline(true);
+  await page.goto(`${env.server.url}?lang=en&from=offline`);
+  const s = await ready(page);
+  assert.equal(s.source, "cache");
+  const cached = await page.evaluate(async () => (await (await caches.open("unmask-model-v1")).keys()).map((r) => r.url));
+  assert.ok(!cached.includes(stale), cached.join(" "));
+  assert.ok(cached.some((u) => u.includes("/model/poem.safetensors?v=")), cached.join(" "));
+  const prev = await generate(page, "Previous line", "疑是地上霜");
+  checkLine(prev.answer, 5);
+  assert.ok(prev.output.endsWith("，疑是地上霜。"), prev.output);
+  await context.setOffline(false);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("without WebGPU the page says so and runs on the CPU", async () => {
   const plain = await launch({ webgpu: false });
   const context = await plain.newContext({ viewport: { width: 390, height: 844 } }); // phone width

@@ -64,6 +64,14 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
   assert.equal(pair.pattern, "对对子");
   assert.equal(pair.violations, 0, JSON.stringify(pair));
   assert.match(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".meta").textContent), /对对子 · follows the rules/);
+  // And the other way: the first line, given the second.
+  await page.evaluate(() => document.getElementById("a").setAttribute("mode", "pair-prev"));
+  await page.fill("#a .text", "黄河入海流");
+  await page.click("#a .go");
+  await page.waitForFunction((n) => window.results.length > n + 1, before, { timeout: 180_000 });
+  const prev = await page.evaluate(() => window.results.at(-1));
+  assert.ok(prev.text.endsWith("，黄河入海流。") && [...prev.answer].length === 5, JSON.stringify(prev));
+  assert.equal(prev.violations, 0, JSON.stringify(prev));
 
   // Choosing another mode in the menu keeps what the visitor typed.
   await page.fill("#a .text", "处处闻啼鸟");

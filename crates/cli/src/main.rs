@@ -131,6 +131,10 @@ struct GenerateArgs {
     /// of its name (尤), or a character to rhyme with (光). Default: the model's choice.
     #[arg(long, default_value = "")]
     rhyme: String,
+    /// The tone pattern of a poem: ping (平起首句不入韵), ping-rhymed (平起首句入韵),
+    /// ze, ze-rhymed. Default: the one the pinned characters break least.
+    #[arg(long, default_value = "")]
+    pattern: String,
     /// Tones and rhyme groups (for poems with metre and for pair/pair-prev).
     #[arg(long, default_value_os_t = engine::bundled("prosody.json"))]
     prosody: PathBuf,
@@ -153,6 +157,7 @@ fn generate(a: GenerateArgs) -> Result<()> {
         form: a.form,
         metre: !a.no_metre,
         rhyme: a.rhyme.clone(),
+        pattern: a.pattern.clone(),
         params: a.sampler.params(),
     };
     let prompt = req.prompt(&tb)?;
@@ -188,12 +193,19 @@ fn generate(a: GenerateArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     // Regulated verse: the constraints (with pins in place, so a pinned character
     // that breaks the pattern is reported), and the checker under the result.
-    let verse = matches!(a.mode, Task::Pair | Task::PairPrev) || (a.mode == Task::Poem && !a.no_metre);
+    // 对对子 is its rules and needs the data; a poem without data that fits this
+    // tokenizer (another model's files) is written free, with a warning.
+    let pair = matches!(a.mode, Task::Pair | Task::PairPrev);
+    let verse = pair || (a.mode == Task::Poem && !a.no_metre);
     let prosody =
         if verse || a.mode == Task::Poem { Some(engine::load_prosody(&a.prosody, &eng.tokenizer)) } else { None };
     let prosody = match prosody {
         Some(Ok(pr)) => Some(pr),
-        Some(Err(e)) if verse => return Err(e.context("the verse rules need it (--no-metre turns them off for poems)")),
+        Some(Err(e)) if pair => return Err(e.context("对对子 needs the tone data")),
+        Some(Err(e)) if verse => {
+            eprintln!("warning: no tone pattern or rhyme ({e:#}); the poem is written without them");
+            None
+        }
         _ => None,
     };
     if let (Some(pr), true) = (&prosody, verse) {

@@ -336,6 +336,7 @@ fn poem_request(form: PoemForm, metre: bool, a: &EvalPoemsArgs, seed: u32) -> Re
         form,
         metre,
         rhyme: String::new(),
+        pattern: String::new(),
         params: SamplerParams {
             steps: if a.steps == 0 { form.lines() * form.chars_per_line() } else { a.steps },
             remasking: Remasking::LowConfidence,

@@ -78,6 +78,42 @@ fn poem_with_acrostic_and_pins() {
     let poem: Vec<char> = out.trim().chars().collect();
     assert_eq!(poem.len(), 24, "{out}");
     assert_eq!((poem[0], poem[4], poem[6]), ('春', '月', '夜'), "{out}");
+    // The bundled tone data is not this tokenizer's: the poem is written free, and
+    // says so; 对对子 cannot be.
+    assert!(err.contains("the poem is written without them"), "{err}");
+    let (ok, _, err) = unmask(&["generate", "--mode", "pair", "春夜", "--backend", "cpu"], &m, &t);
+    assert!(!ok && err.contains("对对子 needs the tone data"), "{err}");
+}
+
+/// Regulated verse with the bundled model and data: a poem in a chosen pattern and
+/// rhyme, 对对子 both ways, each checked under the result; a bad choice in words.
+#[test]
+fn regulated_verse_and_couplets_with_the_bundled_model() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_unmask")).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let poem = ["generate", "--mode", "poem", "--form", "qijue", "--backend", "cpu", "--temperature", "0.8"];
+    let (ok, out, err) = run(&[&poem[..], &["--seed", "4", "--pattern", "ze-rhymed", "--rhyme", "光"]].concat());
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().chars().count(), 32, "{out}");
+    assert!(err.contains("仄起首句入韵 · 韵 下平七阳 (given)"), "{err}");
+    assert!(err.contains("七言绝句 · 仄起首句入韵 · 韵 下平七阳") && err.contains("follows the rules"), "{err}");
+    for (mode, given) in [("pair", "白日依山尽"), ("pair-prev", "黄河入海流")] {
+        let (ok, out, err) = run(&["generate", "--mode", mode, given, "--backend", "cpu"]);
+        assert!(ok, "{err}");
+        let text = out.trim();
+        assert!(text.chars().count() == 12 && text.contains(given), "{text}");
+        assert!(err.contains("对对子 (couplet)") && err.contains("follows the rules"), "{mode}: {err}");
+    }
+    let (ok, _, err) = run(&[&poem[..], &["--pattern", "sideways"]].concat());
+    assert!(!ok && err.contains("unknown pattern `sideways`"), "{err}");
+    let (ok, _, err) = run(&[&poem[..], &["--rhyme", "月"]].concat());
+    assert!(!ok && err.contains("unknown rhyme group `月`"), "{err}");
 }
 
 #[test]

@@ -92,6 +92,7 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
             form: PoemForm::QiLv,
             metre: false,
             rhyme: "阳".into(),
+            pattern: "ping".into(),
             params: SamplerParams {
                 steps: 32,
                 block_length: 8,

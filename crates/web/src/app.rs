@@ -39,6 +39,11 @@ struct Outcome {
     metre: Option<unmask::prosody::Report>,
     /// The verse rules it was written to (regulated poems and 对对子).
     plan: Option<unmask::prosody::Plan>,
+    /// The request that produced it (the link's, when it is the one shown).
+    req: Request,
+    /// The model's own score: mean log-probability of the generated characters when
+    /// each was unmasked (nats; nearer 0 is surer).
+    score: f64,
     answer: String,
     frames: Vec<Vec<Cell>>,
     steps: usize,
@@ -114,6 +119,46 @@ const EXAMPLES: [(Task, &str, &str); 8] = [
     (Task::Poem, "春夏秋冬", "藏头诗 · acrostic"),
 ];
 
+/// The temperature of the candidates view when none is set (greedy decoding would
+/// give the same poem n times).
+const CANDIDATE_TEMPERATURE: f32 = 0.8;
+/// Candidates a click asks for.
+const CANDIDATES: usize = 4;
+
+/// One generation as the page shows it, with its denoising frames and score.
+async fn run_one(
+    engine: &mut Engine,
+    req: Request,
+    prepared: crate::engine::Prepared,
+    on_step: &dyn Fn(usize, usize),
+) -> Result<Outcome, String> {
+    let t0 = now_ms();
+    let crate::engine::Prepared { prompt, params, plan } = prepared;
+    let g = engine.generate(&prompt.tokens, &params, on_step).await?;
+    let ms = now_ms() - t0;
+    let cfg = &engine.weights.config;
+    let frames: Vec<Vec<Cell>> = (0..g.history.len())
+        .map(|s| cells(&engine.tokenizer, &prompt.tokens, &g.history, s, cfg.mask_id, cfg.pad_id))
+        .collect();
+    let text = engine.tokenizer.decode(&g.tokens);
+    let probs: Vec<f64> = frames
+        .last()
+        .map(|f| f.iter().filter_map(|c| c.confidence).map(|p| f64::from(p.max(1e-9)).ln()).collect())
+        .unwrap_or_default();
+    Ok(Outcome {
+        metre: engine.prosody.as_ref().map(|p| unmask::prosody::check(p, &engine.tokenizer, &text)),
+        plan,
+        req,
+        score: probs.iter().sum::<f64>() / probs.len().max(1) as f64,
+        text,
+        answer: answer(&engine.tokenizer, &prompt, &g.tokens),
+        steps: g.steps_run,
+        frames,
+        ms,
+        on_gpu: engine.on_gpu(),
+    })
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let initial = Request::from_query(&query());
@@ -125,6 +170,7 @@ pub fn App() -> impl IntoView {
     let form = RwSignal::new(initial.form);
     let metre = RwSignal::new(initial.metre);
     let rhyme = RwSignal::new(initial.rhyme.clone());
+    let pattern = RwSignal::new(initial.pattern.clone());
     let steps = RwSignal::new(initial.params.steps);
     let block = RwSignal::new(initial.params.block_length);
     let remasking = RwSignal::new(initial.params.remasking);
@@ -138,6 +184,8 @@ pub fn App() -> impl IntoView {
     // no steps to count, so time is what the visitor can be shown).
     let elapsed = RwSignal::new(0.0f64);
     let outcome = RwSignal::new(None::<Outcome>);
+    // The candidates view: several samples of one request, best score first.
+    let candidates = RwSignal::new(Vec::<Outcome>::new());
     let shown = RwSignal::new(0usize);
     let replay_id = RwSignal::new(0u32);
     let copied = RwSignal::new(false);
@@ -170,6 +218,7 @@ pub fn App() -> impl IntoView {
         form: form.get_untracked(),
         metre: metre.get_untracked(),
         rhyme: rhyme.get_untracked(),
+        pattern: pattern.get_untracked(),
         params: SamplerParams {
             steps: steps.get_untracked().clamp(1, MAX_STEPS),
             block_length: block.get_untracked(),
@@ -198,13 +247,29 @@ pub fn App() -> impl IntoView {
         });
     };
 
-    let generate = move || {
+    // `n` = 1: one result. `n` > 1: the candidates view — n samples (seeds in a row,
+    // a temperature of 0.8 if none was set), ranked by the model's own score.
+    let generate_n = move |n: usize| {
         if busy.get_untracked() || !matches!(load.get_untracked(), Load::Ready { .. }) {
             return;
         }
-        let req = request().with_fresh_seed(fresh_seed);
+        let mut first = request();
+        if n > 1 && first.params.temperature == 0.0 {
+            first.params.temperature = CANDIDATE_TEMPERATURE;
+        }
+        let first = first.with_fresh_seed(fresh_seed);
+        let reqs: Vec<Request> = (0..n as u32)
+            .map(|i| {
+                let mut r = first.clone();
+                if i > 0 {
+                    r.params.seed = first.params.seed.wrapping_add(i).max(1);
+                }
+                r
+            })
+            .collect();
         let Some(mut engine) = ENGINE.with(|e| e.borrow_mut().take()) else { return };
-        let prepared = match engine.prepare(&req, lang.get_untracked()) {
+        let prepared: Result<Vec<_>, String> = reqs.iter().map(|r| engine.prepare(r, lang.get_untracked())).collect();
+        let prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
                 error.set(Some(e));
@@ -222,50 +287,59 @@ pub fn App() -> impl IntoView {
                 elapsed.set((now_ms() - t0) / 1e3);
             }
         });
-        shared.set(Some(req.clone()));
+        shared.set(Some(first.clone()));
         write_url();
         spawn_local(async move {
-            let t0 = now_ms();
-            let on_step = move |s: usize, n: usize| cpu_progress.set(Some((s, n)));
-            let crate::engine::Prepared { prompt, params, plan } = prepared;
-            let r = engine.generate(&prompt.tokens, &params, &on_step).await;
-            let ms = now_ms() - t0;
-            cpu_progress.set(None);
-            match r {
-                Ok(g) => {
-                    let cfg = &engine.weights.config;
-                    let frames: Vec<Vec<Cell>> = (0..g.history.len())
-                        .map(|s| cells(&engine.tokenizer, &prompt.tokens, &g.history, s, cfg.mask_id, cfg.pad_id))
-                        .collect();
-                    let text = engine.tokenizer.decode(&g.tokens);
-                    let o = Outcome {
-                        metre: engine.prosody.as_ref().map(|p| unmask::prosody::check(p, &engine.tokenizer, &text)),
-                        plan,
-                        text,
-                        answer: answer(&engine.tokenizer, &prompt, &g.tokens),
-                        steps: g.steps_run,
-                        frames,
-                        ms,
-                        on_gpu: engine.on_gpu(),
-                    };
-                    let last = o.frames.len().saturating_sub(1);
-                    if let Some(prev) = outcome.get_untracked() {
-                        past.update(|p| p.push(prev));
-                    }
-                    future.set(Vec::new());
-                    marked.set(Vec::new());
-                    outcome.set(Some(o));
-                    shown.set(last);
-                    if let Load::Ready { source, ms, .. } = load.get_untracked() {
-                        load.set(Load::Ready { backend: engine.backend.clone(), source, ms });
+            let mut done = Vec::new();
+            for (req, prepared) in reqs.into_iter().zip(prepared) {
+                let on_step = move |s: usize, n: usize| cpu_progress.set(Some((s, n)));
+                match run_one(&mut engine, req, prepared, &on_step).await {
+                    Ok(o) => done.push(o),
+                    Err(e) => {
+                        error.set(Some(e));
+                        break;
                     }
                 }
-                Err(e) => error.set(Some(e)),
+            }
+            cpu_progress.set(None);
+            if n > 1 {
+                done.sort_by(|a, b| b.score.total_cmp(&a.score));
+                candidates.set(done.clone());
+            } else {
+                candidates.set(Vec::new());
+            }
+            if let Some(o) = done.into_iter().next() {
+                let last = o.frames.len().saturating_sub(1);
+                if let Some(prev) = outcome.get_untracked() {
+                    past.update(|p| p.push(prev));
+                }
+                future.set(Vec::new());
+                marked.set(Vec::new());
+                shared.set(Some(o.req.clone()));
+                write_url();
+                outcome.set(Some(o));
+                shown.set(last);
+                if let Load::Ready { source, ms, .. } = load.get_untracked() {
+                    load.set(Load::Ready { backend: engine.backend.clone(), source, ms });
+                }
             }
             ENGINE.with(|s| *s.borrow_mut() = Some(engine));
             busy.set(false);
             replay();
         });
+    };
+    let generate = move || generate_n(1);
+    // Keep editing another candidate: it becomes the result (and the link's request).
+    let choose = move |o: Outcome| {
+        if let Some(prev) = outcome.get_untracked() {
+            past.update(|p| p.push(prev));
+        }
+        future.set(Vec::new());
+        marked.set(Vec::new());
+        shared.set(Some(o.req.clone()));
+        write_url();
+        shown.set(o.frames.len().saturating_sub(1));
+        outcome.set(Some(o));
     };
 
     // A shared link shows its result, not only a filled form: generate once the model
@@ -386,12 +460,24 @@ pub fn App() -> impl IntoView {
                     <button id="generate" class="primary" disabled=move || busy.get() || !matches!(load.get(), Load::Ready { .. }) on:click=move |_| generate()>
                         {move || if busy.get() { t(lang.get(), "generating") } else { t(lang.get(), "generate") }}
                     </button>
+                    <button id="candidates-btn" title=move || t(lang.get(), "candidates_hint")
+                        disabled=move || busy.get() || !matches!(load.get(), Load::Ready { .. }) on:click=move |_| generate_n(CANDIDATES)>
+                        {move || format!("{} ×{CANDIDATES}", t(lang.get(), "candidates"))}
+                    </button>
                 </div>
                 <Show when=move || task.get() == Task::Poem>
                     <div class="verse-opts">
                         <label><input id="metre-on" type="checkbox" prop:checked=move || metre.get()
                             on:change=move |ev| metre.set(event_target_checked(&ev)) />
                             {move || t(lang.get(), "metre_on")}</label>
+                        <label class=("hidden", move || !metre.get())>{move || t(lang.get(), "pattern_field")}
+                            <select id="pattern" on:change=move |ev| pattern.set(event_target_value(&ev))>
+                                <option value="" selected=move || pattern.get().is_empty()>{move || t(lang.get(), "pattern_auto")}</option>
+                                {unmask::prosody::Pattern::ALL.into_iter().map(|p| view! {
+                                    <option value=p.key() selected=move || pattern.get() == p.key()>{p.name()}</option>
+                                }).collect_view()}
+                            </select>
+                        </label>
                         <label class=("hidden", move || !metre.get())>{move || t(lang.get(), "rhyme_field")}
                             <input id="rhyme" type="text" size="6" maxlength=unmask::request::MAX_RHYME_CHARS.to_string()
                                 prop:value=move || rhyme.get() on:change=move |ev| rhyme.set(event_target_value(&ev).trim().to_string()) />
@@ -476,6 +562,30 @@ pub fn App() -> impl IntoView {
                 </label>
             </details>
 
+            <Show when=move || !candidates.get().is_empty() && !show_compare.get()>
+                <section id="candidates" class="candidates" aria-label=move || t(lang.get(), "candidates")>
+                    <h2>{move || t(lang.get(), "candidates")}</h2>
+                    <p class="hint">{move || t(lang.get(), "candidates_explain")}</p>
+                    <div class="cards">
+                        {move || candidates.get().into_iter().enumerate().map(|(i, o)| {
+                            let chosen = o.text.clone();
+                            let verdict = o.metre.as_ref().filter(|r| r.form.is_some() || r.couplet).map(|r| r.violations);
+                            let pick = o.clone();
+                            view! {
+                                <div class="candidate" data-score=format!("{:.3}", o.score) class=("current", move || outcome.get().is_some_and(|x| x.text == chosen))>
+                                    <p class="poem">{crate::state::verse_rows(&o.text).into_iter().map(|r| view! { <span class="verse-row">{r.to_string()}</span> }).collect_view()}</p>
+                                    <p class="meta">{move || {
+                                        let l = lang.get();
+                                        let v = match verdict { Some(0) => format!(" · {}", t(l, "metre_ok")), Some(n) => format!(" · {n} ✗"), None => String::new() };
+                                        format!("#{} · {} {:.2}{v}", i + 1, t(l, "score"), o.score)
+                                    }}</p>
+                                    <button class="use" on:click=move |_| choose(pick.clone())>{move || t(lang.get(), "use_this")}</button>
+                                </div>
+                            }
+                        }).collect_view()}
+                    </div>
+                </section>
+            </Show>
             <Show when=move || outcome.get().is_some() && !show_compare.get()>
                 <section id="result" class="result"
                     data-answer=move || outcome.get().map(|o| o.answer).unwrap_or_default()

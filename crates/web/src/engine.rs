@@ -39,6 +39,7 @@ pub async fn load_engine(
     }
     // The metre checker's data, when the folder has it: without it (or with a broken
     // copy) the page works and shows no tone marks.
+    let mut keep = vec![format!("{dir}tokenizer.json?v={version}"), format!("{dir}poem.safetensors?v={version}")];
     let prosody = match manifest["prosody_version"].as_str() {
         Some(v) => fetch_cached(&format!("{dir}prosody.json?v={v}"), &|_, _| {}, |b| {
             Prosody::from_bytes(b, &tok).map_err(|e| e.to_string())
@@ -49,6 +50,10 @@ pub async fn load_engine(
         .ok(),
         None => None,
     };
+    if let Some(v) = manifest["prosody_version"].as_str() {
+        keep.push(format!("{dir}prosody.json?v={v}"));
+    }
+    prune_cache(&dir, &keep).await;
     let mut engine = Engine::new(tok, weights, force_cpu).await;
     engine.prosody = prosody;
     Ok((engine, source))
@@ -80,6 +85,26 @@ pub async fn yield_now() {
 async fn open_cache() -> Option<Cache> {
     let caches = web_sys::window()?.caches().ok()?;
     await_js(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
+}
+
+/// Deletes the cached copies of `dir`'s own files at versions other than `keep` (the
+/// URLs just loaded): a new model replaces the old one in the cache, not adds to it.
+async fn prune_cache(dir: &str, keep: &[String]) {
+    let Some(c) = open_cache().await else { return };
+    let Some(base) = web_sys::window().and_then(|w| w.location().href().ok()) else { return };
+    let abs = |u: &str| web_sys::Url::new_with_base(u, &base).ok().map(|u| u.href());
+    let Some(prefix) = abs(dir) else { return };
+    let keep: Vec<String> = keep.iter().filter_map(|u| abs(u)).collect();
+    let Ok(keys) = await_js(c.keys()).await else { return };
+    for req in js_sys::Array::from(&keys).iter() {
+        let Ok(req) = req.dyn_into::<web_sys::Request>() else { continue };
+        let url = req.url();
+        // This folder's files only (not model-ar/'s, nor a subfolder's).
+        let own = url.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/'));
+        if own && url.contains("?v=") && !keep.contains(&url) {
+            let _ = await_js(c.delete_with_str(&url)).await;
+        }
+    }
 }
 
 async fn response_bytes(resp: &Response) -> Result<Vec<u8>, String> {
