@@ -288,7 +288,8 @@ test("small things: fields show the value used, arrow keys move between tabs, ex
   assert.equal(await page.getAttribute("#tab-prev", "aria-selected"), "true");
   await page.keyboard.press("ArrowLeft");
   await page.keyboard.press("ArrowLeft");
-  assert.equal(await page.evaluate(() => document.activeElement.id), "tab-poem");
+  // From the first tab, left wraps to the last.
+  assert.equal(await page.evaluate(() => document.activeElement.id), "tab-pair-prev");
   // An example fills the form and generates.
   await page.click('button.example:has-text("处处闻啼鸟")');
   await page.waitForSelector("#result[data-answer]", { timeout: LOAD_TIMEOUT });
@@ -423,8 +424,10 @@ test("without WebGPU the page says so and runs on the CPU", async () => {
   const context = await plain.newContext({ viewport: { width: 390, height: 844 } }); // phone width
   await context.addInitScript(() => { try { Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined }); } catch (_) {} });
   const page = await context.newPage();
+  const t0 = Date.now();
   await page.goto(`${env.server.url}?lang=en`);
   const s = await ready(page);
+  record("cpu_cold_time_to_ready_ms", Date.now() - t0);
   assert.equal(s.backend, "cpu");
   // A sentence for people; the technical reason behind a disclosure; no claim of a GPU.
   assert.equal(await page.getAttribute("#status .why", "data-reason"), "cpu_no_webgpu");
@@ -435,8 +438,16 @@ test("without WebGPU the page says so and runs on the CPU", async () => {
   const subtitle = await page.textContent(".subtitle");
   assert.ok(subtitle.includes("in your browser") && !subtitle.includes("GPU"), subtitle);
   const next = await generate(page, "Next line", "床前明月光");
+  record("cpu_cold_time_to_first_result_ms", Date.now() - t0);
   checkLine(next.answer, 5);
   assert.equal(next.gpu, "false");
+  // A second visit: the model from the cache.
+  const t1 = Date.now();
+  await page.reload();
+  assert.equal((await ready(page)).source, "cache");
+  record("cpu_warm_time_to_ready_ms", Date.now() - t1);
+  await generate(page, "Next line", "白日依山尽");
+  record("cpu_warm_time_to_first_result_ms", Date.now() - t1);
   record("cpu_wasm_couplet", { steps: next.steps, ms: next.ms, ms_per_step: next.ms / next.steps, answer: next.answer });
   // Regulated verse on the CPU path: a 五律 under its pattern and 对对子.
   await page.click('nav.tabs button:has-text("Whole poem")');

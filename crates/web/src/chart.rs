@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::compare::AR_DIR;
 use crate::engine::fetch_fresh_json;
-use crate::i18n::{t, Lang};
+use crate::i18n::{t, Lang, Msg};
 
 /// What the chart reads from an eval report.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -92,12 +92,12 @@ pub fn EvalChart(lang: RwSignal<Lang>) -> impl IntoView {
     let chart = move || {
         let l = lang.get();
         match data.get() {
-            None => view! { <p class="meta">{t(l, "chart_loading")}</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="meta">{format!("{} {e}", t(l, "chart_failed"))}</p> }.into_any(),
+            None => view! { <p class="meta">{t(l, Msg::ChartLoading)}</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="meta">{format!("{} {e}", t(l, Msg::ChartFailed))}</p> }.into_any(),
             Some(Ok((d, a))) => {
                 let groups = [
-                    ("diffusion", t(l, "chart_diffusion"), bars("diffusion", &d)),
-                    ("autoregressive", t(l, "chart_ar"), bars("autoregressive", &a)),
+                    ("diffusion", t(l, Msg::ChartDiffusion), bars("diffusion", &d)),
+                    ("autoregressive", t(l, Msg::ChartAr), bars("autoregressive", &a)),
                 ];
                 let slot = (W - LEFT) / groups.len() as f64;
                 let mut rects = Vec::new();
@@ -130,19 +130,19 @@ pub fn EvalChart(lang: RwSignal<Lang>) -> impl IntoView {
                 });
                 view! {
                     <svg class="eval-chart" viewBox=format!("0 0 {W} {}", TOP + HEIGHT + 24.0) role="img"
-                        aria-label=format!("{} ({} {})", t(l, "chart_title"), d.n, t(l, "chart_pairs"))>
+                        aria-label=format!("{} ({} {})", t(l, Msg::ChartTitle), d.n, t(l, Msg::ChartPairs))>
                         {grid.into_iter().collect_view()}
                         {rects}
                         {labels}
                     </svg>
                     <ul class="chart-legend">
-                        <li><span class="swatch bar-forward"></span>{t(l, "chart_forward")}</li>
-                        <li><span class="swatch bar-reversal"></span>{t(l, "chart_reversal")}</li>
+                        <li><span class="swatch bar-forward"></span>{t(l, Msg::ChartForward)}</li>
+                        <li><span class="swatch bar-reversal"></span>{t(l, Msg::ChartReversal)}</li>
                         {(!beams.is_empty()).then(|| view! {
-                            <li><span class="swatch bar-beam"></span>{format!("{} {}", t(l, "chart_beam"), beams.join(", "))}</li>
+                            <li><span class="swatch bar-beam"></span>{format!("{} {}", t(l, Msg::ChartBeam), beams.join(", "))}</li>
                         })}
                     </ul>
-                    <p class="meta">{format!("{} · {} {} · {}", t(l, "chart_title"), d.n, t(l, "chart_pairs"), t(l, "chart_note"))}</p>
+                    <p class="meta">{format!("{} · {} {} · {}", t(l, Msg::ChartTitle), d.n, t(l, Msg::ChartPairs), t(l, Msg::ChartNote))}</p>
                 }
                 .into_any()
             }

@@ -12,10 +12,10 @@ use leptos::task::spawn_local;
 use unmask::sampler::SamplerParams;
 use unmask::tasks::{answer, Prompt, TaskBuilder};
 
-use crate::app::{now_ms, ENGINE};
 use crate::chart::EvalChart;
 use crate::engine::{load_engine, BackendInfo, Engine};
-use crate::i18n::{t, task_label, Lang};
+use crate::i18n::{t, task_label, Lang, Msg};
+use crate::shared::{now_ms, ENGINE};
 use crate::state::Task;
 
 /// Folder of the autoregressive twin, next to the page.
@@ -38,7 +38,7 @@ enum ArLoad {
 #[derive(Clone, Debug, PartialEq)]
 struct Row {
     id: &'static str,
-    label: &'static str,
+    label: Msg,
     answer: String,
     text: String,
     passes: usize,
@@ -47,7 +47,7 @@ struct Row {
 
 fn row(
     id: &'static str,
-    label: &'static str,
+    label: Msg,
     tok: &unmask::PoemTokenizer,
     prompt: &Prompt,
     tokens: &[u32],
@@ -81,10 +81,10 @@ async fn compare(diff: &mut Engine, ar: &mut Engine, task: Task, text: &str) -> 
     let mut rows = Vec::new();
     let t0 = now_ms();
     let g = diff.generate(&pd.tokens, &p, &|_, _| {}).await?;
-    rows.push(row("cmp-diffusion", "cmp_diffusion", &diff.tokenizer, &pd, &g.tokens, g.steps_run, now_ms() - t0));
+    rows.push(row("cmp-diffusion", Msg::CmpDiffusion, &diff.tokenizer, &pd, &g.tokens, g.steps_run, now_ms() - t0));
     let t0 = now_ms();
     let g = ar.generate(&pa.tokens, &p, &|_, _| {}).await?;
-    let label = if task == Task::Prev { "cmp_ar_plain" } else { "cmp_ar" };
+    let label = if task == Task::Prev { Msg::CmpArPlain } else { Msg::CmpAr };
     rows.push(row("cmp-ar", label, &ar.tokenizer, &pa, &g.tokens, g.steps_run, now_ms() - t0));
     if task == Task::Prev {
         crate::engine::yield_now().await;
@@ -92,7 +92,7 @@ async fn compare(diff: &mut Engine, ar: &mut Engine, task: Task, text: &str) -> 
         let r = ar.rank(&pa.tokens, BEAM_WIDTH)?;
         rows.push(row(
             "cmp-beam",
-            "cmp_ar_beam",
+            Msg::CmpArBeam,
             &ar.tokenizer,
             &pa,
             &r.candidates[0].tokens,
@@ -158,14 +158,14 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
     view! {
         <section id="compare" class="compare"
             data-state=move || match load.get() { ArLoad::Loading { .. } => "loading", ArLoad::Ready(_) => "ready", ArLoad::Failed(_) => "failed" }>
-            <h2>{move || t(lang.get(), "cmp_title")}</h2>
-            <p class="meta">{move || t(lang.get(), "cmp_explain")}</p>
+            <h2>{move || t(lang.get(), Msg::CmpTitle)}</h2>
+            <p class="meta">{move || t(lang.get(), Msg::CmpExplain)}</p>
             <p class="status">{move || match load.get() {
-                ArLoad::Loading { got, total } => format!("{} {:.1} / {} MB", t(lang.get(), "cmp_loading"), got as f64 / 1e6,
+                ArLoad::Loading { got, total } => format!("{} {:.1} / {} MB", t(lang.get(), Msg::CmpLoading), got as f64 / 1e6,
                     total.map(|t| format!("{:.1}", t as f64 / 1e6)).unwrap_or("?".into())),
-                ArLoad::Ready(BackendInfo::WebGpu(_)) => format!("{} · WebGPU", t(lang.get(), "cmp_ready")),
-                ArLoad::Ready(BackendInfo::Cpu(_)) => format!("{} · CPU", t(lang.get(), "cmp_ready")),
-                ArLoad::Failed(e) => format!("{} {e}", t(lang.get(), "load_failed")),
+                ArLoad::Ready(BackendInfo::WebGpu(_)) => format!("{} · WebGPU", t(lang.get(), Msg::CmpReady)),
+                ArLoad::Ready(BackendInfo::Cpu(_)) => format!("{} · CPU", t(lang.get(), Msg::CmpReady)),
+                ArLoad::Failed(e) => format!("{} {e}", t(lang.get(), Msg::LoadFailed)),
             }}</p>
             <div class="row">
                 <select id="cmp-task" aria-label="direction" on:change=move |ev| task.set(Task::from_key(&event_target_value(&ev)).unwrap_or(Task::Prev))>
@@ -176,15 +176,15 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
                 <input id="cmp-text" type="text" prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))
                     on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Enter" { go() } />
                 <button id="cmp-run" class="primary" disabled=move || busy.get() || !ready() on:click=move |_| go()>
-                    {move || if busy.get() { t(lang.get(), "generating") } else { t(lang.get(), "cmp_run") }}
+                    {move || if busy.get() { t(lang.get(), Msg::Generating) } else { t(lang.get(), Msg::CmpRun) }}
                 </button>
             </div>
             <p class="error" role="alert">{move || error.get()}</p>
             <div class="cmp-scroll"><table class="cmp-table">
                 <thead><tr>
-                    <th>{move || t(lang.get(), "cmp_model")}</th>
-                    <th>{move || t(lang.get(), "cmp_answer")}</th>
-                    <th>{move || t(lang.get(), "cmp_passes")}</th>
+                    <th>{move || t(lang.get(), Msg::CmpModel)}</th>
+                    <th>{move || t(lang.get(), Msg::CmpAnswer)}</th>
+                    <th>{move || t(lang.get(), Msg::CmpPasses)}</th>
                     <th>"ms"</th>
                 </tr></thead>
                 <tbody>

@@ -10,7 +10,7 @@ use unmask::sampler::{CpuSampler, Generation, SamplerParams};
 use unmask::tasks::{Prompt, Task, TaskBuilder};
 use unmask::{ModelWeights, PoemTokenizer};
 
-use crate::i18n::{t, task_error, verse_error, Lang};
+use crate::i18n::{t, task_error, verse_error, Lang, Msg};
 
 /// Loads the model under `base` (a folder URL ending in `/`, or `""` for the page's
 /// own `model/`): the manifest fresh from the network, then tokenizer and weights
@@ -234,6 +234,16 @@ pub enum CpuReason {
 
 impl CpuReason {
     /// The i18n key of the sentence that explains it.
+    /// What the page says about it.
+    pub fn msg(self) -> Msg {
+        match self {
+            CpuReason::Chosen => Msg::CpuChosen,
+            CpuReason::NoWebGpu => Msg::CpuNoWebgpu,
+            CpuReason::GpuFailed => Msg::CpuGpuFailed,
+            CpuReason::DeviceLost => Msg::CpuDeviceLost,
+        }
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             CpuReason::Chosen => "cpu_chosen",
@@ -321,7 +331,7 @@ impl Engine {
             },
             // 对对子 is its rules; a poem without the data is generated free.
             None if matches!(req.task, Task::Pair | Task::PairPrev) => {
-                return Err(t(lang, "no_prosody").to_string());
+                return Err(t(lang, Msg::NoProsody).to_string());
             }
             None => None,
         };

@@ -3,8 +3,12 @@
 //! the embeddable widget.
 //!
 //! [`state`] is plain Rust (tested natively); `engine` loads the model (progress,
-//! Cache API) and runs it on WebGPU or the CPU; `app` is the page; `compare` is its
-//! diffusion-vs-autoregressive view, `chart` that view's chart of the eval results; `widget` is what `www/unmask-widget.js` calls.
+//! Cache API) and runs it on WebGPU or the CPU; `shared` holds what the page, the
+//! compare view and the widget share (the page's engine, the clock); `app` is the
+//! page's state and layout, `form` and `result` its components; `compare` is its
+//! diffusion-vs-autoregressive view, `chart` that view's chart of the eval results;
+//! `widget` is what `www/unmask-widget.js` calls; `i18n` every UI string in both
+//! languages.
 
 pub mod state;
 
@@ -17,7 +21,13 @@ mod compare;
 #[cfg(target_arch = "wasm32")]
 mod engine;
 #[cfg(target_arch = "wasm32")]
+mod form;
+#[cfg(target_arch = "wasm32")]
 mod i18n;
+#[cfg(target_arch = "wasm32")]
+mod result;
+#[cfg(target_arch = "wasm32")]
+mod shared;
 #[cfg(target_arch = "wasm32")]
 mod widget;
 

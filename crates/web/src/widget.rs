@@ -68,13 +68,13 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
     let Some(mut engine) = ENGINES.with(|m| m.borrow_mut().get_mut(&base).and_then(Option::take)) else {
         return Err(JsValue::from_str("the model is not loaded yet"));
     };
-    let req = Request::from_query(&query).with_fresh_seed(crate::app::fresh_seed);
+    let req = Request::from_query(&query).with_fresh_seed(crate::shared::fresh_seed);
     // The element's `lang` travels in the query: errors in the widget's language.
     let lang = if query.split('&').any(|kv| kv == "lang=en") { Lang::En } else { Lang::Zh };
     let out = match engine.prepare(&req, lang) {
         Err(e) => Err(e),
         Ok(Prepared { prompt, params, plan }) => {
-            let t0 = crate::app::now_ms();
+            let t0 = crate::shared::now_ms();
             match engine.generate(&prompt.tokens, &params, &|_, _| {}).await {
                 Ok(g) => {
                     let text = engine.tokenizer.decode(&g.tokens);
@@ -88,7 +88,7 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
                         "answer": answer(&engine.tokenizer, &prompt, &g.tokens),
                         "text": text,
                         "steps": g.steps_run,
-                        "ms": crate::app::now_ms() - t0,
+                        "ms": crate::shared::now_ms() - t0,
                         "gpu": engine.on_gpu(),
                         "pattern": plan.as_ref().map(|p| p.pattern.clone()),
                         "rhyme": plan.and_then(|p| p.rhyme_group),
