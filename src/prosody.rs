@@ -571,10 +571,11 @@ pub fn request_constraints(
 }
 
 /// 对对子 (a template from `TaskBuilder::pair`): each answer character takes the tone
-/// opposite to the given line's at the same place at key positions (the even ones
-/// and the last — so a line ending 仄 is answered by one ending 平), never the given
-/// line's character there, and no character twice in the answer (the repeat rule).
-/// Where the given character's tone is 中 or unknown, any tone goes.
+/// opposite to the given line's at the same place at the even positions, never the
+/// given line's character there, and no character twice in the answer (the repeat
+/// rule); where the given character's tone is 中 or unknown, any tone goes. The last
+/// character follows 仄起平收 whatever was given: a second line ends 平, a first line
+/// 仄 (as the checker's couplet rules ask).
 pub fn pair_constraints(
     p: &Prosody,
     tok: &PoemTokenizer,
@@ -586,6 +587,8 @@ pub fn pair_constraints(
     let given: Vec<usize> =
         (0..t.len()).filter(|&i| t[i] != mask && !punct.contains(&t[i]) && t[i] != crate::tokenizer::PAD_ID).collect();
     let width = prompt.masked.len();
+    // The answer is the first line when its masks come before the given characters.
+    let answer_first = prompt.masked.first() < given.first();
     let v = p.tones.len() as u32;
     // One class per distinct (tone wanted, given character).
     let mut kinds: Vec<(Tone, u32)> = Vec::new();
@@ -595,6 +598,13 @@ pub fn pair_constraints(
         line[a] = 1;
         let tone = p.tone(t[g]);
         let want = match tone {
+            _ if i + 1 == width => {
+                if answer_first {
+                    Tone::Oblique
+                } else {
+                    Tone::Level
+                }
+            }
             Tone::Level | Tone::Oblique if key(i, width) => tone.opposite(),
             _ => Tone::Unknown,
         };
@@ -724,7 +734,9 @@ pub fn poem_constraints(
     let not = |keep: &dyn Fn(u32) -> bool| -> Vec<u32> { (3..v).filter(|&id| !keep(id)).collect() };
     let level = not(&|id| matches!(p.tone(id), Tone::Level | Tone::Either));
     let oblique = not(&|id| matches!(p.tone(id), Tone::Oblique | Tone::Either));
-    let rhyme = not(&|id| p.groups_of(id).contains(&g));
+    // A rhyme position is also a key one: a character of the level group whose tone
+    // data says 仄 (another reading) would rhyme but break the pattern.
+    let rhyme = not(&|id| p.groups_of(id).contains(&g) && matches!(p.tone(id), Tone::Level | Tone::Either));
     let mut at = vec![0u8; tokens.len()];
     let mut conflicts = Vec::new();
     for (l, &kind) in seq.iter().enumerate() {

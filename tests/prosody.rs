@@ -156,6 +156,22 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     assert_eq!(c.at[at(0, 0)], 0, "first positions are free");
     let lou = tok.char_id('楼').unwrap();
     assert!(!c.excluded_at(at(1, 4)).contains(&lou) && c.excluded_at(at(1, 4)).contains(&tok.char_id('月').unwrap()));
+    // A rhyme position is a key one too: 梦 is listed under 上平一东 but reads 仄 in the
+    // tone data, so it may not rhyme there; 风 may.
+    let dong = find_group(&p, &tok, "东").unwrap();
+    let (c, _) = poem_constraints(
+        &p,
+        &tok,
+        &prompt.tokens,
+        PoemForm::WuJue,
+        Choice { group: Some(dong), ..free },
+        |_| unreachable!(),
+    )
+    .unwrap();
+    assert_eq!(tone(&p, &tok, '梦'), Tone::Oblique);
+    let ex = c.excluded_at(at(1, 4));
+    assert!(ex.contains(&tok.char_id('梦').unwrap()) && !ex.contains(&tok.char_id('风').unwrap()));
+    assert!((3..tok.vocab_size() as u32).filter(|id| !ex.contains(id)).all(|id| p.tone(id).fits(Tone::Level)));
     // Without a group, the model's preference decides: rows that put all mass on 楼.
     let v = tok.vocab_size();
     let lou_rows = |rows: &[usize]| -> Vec<f32> {
@@ -242,6 +258,15 @@ fn pair_constraints_oppose_the_given_line() {
     assert!(tone_ok(10, '流') && !tone_ok(10, '月'), "the last answers 仄 with 平");
     assert!(tone_ok(7, '河') && !tone_ok(7, '海'), "key position 2 answers 日 with 平");
     assert!(tone_ok(6, '月') && tone_ok(6, '黄'), "position 1 is free");
+    // 仄起平收 whatever was given: a second line ends 平 even after a first ending 平,
+    // and a first line ends 仄 even before a second ending 仄.
+    for (text, before, at, ok, bad) in [("寥落古行宫", false, 10, '红', '月'), ("白日依山尽", true, 4, '月', '流')]
+    {
+        let prompt = tb.pair(text, before).unwrap();
+        let (c, _) = pair_constraints(&p, &tok, &prompt);
+        let ex = c.excluded_at(at);
+        assert!(!ex.contains(&tok.char_id(ok).unwrap()) && ex.contains(&tok.char_id(bad).unwrap()), "{text}");
+    }
     // Through a request (the front ends' one path): pairs always, poems with metre.
     let model = unmask::cpu::CpuModel::new(&unmask::ModelWeights::random(
         cfg.clone(),

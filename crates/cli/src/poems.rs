@@ -375,9 +375,14 @@ fn metre_line(m: &Compliance) -> String {
 struct PairReport {
     direction: &'static str,
     couplets: usize,
+    /// The whole couplets (the given line included).
     free: Compliance,
     pair: Compliance,
     real: Compliance,
+    /// Couplets whose written line (the real couplets: that line) keeps every rule.
+    free_answer_clean: usize,
+    pair_answer_clean: usize,
+    real_answer_clean: usize,
     free_seconds: f64,
     pair_seconds: f64,
     free_nll: Option<f64>,
@@ -402,12 +407,20 @@ fn eval_pairs(
         let (mut free, mut pair, mut real) = (Compliance::default(), Compliance::default(), Compliance::default());
         let (mut free_texts, mut pair_texts) = (Vec::new(), Vec::new());
         let (mut free_s, mut pair_s) = (0.0, 0.0);
+        // The line written: the second going forward, the first in reverse.
+        let line = usize::from(direction == "forward");
+        let answer_clean = |r: &unmask::prosody::Report| {
+            usize::from(r.couplet && r.lines.get(line).is_some_and(|l| l.marks.iter().all(|m| m.ok)))
+        };
+        let (mut free_ans, mut pair_ans, mut real_ans) = (0, 0, 0);
         for (i, c) in pairs.iter().enumerate() {
             let given = if direction == "forward" { &c.first } else { &c.second };
-            real.add(&check(p, &eng.tokenizer, &format!("{}，{}。", c.first, c.second)));
-            for (task, set, texts, secs) in [
-                (free_task, &mut free, &mut free_texts, &mut free_s),
-                (pair_task, &mut pair, &mut pair_texts, &mut pair_s),
+            let r = check(p, &eng.tokenizer, &format!("{}，{}。", c.first, c.second));
+            real_ans += answer_clean(&r);
+            real.add(&r);
+            for (task, set, answers, texts, secs) in [
+                (free_task, &mut free, &mut free_ans, &mut free_texts, &mut free_s),
+                (pair_task, &mut pair, &mut pair_ans, &mut pair_texts, &mut pair_s),
             ] {
                 let req = Request {
                     task,
@@ -419,14 +432,22 @@ fn eval_pairs(
                 let (g, _) = run_request(eng, Some(p), &req)?;
                 *secs += started.elapsed().as_secs_f64();
                 let t = eng.tokenizer.decode(&g.tokens);
-                set.add(&check(p, &eng.tokenizer, &t));
+                let r = check(p, &eng.tokenizer, &t);
+                *answers += answer_clean(&r);
+                set.add(&r);
                 texts.push(t);
             }
         }
         let pct = Compliance::percent;
+        let n = pairs.len();
         println!(
-            "对对子 {direction} ({} couplets): couplet rules kept {:.0}% (free {direction} line {:.0}%, real couplets {:.0}%); key positions {:.1}% / {:.1}% / {:.1}%; time {:.2}× the free line",
-            pairs.len(),
+            "对对子 {direction} ({n} couplets): the written line keeps every rule in {:.0}% (free {direction} line {:.0}%, the real line {:.0}%)",
+            pct(pair_ans, n),
+            pct(free_ans, n),
+            pct(real_ans, n),
+        );
+        println!(
+            "       whole couplets, the given line included: {:.0}% (free {:.0}%, real {:.0}%); key positions {:.1}% / {:.1}% / {:.1}%; time {:.2}× the free line",
             pct(pair.clean, pair.checked),
             pct(free.clean, free.checked),
             pct(real.clean, real.checked),
@@ -446,6 +467,9 @@ fn eval_pairs(
             free,
             pair,
             real,
+            free_answer_clean: free_ans,
+            pair_answer_clean: pair_ans,
+            real_answer_clean: real_ans,
             free_seconds: free_s,
             pair_seconds: pair_s,
             free_nll,
