@@ -193,7 +193,18 @@ test("regulated verse: constrained poems scan and rhyme, 对对子 both ways, th
   await page.click('nav.tabs button:has-text("Whole poem")');
   await page.selectOption("#form", "qilv");
   assert.equal(await page.isChecked("#metre-on"), true, "regulated verse is on by default");
-  const poem = await generate(page, "Whole poem", "");
+  // A long GPU generation shows that it runs (not only the button's label), and the
+  // buttons wait for it.
+  await page.fill("#text", "");
+  await page.click("#generate");
+  await page.waitForSelector("#busy", { timeout: 10_000 });
+  assert.match(await page.textContent("#busy"), /Generating… \d+\.\d s/);
+  assert.equal(await page.isDisabled("#candidates-btn"), true);
+  await page.waitForFunction(() => !document.querySelector("#busy") && document.querySelector("#result"), null, { timeout: LOAD_TIMEOUT });
+  const poem = { output: await page.textContent("#output") };
+  // The footer names the adapter, or says the browser does not.
+  assert.match(await page.textContent("footer"), /WebGPU|SwiftShader|Vulkan/i);
+  assert.doesNotMatch(await page.textContent("footer"), /unnamed adapter/);
   assert.equal(await page.getAttribute("#metre", "data-form"), "qilv");
   assert.equal(await page.getAttribute("#metre", "data-violations"), "0", await page.textContent("#metre"));
   assert.ok((await page.getAttribute("#plan", "data-group")).length > 0, "the plan names the rhyme group");
