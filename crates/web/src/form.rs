@@ -89,16 +89,6 @@ pub fn Input() -> impl IntoView {
     let rhyme = field(p.form, |r| r.rhyme.clone());
     let pattern = field(p.form, |r| r.pattern.clone());
     let can_run = move || !p.busy() && p.ready();
-    let set_example = move |(tk, txt, _): (Task, &'static str, &'static str)| {
-        p.form.update(|r| {
-            r.task = tk;
-            r.text = txt.to_string();
-            if tk == Task::Poem {
-                r.form = PoemForm::QiJue;
-            }
-        });
-        p.error.set(None);
-    };
     view! {
         <section class="input" class=("hidden", move || p.show_compare.get())>
             <label for="text">{move || task_hint(lang.get(), task.get())}</label>
@@ -149,15 +139,35 @@ pub fn Input() -> impl IntoView {
                     {move || p.cpu_progress.get().map(|(s, n)| format!(" · CPU {s}/{n}"))}
                 </p>
             </Show>
-            <div class="examples">
-                <span>{move || t(lang.get(), Msg::Examples)}:</span>
-                {EXAMPLES.into_iter().map(|ex| view! {
-                    <button class="example" title=ex.2 on:click=move |_| { set_example(ex); p.generate(1); }>
-                        {format!("{} · {}", ex.0.symbol(), ex.1)}
-                    </button>
-                }).collect_view()}
-            </div>
+            <Examples />
         </section>
+    }
+}
+
+/// Famous lines one click away: a click fills the form and generates.
+#[component]
+fn Examples() -> impl IntoView {
+    let p = expect_context::<Page>();
+    let lang = p.lang;
+    let set_example = move |(tk, txt, _): (Task, &'static str, &'static str)| {
+        p.form.update(|r| {
+            r.task = tk;
+            r.text = txt.to_string();
+            if tk == Task::Poem {
+                r.form = PoemForm::QiJue;
+            }
+        });
+        p.error.set(None);
+    };
+    view! {
+        <div class="examples">
+            <span>{move || t(lang.get(), Msg::Examples)}:</span>
+            {EXAMPLES.into_iter().map(|ex| view! {
+                <button class="example" title=ex.2 on:click=move |_| { set_example(ex); p.generate(1); }>
+                    {format!("{} · {}", ex.0.symbol(), ex.1)}
+                </button>
+            }).collect_view()}
+        </div>
     }
 }
 

@@ -46,7 +46,7 @@ pub fn Candidates() -> impl IntoView {
 #[component]
 pub fn ResultView() -> impl IntoView {
     let p = expect_context::<Page>();
-    let Page { lang, outcome, marked, past, future, copied, shown, replay_id, show_compare, .. } = p;
+    let Page { lang, outcome, marked, past, future, copied, show_compare, .. } = p;
     let copy_text = move |s: String| {
         if let Some(w) = web_sys::window() {
             let _ = w.navigator().clipboard().write_text(&s);
@@ -117,24 +117,35 @@ pub fn ResultView() -> impl IntoView {
                     copy_text(href);
                 }>{move || t(lang.get(), Msg::Share)}</button>
             </div>
-            <h3>{move || t(lang.get(), Msg::Denoising)}</h3>
-            // Rendered as markup: each step replaces the whole row, so no cell keeps
-            // a class from an earlier frame.
-            <div id="frame" class="frame" data-step=move || shown.get().to_string()
-                inner_html=move || outcome.get().and_then(|o| o.frames.get(shown.get()).cloned()).map(|f| frame_html(&f)).unwrap_or_default()>
-            </div>
-            <div class="scrub">
-                <label>{move || t(lang.get(), Msg::Step)}
-                    <input id="scrub" type="range" min="0" max=move || outcome.get().map(|o| o.frames.len().saturating_sub(1)).unwrap_or(0).to_string()
-                        prop:value=move || shown.get().to_string()
-                        on:input=move |ev| { replay_id.update(|i| *i += 1); shown.set(event_target_value(&ev).parse().unwrap_or(0)) } />
-                </label>
-                <span class="stepno">{move || format!("{}/{}", shown.get() + 1, outcome.get().map(|o| o.frames.len()).unwrap_or(0))}</span>
-                <button id="replay" on:click=move |_| p.replay()>{move || t(lang.get(), Msg::Replay)}</button>
-            </div>
-            <p class="legend">{move || t(lang.get(), Msg::ConfidenceLegend)}</p>
+            <Denoising />
         </section>
         </Show>
+    }
+}
+
+/// The denoising view: every step's characters coloured by the confidence each had
+/// when it was unmasked, a slider through the steps and a replay button.
+#[component]
+fn Denoising() -> impl IntoView {
+    let p = expect_context::<Page>();
+    let Page { lang, outcome, shown, replay_id, .. } = p;
+    view! {
+        <h3>{move || t(lang.get(), Msg::Denoising)}</h3>
+        // Rendered as markup: each step replaces the whole row, so no cell keeps
+        // a class from an earlier frame.
+        <div id="frame" class="frame" data-step=move || shown.get().to_string()
+            inner_html=move || outcome.get().and_then(|o| o.frames.get(shown.get()).cloned()).map(|f| frame_html(&f)).unwrap_or_default()>
+        </div>
+        <div class="scrub">
+            <label>{move || t(lang.get(), Msg::Step)}
+                <input id="scrub" type="range" min="0" max=move || outcome.get().map(|o| o.frames.len().saturating_sub(1)).unwrap_or(0).to_string()
+                    prop:value=move || shown.get().to_string()
+                    on:input=move |ev| { replay_id.update(|i| *i += 1); shown.set(event_target_value(&ev).parse().unwrap_or(0)) } />
+            </label>
+            <span class="stepno">{move || format!("{}/{}", shown.get() + 1, outcome.get().map(|o| o.frames.len()).unwrap_or(0))}</span>
+            <button id="replay" on:click=move |_| p.replay()>{move || t(lang.get(), Msg::Replay)}</button>
+        </div>
+        <p class="legend">{move || t(lang.get(), Msg::ConfidenceLegend)}</p>
     }
 }
 
