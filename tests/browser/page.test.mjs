@@ -144,6 +144,13 @@ test("a whole 律诗 is laid out one couplet a row, at phone width", async () =>
   assert.ok(tones.every((x) => ["平", "仄", "中", "？"].includes(x)), tones.join(""));
   assert.equal(await page.getAttribute("#metre", "data-form"), "wulv");
   await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-lushi-phone.png") });
+  // A 七言 couplet is wider than a phone: it wraps between its two lines, never
+  // inside one.
+  await generate(page, "Fill masks", "独怜幽草涧边生，上有黄鹂深树鸣。春潮带雨晚来急，野渡无人舟自_。");
+  const lines = await page.$$eval("#output .verse-line", (ls) => ls.map((e) => ({ text: e.textContent, height: e.getBoundingClientRect().height })));
+  assert.equal(lines.length, 4, JSON.stringify(lines));
+  assert.ok(lines.every((l) => [...l.text].length === 8 && l.height < 1.5 * lineHeight), `a line broke: ${JSON.stringify(lines)}`);
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-qijue-phone.png") });
   assert.deepEqual(errors, []);
   await context.close();
 });

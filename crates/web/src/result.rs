@@ -26,7 +26,9 @@ pub fn Candidates() -> impl IntoView {
                         let pick = o.clone();
                         view! {
                             <div class="candidate" data-score=format!("{:.3}", o.score) class=("current", move || outcome.get().is_some_and(|x| x.text == chosen))>
-                                <p class="poem">{crate::state::verse_rows(&o.text).into_iter().map(|r| view! { <span class="verse-row">{r.to_string()}</span> }).collect_view()}</p>
+                                <p class="poem">{crate::state::verse_rows(&o.text).into_iter().map(|r| view! {
+                                    <span class="verse-row">{crate::state::verse_lines(r).into_iter().map(|l| view! { <span class="verse-line">{l.to_string()}</span> }).collect_view()}</span>
+                                }).collect_view()}</p>
                                 <p class="meta">{move || {
                                     let l = lang.get();
                                     let v = match verdict { Some(0) => format!(" · {}", t(l, Msg::MetreOk)), Some(n) => format!(" · {n} ✗"), None => String::new() };
@@ -72,9 +74,14 @@ pub fn ResultView() -> impl IntoView {
                 let marks: Vec<unmask::prosody::Mark> =
                     o.metre.iter().flat_map(|r| r.lines.iter().flat_map(|l| l.marks.clone())).collect();
                 let mut k = 0usize;
+                // A row is a couplet; its lines never break inside (a 七言 couplet is
+                // wider than a phone: it wraps between its lines).
                 crate::state::verse_rows(&o.text).into_iter().map(|r| {
-                    let chars: Vec<(usize, char)> = r.chars().map(|c| { at += 1; (at - 1, c) }).collect();
-                    view! { <span class="verse-row">{chars.into_iter().map(|(i, c)| {
+                    let lines: Vec<Vec<(usize, char)>> = crate::state::verse_lines(r)
+                        .into_iter()
+                        .map(|l| l.chars().map(|c| { at += 1; (at - 1, c) }).collect())
+                        .collect();
+                    view! { <span class="verse-row">{lines.into_iter().map(|chars| view! { <span class="verse-line">{chars.into_iter().map(|(i, c)| {
                         if unmask::tasks::LINE_END.contains(&c) {
                             view! { <span class="punct">{c.to_string()}</span> }.into_any()
                         } else {
@@ -94,7 +101,7 @@ pub fn ResultView() -> impl IntoView {
                                 </button>
                             }.into_any()
                         }
-                    }).collect_view()}</span> }
+                    }).collect_view()}</span> }).collect_view()}</span> }
                 }).collect_view()
             })}</p>
             {move || outcome.get().and_then(|o| o.plan).map(|p| plan_line(lang.get(), &p))}
@@ -232,7 +239,7 @@ fn plan_line(lang: Lang, p: &unmask::prosody::Plan) -> impl IntoView {
     let group = p.rhyme_group.as_ref().map(|g| format!(" · {} {g} ({from})", t(lang, Msg::Rhyme))).unwrap_or_default();
     view! {
         <div id="plan" class="plan" data-pattern=p.pattern.clone() data-group=p.rhyme_group.clone().unwrap_or_default()>
-            {format!("{}: {}{group}", t(lang, Msg::Plan), p.pattern)}
+            {format!("{}{}{}{group}", t(lang, Msg::Plan), if lang == Lang::Zh { "：" } else { ": " }, p.pattern)}
             <ul>{p.conflicts.iter().map(|(_, why)| view! { <li class="conflict">{why.clone()}</li> }).collect_view()}</ul>
         </div>
     }

@@ -119,9 +119,33 @@ pub fn verse_rows(text: &str) -> Vec<&str> {
     rows
 }
 
+/// The lines of a row, each with its closing punctuation.
+pub fn verse_lines(row: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, c) in row.char_indices() {
+        if unmask::tasks::LINE_END.contains(&c) {
+            let end = i + c.len_utf8();
+            lines.push(&row[start..end]);
+            start = end;
+        }
+    }
+    if start < row.len() {
+        lines.push(&row[start..]);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod verse_tests {
-    use super::verse_rows;
+    use super::{verse_lines, verse_rows};
+
+    #[test]
+    fn a_row_splits_into_its_lines() {
+        assert_eq!(verse_lines("春潮带雨晚来急，野渡无人舟自横。"), vec!["春潮带雨晚来急，", "野渡无人舟自横。"]);
+        assert_eq!(verse_lines("床前_"), vec!["床前_"]);
+        assert_eq!(verse_lines(""), Vec::<&str>::new());
+    }
 
     #[test]
     fn a_lushi_is_four_rows_and_they_join_back() {
