@@ -126,14 +126,16 @@ pub fn famous(
     let famous_text = |t: &Text| {
         let short = split_lines(&t.text).len() <= 8;
         !t.anthology
-            && (CLASSICS.contains(&t.source.as_str()) || (ranked.contains(t.source.as_str()) && boost(t) >= 5.9 && short))
+            && (CLASSICS.contains(&t.source.as_str())
+                || (ranked.contains(t.source.as_str()) && boost(t) >= 5.9 && short))
     };
     let known: HashSet<(&str, &str)> = first_set.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect();
     let mut cands = Vec::new();
     for t in texts.iter().filter(|t| famous_text(t)) {
         let lines = split_lines(&t.text);
         for w in lines.windows(2) {
-            let sentence = w[0].ends_with('，') && (w[1].ends_with('。') || w[1].ends_with('？') || w[1].ends_with('！'));
+            let sentence =
+                w[0].ends_with('，') && (w[1].ends_with('。') || w[1].ends_with('？') || w[1].ends_with('！'));
             let (a, b) = (bare(w[0]), bare(w[1]));
             let n = a.chars().count();
             if sentence
@@ -193,4 +195,76 @@ pub fn poems(texts: &[Text], vocab: &HashSet<char>) -> Vec<RealPoem> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(source: &str, anthology: bool, weight: f64, body: &str) -> Text {
+        Text {
+            source: source.into(),
+            title: "t".into(),
+            author: "a".into(),
+            weight,
+            heldout: false,
+            anthology,
+            text: body.into(),
+        }
+    }
+
+    fn vocab(texts: &[Text]) -> HashSet<char> {
+        texts.iter().flat_map(|t| t.text.chars()).collect()
+    }
+
+    #[test]
+    fn the_first_set_keeps_couplets_the_corpus_pins_down() {
+        let texts = vec![
+            text("tangshisanbaishou", true, 1.0, "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"),
+            // 欲穷千里目 is followed by another line elsewhere: ambiguous, left out.
+            text("tang", false, 1.0, "欲穷千里目，何处是归程。"),
+        ];
+        let got = extract(&texts, &vocab(&texts));
+        assert_eq!(
+            got.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect::<Vec<_>>(),
+            [("白日依山尽", "黄河入海流")]
+        );
+    }
+
+    #[test]
+    fn the_second_set_takes_popular_short_poems_and_quoted_classics_and_splits_in_two() {
+        let mix: crate::corpus::Mix = toml::from_str(
+            "heldout_per_mille = 10\nvocab_cap = 100\n\
+             [[source]]\nname = \"tang\"\nfiles = []\nweight = 1.0\nrank = [\"r\"]\n\
+             [[source]]\nname = \"shijing\"\nfiles = []\nweight = 10.0\n\
+             [[source]]\nname = \"guwenguanzhi\"\nfiles = []\nweight = 2.0\nanthology = true\n",
+        )
+        .unwrap();
+        // Weights as `load_texts` makes them: source weight × boost × max(chars, 32) / 64.
+        let texts = vec![
+            text("tang", false, 6.0 * 0.5, "小时不识月，呼作白玉盘。又疑瑶台镜，飞在青云端。"),
+            text("tang", false, 1.0 * 0.5, "春风吹野草，秋雨落寒山。"),
+            text("shijing", false, 10.0 * 0.5, "关关雎鸠，在河之洲。窈窕淑女，君子好逑。"),
+            text("guwenguanzhi", true, 2.0 * 0.5, "关关雎鸠，在河之洲。"),
+        ];
+        let (dev, test) = famous(&texts, &vocab(&texts), &mix, &[], 100);
+        let mut all: Vec<(String, String)> =
+            dev.iter().chain(&test).map(|c| (c.first.clone(), c.second.clone())).collect();
+        all.sort();
+        // The popular poem's couplets, and the classic's quoted one; not the unpopular
+        // poem, not the classic's unquoted couplet.
+        let want = [("又疑瑶台镜", "飞在青云端"), ("关关雎鸠", "在河之洲"), ("小时不识月", "呼作白玉盘")];
+        let mut want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        want.sort();
+        assert_eq!(all, want);
+        // The halves by hash: the same split every time, nothing in both.
+        let (dev2, _) = famous(&texts, &vocab(&texts), &mix, &[], 100);
+        assert_eq!(dev, dev2);
+        assert!(dev.iter().all(|c| !test.contains(c)));
+        // A couplet of the first set is not in the second.
+        let first =
+            vec![Couplet { first: "小时不识月".into(), second: "呼作白玉盘".into(), source: String::new() }];
+        let (d, t) = famous(&texts, &vocab(&texts), &mix, &first, 100);
+        assert_eq!(d.len() + t.len(), 2);
+    }
 }

@@ -147,7 +147,13 @@ fn famous_sets(
     let (d, t) = (dir.join("famous-dev.jsonl"), dir.join("famous-test.jsonl"));
     std::fs::write(&d, unmask::pairs::to_jsonl(&dev))?;
     std::fs::write(&t, unmask::pairs::to_jsonl(&test))?;
-    Ok(format!("famous couplets, second set: {} → {}, {} → {} (reported at the end only)\n", dev.len(), d.display(), test.len(), t.display()))
+    Ok(format!(
+        "famous couplets, second set: {} → {}, {} → {} (reported at the end only)\n",
+        dev.len(),
+        d.display(),
+        test.len(),
+        t.display()
+    ))
 }
 
 /// The second set's size (both halves).
@@ -185,6 +191,12 @@ fn main() -> Result<()> {
                 .map(serde_json::from_str)
                 .collect::<Result<_, _>>()?;
             let first = unmask::pairs::parse(&std::fs::read_to_string(&couplets)?)?;
+            // The first set on disk must be the one this corpus gives.
+            anyhow::ensure!(
+                couplets::extract(&texts, &vocab) == first,
+                "{} is not the first set of this corpus (rebuild with `unmask-train corpus`)",
+                couplets.display()
+            );
             print!("{}", famous_sets(&texts, &vocab, &mix, &first, &couplets)?);
             Ok(())
         }
