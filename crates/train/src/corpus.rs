@@ -211,7 +211,7 @@ fn clean_paragraph(p: &str, alternate_end: char) -> Option<String> {
     Some(s)
 }
 
-pub fn fnv(s: &str) -> u64 {
+fn fnv(s: &str) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in s.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x100000001b3);

@@ -61,17 +61,6 @@ enum Cmd {
     Export(export::ExportArgs),
     /// Build www/model/prosody.json (tones and 平水韵 groups of the vocabulary): scripts/prosody.sh.
     Prosody(prosody::ProsodyArgs),
-    /// Write the second famous-couplet set (eval/famous-{dev,test}.jsonl) from a built
-    /// corpus; `corpus` writes it too.
-    Famous {
-        #[arg(long, default_value = "data/corpus")]
-        data: PathBuf,
-        #[arg(long, default_value = "crates/train/mix.toml")]
-        mix: PathBuf,
-        /// The first set (its couplets are left out of the second).
-        #[arg(long, default_value = "eval/couplets.jsonl")]
-        couplets: PathBuf,
-    },
 }
 
 fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf, poems_path: PathBuf) -> Result<()> {
@@ -121,7 +110,6 @@ fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf,
     }
     std::fs::write(&couplets_path, unmask::pairs::to_jsonl(&cps))?;
     s += &format!("eval couplets: {} → {}\n", cps.len(), couplets_path.display());
-    s += &famous_sets(&texts, &vocab, &mix, &cps, &couplets_path)?;
     let poems = couplets::poems(&texts, &vocab);
     let mut f = std::fs::File::create(&poems_path)?;
     for p in &poems {
@@ -132,32 +120,6 @@ fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf,
     std::fs::write(out.join("stats.txt"), s)?;
     Ok(())
 }
-
-/// The second famous-couplet set next to the first (`couplets::famous`): its two
-/// halves, and what was written.
-fn famous_sets(
-    texts: &[corpus::Text],
-    vocab: &HashSet<char>,
-    mix: &corpus::Mix,
-    first: &[unmask::pairs::Pair],
-    first_path: &std::path::Path,
-) -> Result<String> {
-    let (dev, test) = couplets::famous(texts, vocab, mix, first, FAMOUS_MAX);
-    let dir = first_path.parent().unwrap_or(std::path::Path::new("."));
-    let (d, t) = (dir.join("famous-dev.jsonl"), dir.join("famous-test.jsonl"));
-    std::fs::write(&d, unmask::pairs::to_jsonl(&dev))?;
-    std::fs::write(&t, unmask::pairs::to_jsonl(&test))?;
-    Ok(format!(
-        "famous couplets, second set: {} → {}, {} → {} (reported at the end only)\n",
-        dev.len(),
-        d.display(),
-        test.len(),
-        t.display()
-    ))
-}
-
-/// The second set's size (both halves).
-const FAMOUS_MAX: usize = 2000;
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
@@ -180,25 +142,5 @@ fn main() -> Result<()> {
         }
         Cmd::Export(a) => export::export(a),
         Cmd::Prosody(a) => prosody::run(a),
-        Cmd::Famous { data, mix, couplets } => {
-            let mix: corpus::Mix = toml::from_str(&std::fs::read_to_string(&mix).context("mix.toml")?)?;
-            let tok = unmask::PoemTokenizer::from_bytes(&std::fs::read(data.join("tokenizer.json"))?)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let vocab: HashSet<char> =
-                (3..tok.vocab_size() as u32).filter_map(|id| tok.token(id).chars().next()).collect();
-            let texts: Vec<corpus::Text> = std::fs::read_to_string(data.join("texts.jsonl"))?
-                .lines()
-                .map(serde_json::from_str)
-                .collect::<Result<_, _>>()?;
-            let first = unmask::pairs::parse(&std::fs::read_to_string(&couplets)?)?;
-            // The first set on disk must be the one this corpus gives.
-            anyhow::ensure!(
-                couplets::extract(&texts, &vocab) == first,
-                "{} is not the first set of this corpus (rebuild with `unmask-train corpus`)",
-                couplets.display()
-            );
-            print!("{}", famous_sets(&texts, &vocab, &mix, &first, &couplets)?);
-            Ok(())
-        }
     }
 }
