@@ -31,8 +31,29 @@ export function serve(dir = WWW) {
   });
 }
 
+/**
+ * The longest any step may wait unless it says how long itself: a step that waits
+ * for something that never comes fails in seconds, loudly, instead of eating
+ * Playwright's default 30 s (a `.catch` once turned such a wait into a silent null and
+ * a 32 s "time to first result"). Model loads and generations pass their own timeouts.
+ */
+export const STEP_TIMEOUT = 15_000;
+
 export async function launch({ webgpu = true } = {}) {
-  return chromium.launch({ executablePath: "/usr/bin/chromium", args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : BASE_FLAGS, headless: true });
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : BASE_FLAGS, headless: true });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    context.setDefaultTimeout(STEP_TIMEOUT);
+    return context;
+  };
+  const newPage = browser.newPage.bind(browser);
+  browser.newPage = async (...args) => {
+    const page = await newPage(...args);
+    page.setDefaultTimeout(STEP_TIMEOUT);
+    return page;
+  };
+  return browser;
 }
 
 /**

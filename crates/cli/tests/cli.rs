@@ -110,6 +110,11 @@ fn regulated_verse_and_couplets_with_the_bundled_model() {
         assert!(text.chars().count() == 12 && text.contains(given), "{text}");
         assert!(err.contains("对对子 (couplet)") && err.contains("follows the rules"), "{mode}: {err}");
     }
+    // A pinned character against the chosen pattern is kept and reported.
+    let (ok, out, err) = run(&[&poem[..], &["--pattern", "ping", "--pin", "1=月", "--rhyme", "东"]].concat());
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().chars().nth(1), Some('月'), "{out}");
+    assert!(err.contains("position 1: pinned 月 is 仄 where the pattern asks for 平"), "{err}");
     let (ok, _, err) = run(&[&poem[..], &["--pattern", "sideways"]].concat());
     assert!(!ok && err.contains("unknown pattern `sideways`"), "{err}");
     let (ok, _, err) = run(&[&poem[..], &["--rhyme", "月"]].concat());
