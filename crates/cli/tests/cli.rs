@@ -38,6 +38,16 @@ fn unmask(args: &[&str], m: &Path, t: &Path) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
+/// Runs the CLI on the bundled model and data (no --model / --tokenizer).
+fn bundled(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_unmask")).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn gpu_available() -> bool {
     std::env::var("UNMASK_SKIP_GPU").as_deref() != Ok("1")
 }
@@ -89,14 +99,7 @@ fn poem_with_acrostic_and_pins() {
 /// rhyme, 对对子 both ways, each checked under the result; a bad choice in words.
 #[test]
 fn regulated_verse_and_couplets_with_the_bundled_model() {
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_unmask")).args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = bundled;
     let poem = ["generate", "--mode", "poem", "--form", "qijue", "--backend", "cpu", "--temperature", "0.8"];
     let (ok, out, err) = run(&[&poem[..], &["--seed", "4", "--pattern", "ze-rhymed", "--rhyme", "光"]].concat());
     assert!(ok, "{err}");
@@ -475,14 +478,7 @@ fn committed_charts_match_the_lineage_file() {
 /// `unmask check`: the metre checker on the bundled prosody data.
 #[test]
 fn check_marks_tones_pattern_and_rhyme() {
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_unmask")).args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = bundled;
     let (ok, out, err) = run(&["check", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"]);
     assert!(ok, "{err}");
     assert!(out.contains("五言绝句 · 仄起首句不入韵 · 韵 下平十一尤") && out.contains("follows the rules"), "{out}");

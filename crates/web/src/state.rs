@@ -104,36 +104,29 @@ mod remask_tests {
 /// keeping its punctuation, so a 律诗 reads as four rows, not a string that wraps
 /// mid-line. The rows joined give the text back.
 pub fn verse_rows(text: &str) -> Vec<&str> {
-    let mut rows = Vec::new();
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if matches!(c, '。' | '？' | '！' | '；') {
-            let end = i + c.len_utf8();
-            rows.push(&text[start..end]);
-            start = end;
-        }
-    }
-    if start < text.len() {
-        rows.push(&text[start..]);
-    }
-    rows
+    split_after(text, |c| matches!(c, '。' | '？' | '！' | '；'))
 }
 
 /// The lines of a row, each with its closing punctuation.
 pub fn verse_lines(row: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
+    split_after(row, |c| unmask::tasks::LINE_END.contains(&c))
+}
+
+/// `text` cut after every character `end` accepts (kept with the piece before it).
+fn split_after(text: &str, end: impl Fn(char) -> bool) -> Vec<&str> {
+    let mut out = Vec::new();
     let mut start = 0;
-    for (i, c) in row.char_indices() {
-        if unmask::tasks::LINE_END.contains(&c) {
-            let end = i + c.len_utf8();
-            lines.push(&row[start..end]);
-            start = end;
+    for (i, c) in text.char_indices() {
+        if end(c) {
+            let to = i + c.len_utf8();
+            out.push(&text[start..to]);
+            start = to;
         }
     }
-    if start < row.len() {
-        lines.push(&row[start..]);
+    if start < text.len() {
+        out.push(&text[start..]);
     }
-    lines
+    out
 }
 
 #[cfg(test)]
