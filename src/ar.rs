@@ -11,7 +11,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::cpu::CpuModel;
+use crate::cpu::Forward;
 use crate::sampler::banned;
 
 /// Widest beam [`rank_by_joint`] accepts: each step keeps width² extensions, and
@@ -67,8 +67,8 @@ fn text_len(tokens: &[u32], pad: u32) -> usize {
 
 /// `log p(text)` under a causal model: the sum over positions of the log-probability
 /// of each token given the ones before it, trailing PADs excluded. One forward pass.
-pub fn log_joint(model: &CpuModel, tokens: &[u32]) -> f64 {
-    let (n, v) = (text_len(tokens, model.config.pad_id), model.config.vocab_size);
+pub fn log_joint(model: &dyn Forward, tokens: &[u32]) -> f64 {
+    let (n, v) = (text_len(tokens, model.config().pad_id), model.config().vocab_size);
     if n == 0 {
         return 0.0;
     }
@@ -80,8 +80,8 @@ pub fn log_joint(model: &CpuModel, tokens: &[u32]) -> f64 {
 /// candidates (by the likelihood of the prefix), then ranks them by the joint
 /// likelihood of the whole text. Token ids the sampler never produces (`[MASK]`,
 /// `[PAD]`, `[UNK]`) are never proposed. Ties go to the lower token ids.
-pub fn rank_by_joint(model: &CpuModel, tokens: &[u32], width: usize) -> Result<Ranked, BeamError> {
-    let c = &model.config;
+pub fn rank_by_joint(model: &dyn Forward, tokens: &[u32], width: usize) -> Result<Ranked, BeamError> {
+    let c = model.config();
     if !c.causal {
         return Err(BeamError::NotCausal);
     }

@@ -8,7 +8,7 @@ use crate::format::{Matrix, ModelWeights};
 // ---------------------------------------------------------------- kernels
 
 /// Dot product with eight partial sums so the compiler vectorizes it.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -33,6 +33,10 @@ pub fn matmul(x: &[f32], w: &[f32], t: usize, k: usize, n: usize) -> Vec<f32> {
 }
 
 /// Rows of `x` (T, D) scaled to unit RMS and multiplied by `weight` (D).
+///
+/// (`inline(always)` here and on `attention` lets the fast path compile the same
+/// code for the wider registers of the machine it runs on.)
+#[inline(always)]
 pub fn rmsnorm(x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
     let d = weight.len();
     let mut y = vec![0f32; x.len()];
@@ -65,6 +69,7 @@ pub fn rope(x: &mut [f32], t: usize, n_heads: usize, hd: usize, theta: f32) {
 }
 
 /// Multi-head attention for q, k, v (T, H·hd) → (T, H·hd); bidirectional unless `causal`.
+#[inline(always)]
 pub fn attention(q: &[f32], k: &[f32], v: &[f32], t: usize, n_heads: usize, hd: usize, causal: bool) -> Vec<f32> {
     let d = n_heads * hd;
     let scale = 1.0 / (hd as f32).sqrt();
@@ -109,6 +114,37 @@ pub fn add_assign(x: &mut [f32], y: &[f32]) {
 }
 
 // ---------------------------------------------------------------- model
+
+/// What the sampler, the rankers and regulated verse need of a model on the CPU: the
+/// reference ([`CpuModel`]) and the fast path ([`crate::fast::FastModel`]) both are one.
+pub trait Forward {
+    fn config(&self) -> &ModelConfig;
+
+    /// Logits (rows.len(), V) for the listed positions only: the output head is the
+    /// largest matrix, and the sampler only needs masked positions.
+    fn forward_rows(&self, tokens: &[u32], rows: &[usize]) -> Vec<f32>;
+
+    /// Logits (T, V) for every position.
+    fn forward(&self, tokens: &[u32]) -> Vec<f32> {
+        self.forward_rows(tokens, &(0..tokens.len()).collect::<Vec<_>>())
+    }
+}
+
+/// Embedding rows for `tokens` → (T, D); a causal model embeds `[MASK]` then
+/// `tokens` shifted right by one (see `ModelConfig::causal`).
+pub fn embed(embeddings: &Matrix, c: &ModelConfig, tokens: &[u32]) -> Vec<f32> {
+    let d = c.d_model;
+    let mut x = vec![0f32; tokens.len() * d];
+    let input: Vec<u32> = if c.shifts_input() {
+        std::iter::once(c.mask_id).chain(tokens[..tokens.len().saturating_sub(1)].iter().copied()).collect()
+    } else {
+        tokens.to_vec()
+    };
+    for (row, &tok) in x.chunks_exact_mut(d).zip(&input) {
+        embeddings.row_into(tok as usize, row);
+    }
+    x
+}
 
 struct CpuLayer {
     attn_norm: Vec<f32>,
@@ -157,29 +193,11 @@ impl CpuModel {
         }
     }
 
-    /// Embedding rows for `tokens` → (T, D); a causal model embeds `[MASK]` then
-    /// `tokens` shifted right by one (see `ModelConfig::causal`).
-    pub fn embed(&self, tokens: &[u32]) -> Vec<f32> {
-        let d = self.config.d_model;
-        let mut x = vec![0f32; tokens.len() * d];
-        let input: Vec<u32> = if self.config.shifts_input() {
-            std::iter::once(self.config.mask_id)
-                .chain(tokens[..tokens.len().saturating_sub(1)].iter().copied())
-                .collect()
-        } else {
-            tokens.to_vec()
-        };
-        for (row, &tok) in x.chunks_exact_mut(d).zip(&input) {
-            self.embeddings.row_into(tok as usize, row);
-        }
-        x
-    }
-
     /// The final hidden states after the last norm → (T, D).
     pub fn hidden(&self, tokens: &[u32]) -> Vec<f32> {
         let c = &self.config;
         let (t, d, f, nh, hd) = (tokens.len(), c.d_model, c.d_ff, c.n_heads, c.head_dim());
-        let mut x = self.embed(tokens);
+        let mut x = embed(&self.embeddings, c, tokens);
         for l in &self.layers {
             let h = rmsnorm(&x, &l.attn_norm, c.norm_eps);
             let mut q = matmul(&h, &l.wq, t, d, d);
@@ -210,5 +228,19 @@ impl CpuModel {
         let h = self.hidden(tokens);
         let picked: Vec<f32> = rows.iter().flat_map(|&r| h[r * d..(r + 1) * d].iter().copied()).collect();
         matmul(&picked, &self.output, rows.len(), d, self.config.vocab_size)
+    }
+}
+
+impl Forward for CpuModel {
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn forward_rows(&self, tokens: &[u32], rows: &[usize]) -> Vec<f32> {
+        CpuModel::forward_rows(self, tokens, rows)
+    }
+
+    fn forward(&self, tokens: &[u32]) -> Vec<f32> {
+        CpuModel::forward(self, tokens)
     }
 }

@@ -1,6 +1,6 @@
 //! One façade over a loaded model for every front end (CLI, page, widget): the
 //! files checked against each other, the backend chosen (the GPU engine or the CPU
-//! reference), generation and the autoregressive twin's ranking on whichever runs.
+//! fast path), generation and the autoregressive twin's ranking on whichever runs.
 //! Front ends add only what is theirs (the page's download cache and per-step
 //! yielding, the CLI's file paths).
 
@@ -10,7 +10,7 @@ use std::rc::Rc;
 use thiserror::Error;
 
 use crate::ar::{rank_by_joint, BeamError, Ranked};
-use crate::cpu::CpuModel;
+use crate::fast::FastModel;
 use crate::format::{FormatError, ModelWeights};
 use crate::gpu::{GpuContext, GpuError, GpuModel};
 use crate::sampler::{generate_cpu, Generation, SampleError, SamplerParams};
@@ -40,7 +40,7 @@ pub enum EngineError {
 /// What runs the forward passes.
 #[allow(clippy::large_enum_variant)] // one per loaded model: its size does not matter
 pub enum Runner {
-    Cpu(CpuModel),
+    Cpu(FastModel),
     Gpu(GpuModel),
 }
 
@@ -49,8 +49,8 @@ pub struct Engine {
     pub tokenizer: PoemTokenizer,
     pub weights: ModelWeights,
     runner: Runner,
-    /// The CPU reference for the beam ranker when the runner is the GPU.
-    cpu_ref: OnceCell<CpuModel>,
+    /// The CPU model for the beam ranker and regulated verse when the runner is the GPU.
+    cpu_ref: OnceCell<FastModel>,
 }
 
 /// Parses a model file and its tokenizer and checks that they belong together.
@@ -68,9 +68,9 @@ pub fn load_files(model: &[u8], tokenizer: &[u8]) -> Result<(ModelWeights, PoemT
 }
 
 impl Engine {
-    /// On the CPU reference.
+    /// On the CPU (the fast integer path, [`FastModel`]).
     pub fn cpu(tokenizer: PoemTokenizer, weights: ModelWeights) -> Engine {
-        let runner = Runner::Cpu(CpuModel::new(&weights));
+        let runner = Runner::Cpu(FastModel::new(&weights));
         Engine { tokenizer, weights, runner, cpu_ref: OnceCell::new() }
     }
 
@@ -99,18 +99,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Moves to the CPU reference (when the GPU cannot be used any more).
+    /// Moves to the CPU (when the GPU cannot be used any more).
     pub fn use_cpu(&mut self) {
         if self.on_gpu() {
-            self.runner = Runner::Cpu(self.cpu_ref.take().unwrap_or_else(|| CpuModel::new(&self.weights)));
+            self.runner = Runner::Cpu(self.cpu_ref.take().unwrap_or_else(|| FastModel::new(&self.weights)));
         }
     }
 
-    /// The CPU reference model, whichever backend generates.
-    pub fn cpu_model(&self) -> &CpuModel {
+    /// The model on the CPU, whichever backend generates.
+    pub fn cpu_model(&self) -> &FastModel {
         match &self.runner {
             Runner::Cpu(m) => m,
-            Runner::Gpu(_) => self.cpu_ref.get_or_init(|| CpuModel::new(&self.weights)),
+            Runner::Gpu(_) => self.cpu_ref.get_or_init(|| FastModel::new(&self.weights)),
         }
     }
 
@@ -142,7 +142,7 @@ impl Engine {
     }
 
     /// Candidates for the masks ranked by joint likelihood with a width-`width` beam
-    /// (autoregressive models; on the CPU reference whatever the backend).
+    /// (autoregressive models; on the CPU whatever the backend).
     pub fn rank(&self, tokens: &[u32], width: usize) -> Result<Ranked, EngineError> {
         Ok(rank_by_joint(self.cpu_model(), tokens, width)?)
     }

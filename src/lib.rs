@@ -22,6 +22,7 @@ pub use tokenizer::PoemTokenizer;
 pub mod ar;
 pub mod cpu;
 pub mod engine;
+pub mod fast;
 pub mod gpu;
 pub mod pairs;
 #[cfg(feature = "progress")]

@@ -546,7 +546,7 @@ pub enum VerseError {
 pub fn request_constraints(
     p: &Prosody,
     tok: &PoemTokenizer,
-    model: &crate::cpu::CpuModel,
+    model: &dyn crate::cpu::Forward,
     req: &crate::request::Request,
     prompt: &crate::tasks::Prompt,
 ) -> Result<Option<(crate::sampler::Constraints, Plan)>, VerseError> {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::cpu::CpuModel;
+use crate::cpu::Forward;
 use crate::rng;
 
 /// Which masked positions to commit each step.
@@ -436,7 +436,7 @@ pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &C
 /// The reverse process on the CPU reference, one step at a time, so a caller (the
 /// web page's CPU fallback) can yield between steps and never freeze the UI.
 pub struct CpuSampler<'m> {
-    model: &'m CpuModel,
+    model: &'m dyn Forward,
     params: SamplerParams,
     x: Vec<u32>,
     sched: Vec<u32>,
@@ -445,8 +445,8 @@ pub struct CpuSampler<'m> {
 }
 
 impl<'m> CpuSampler<'m> {
-    pub fn new(model: &'m CpuModel, tokens: &[u32], p: &SamplerParams) -> Result<Self, SampleError> {
-        let cfg = &model.config;
+    pub fn new(model: &'m dyn Forward, tokens: &[u32], p: &SamplerParams) -> Result<Self, SampleError> {
+        let cfg = model.config();
         let x = prepare(tokens, p, cfg)?;
         let p = params_for(cfg, p);
         let sched = schedule(&x, &p, cfg.mask_id);
@@ -456,7 +456,7 @@ impl<'m> CpuSampler<'m> {
 
     /// Runs one step; `None` once every mask is committed.
     pub fn step(&mut self) -> Result<Option<StepRecord>, SampleError> {
-        let (cfg, p, t) = (&self.model.config, &self.params, self.x.len());
+        let (cfg, p, t) = (self.model.config(), &self.params, self.x.len());
         let masked: Vec<usize> = (0..t).filter(|&i| self.x[i] == cfg.mask_id).collect();
         if masked.is_empty() || self.step >= self.total {
             return Ok(None);
@@ -501,7 +501,7 @@ impl<'m> CpuSampler<'m> {
 /// Runs the whole reverse process on the CPU reference. `on_step` sees each step as
 /// it happens and may return `false` to stop early.
 pub fn generate_cpu(
-    model: &CpuModel,
+    model: &dyn Forward,
     tokens: &[u32],
     p: &SamplerParams,
     keep_history: bool,

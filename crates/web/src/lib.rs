@@ -7,13 +7,15 @@
 //! compare view and the widget share (the page's engine, the clock); `app` is the
 //! page's state and layout, `form` and `result` its components; `compare` is its
 //! diffusion-vs-autoregressive view, `chart` that view's chart of the eval results;
-//! `widget` is what `www/unmask-widget.js` calls; `i18n` every UI string in both
-//! languages.
+//! `widget` is what `www/unmask-widget.js` calls, `bench` what `www/bench.html`
+//! calls; `i18n` every UI string in both languages.
 
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod bench;
 #[cfg(target_arch = "wasm32")]
 mod chart;
 #[cfg(target_arch = "wasm32")]

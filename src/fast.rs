@@ -1,0 +1,744 @@
+//! The fast CPU path: the same forward pass as [`crate::cpu`], with every quantized
+//! matrix product done in integers. Activations are quantized per row to 16 bits in
+//! blocks of 32 (one f32 scale a block, like the weights' blocks: a relative error
+//! of at most 1/65534 an element, so the logits stay within f32 noise of the
+//! reference and generations are the reference's), each block's dot product of
+//! i16 activations and i8 weights is exact in i32, and the two scales are applied
+//! once a block: `y[t][n] = Σ_b sx[t][b] · sw[n][b] · Σ_{k∈b} qx[t][k] · qw[n][k]`.
+//! (8-bit activations would halve the work on some CPUs, but they changed whole
+//! poems of the bundled model under greedy decoding: measured, not kept.)
+//!
+//! Kernels: AVX2 natively (chosen at run time), wasm `simd128` in the browser (built
+//! with the target feature, see `.cargo/config.toml`), and a portable scalar one
+//! everywhere. All three compute the same integer sums; only the order of the f32
+//! accumulation differs. Tiles of [`MR`] activation rows × [`NR`] weight rows keep
+//! the weights in registers for several rows of the input, so each weight byte is
+//! read `T / MR` times a forward instead of `T` times.
+//!
+//! Q/K/V and gate/up are each one product (their matrices stacked at load), the
+//! rotary tables are computed once, and dense (F32/F16) matrices fall back to the
+//! reference's f32 product. The CPU reference stays the oracle: the tests hold this
+//! path to it (logits and whole generations).
+
+use crate::config::ModelConfig;
+use crate::cpu::{add_assign, matmul, Forward};
+use crate::format::{Matrix, ModelWeights, WeightData, BLOCK};
+
+/// Activation rows per tile.
+pub const MR: usize = 4;
+/// Weight rows (outputs) per tile.
+pub const NR: usize = 2;
+
+/// Which kernel does the integer products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    Scalar,
+    /// x86-64 with AVX2 and FMA (detected at run time).
+    Avx2,
+    /// WebAssembly 128-bit SIMD (a build with `target-feature=+simd128`).
+    Simd128,
+}
+
+impl Isa {
+    /// The best kernel this machine (or this wasm build) has.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Isa::Avx2;
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        return Isa::Simd128;
+        #[allow(unreachable_code)]
+        Isa::Scalar
+    }
+
+    /// Every kernel that runs here (the tests compare each with the reference).
+    pub fn available() -> Vec<Isa> {
+        let best = Isa::detect();
+        if best == Isa::Scalar {
+            vec![Isa::Scalar]
+        } else {
+            vec![Isa::Scalar, best]
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Simd128 => "simd128",
+        }
+    }
+}
+
+/// A matrix as the integer kernels read it: (n, k) codes row-major, (n, k/32) scales.
+struct Q8 {
+    n: usize,
+    k: usize,
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+}
+
+impl Q8 {
+    /// Q8 as stored; Q4 widened to i8 codes (−8..=7, the same scales): both exact.
+    fn from_matrix(m: &Matrix) -> Option<Q8> {
+        let (codes, scales) = match &m.data {
+            WeightData::Q8 { codes, scales } => (codes.clone(), scales.clone()),
+            WeightData::Q4 { packed, scales } => {
+                let codes = packed.iter().flat_map(|b| [(b & 15) as i8 - 8, (b >> 4) as i8 - 8]).collect();
+                (codes, scales.clone())
+            }
+            WeightData::Dense { .. } => return None,
+        };
+        Some(Q8 { n: m.rows, k: m.cols, codes, scales })
+    }
+
+    /// Rows of several matrices with the same k, one after the other.
+    fn stack(parts: Vec<Q8>) -> Q8 {
+        let k = parts[0].k;
+        let mut out = Q8 { n: 0, k, codes: Vec::new(), scales: Vec::new() };
+        for p in parts {
+            debug_assert_eq!(p.k, k);
+            out.n += p.n;
+            out.codes.extend(p.codes);
+            out.scales.extend(p.scales);
+        }
+        out
+    }
+}
+
+/// One weight matrix (or several stacked): integer kernels when quantized, else f32.
+enum Weights {
+    Q8(Q8),
+    Dense { values: Vec<f32>, n: usize, k: usize },
+}
+
+impl Weights {
+    /// `parts` stacked by rows (they share their column count).
+    fn new(parts: &[&Matrix]) -> Weights {
+        match parts.iter().map(|m| Q8::from_matrix(m)).collect::<Option<Vec<_>>>() {
+            Some(q) => Weights::Q8(Q8::stack(q)),
+            None => Weights::Dense {
+                values: parts.iter().flat_map(|m| m.dequantize()).collect(),
+                n: parts.iter().map(|m| m.rows).sum(),
+                k: parts[0].cols,
+            },
+        }
+    }
+
+    /// y (t, n) = x (t, k) · Wᵀ.
+    fn apply(&self, x: &[f32], t: usize, isa: Isa) -> Vec<f32> {
+        match self {
+            Weights::Q8(w) => matmul_q8(&QuantRows::new(x, t, w.k), w, isa),
+            Weights::Dense { values, n, k } => matmul(x, values, t, *k, *n),
+        }
+    }
+}
+
+/// Activation rows quantized with one scale a row: codes (t, k), scales (t).
+struct QuantRows {
+    t: usize,
+    k: usize,
+    codes: Vec<i16>,
+    scales: Vec<f32>,
+}
+
+/// The largest activation code.
+const X_MAX: f32 = i16::MAX as f32;
+
+impl QuantRows {
+    fn new(x: &[f32], t: usize, k: usize) -> QuantRows {
+        let mut codes = vec![0i16; t * k];
+        let mut scales = vec![0f32; t];
+        for ((block, out), s) in x[..t * k].chunks_exact(k).zip(codes.chunks_exact_mut(k)).zip(&mut scales) {
+            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+            if amax > 0.0 {
+                *s = amax / X_MAX;
+                let inv = X_MAX / amax;
+                for (o, v) in out.iter_mut().zip(block) {
+                    // Round half away from zero without a libm call; |v · inv| ≤ X_MAX.
+                    let r = v * inv;
+                    *o = (r + 0.5f32.copysign(r)) as i16;
+                }
+            }
+        }
+        QuantRows { t, k, codes, scales }
+    }
+}
+
+/// The integer product: `y (t, n) = x · Wᵀ`, by the kernel `isa` names.
+fn matmul_q8(x: &QuantRows, w: &Q8, isa: Isa) -> Vec<f32> {
+    assert_eq!(x.k, w.k, "inner dimensions differ");
+    assert_eq!(w.k % BLOCK, 0, "k must be a multiple of {BLOCK}");
+    let mut y = vec![0f32; x.t * w.n];
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
+        Isa::Avx2 => unsafe { avx2::matmul(x, w, &mut y) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => simd128::matmul(x, w, &mut y),
+        _ => tiles(x, w, &mut y, Scalar),
+    }
+    y
+}
+
+/// Where one tile reads and writes.
+struct Tile<'a> {
+    x: &'a QuantRows,
+    w: &'a Q8,
+    t0: usize,
+    n0: usize,
+}
+
+/// Calls `kernel` on every tile: for each pair of weight rows (the last may be
+/// one), every group of [`MR`] activation rows (the last may be narrower). The
+/// weight rows stay in L1 while the activations (a few KB) are swept, so each
+/// weight byte comes from memory once a product. `kernel` is generic over the
+/// tile's shape, so each shape is its own unrolled code; a kernel with
+/// `#[inline(always)]` called from a `#[target_feature]` function is compiled
+/// with that feature.
+#[inline(always)]
+fn tiles<K: TileKernel>(x: &QuantRows, w: &Q8, y: &mut [f32], _kernel: K) {
+    const _: () = assert!(MR == 4 && NR == 2, "the match below has a tile for each shape up to 4 × 2");
+    let mut n0 = 0;
+    while n0 < w.n {
+        let nr = NR.min(w.n - n0);
+        let mut t0 = 0;
+        while t0 < x.t {
+            let mr = MR.min(x.t - t0);
+            let at = Tile { x, w, t0, n0 };
+            match (mr, nr) {
+                (4, 2) => store(y, w.n, t0, n0, K::tile::<4, 2>(&at)),
+                (3, 2) => store(y, w.n, t0, n0, K::tile::<3, 2>(&at)),
+                (2, 2) => store(y, w.n, t0, n0, K::tile::<2, 2>(&at)),
+                (1, 2) => store(y, w.n, t0, n0, K::tile::<1, 2>(&at)),
+                (4, _) => store(y, w.n, t0, n0, K::tile::<4, 1>(&at)),
+                (3, _) => store(y, w.n, t0, n0, K::tile::<3, 1>(&at)),
+                (2, _) => store(y, w.n, t0, n0, K::tile::<2, 1>(&at)),
+                _ => store(y, w.n, t0, n0, K::tile::<1, 1>(&at)),
+            }
+            t0 += mr;
+        }
+        n0 += nr;
+    }
+}
+
+#[inline(always)]
+fn store<const M: usize, const N: usize>(y: &mut [f32], n: usize, t0: usize, n0: usize, acc: [[f32; N]; M]) {
+    for (i, row) in acc.iter().enumerate() {
+        y[(t0 + i) * n + n0..][..N].copy_from_slice(row);
+    }
+}
+
+/// One tile's dot products: M activation rows × N weight rows.
+trait TileKernel {
+    fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M];
+}
+
+/// The tile in plain integers (the portable kernel, and what the others must equal).
+struct Scalar;
+
+impl TileKernel for Scalar {
+    #[inline(always)]
+    fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M] {
+        let (k, nb) = (at.w.k, at.w.k / BLOCK);
+        let mut acc = [[0f32; N]; M];
+        for b in 0..nb {
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let xq = &at.x.codes[(at.t0 + i) * k + b * BLOCK..][..BLOCK];
+                for (j, a) in acc_row.iter_mut().enumerate() {
+                    let wr = at.n0 + j;
+                    let wq = &at.w.codes[wr * k + b * BLOCK..][..BLOCK];
+                    let dot: i32 = xq.iter().zip(wq).map(|(&p, &q)| p as i32 * q as i32).sum();
+                    *a += dot as f32 * at.w.scales[wr * nb + b];
+                }
+            }
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            row.iter_mut().for_each(|a| *a *= at.x.scales[at.t0 + i]);
+        }
+        acc
+    }
+}
+
+/// `e^x` from arithmetic alone, so loops over it vectorize: `x = n·ln2 + r` with
+/// |r| ≤ ln2/2, `e^r` by its Taylor series to r⁶ (truncation below 2⁻²³ relative;
+/// within 3·10⁻⁷ of the standard `exp`, tested), `2^n` built in the exponent bits.
+/// Inputs are clamped to [−87, 88], where the result is a normal f32 (softmax and
+/// SiLU only need that).
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    // ln 2 = LN2_HI + LN2_LO, LN2_HI with few mantissa bits so n · LN2_HI is exact.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and subtracting 1.5·2²³ rounds to the nearest integer without a libm call.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    // The rounded sum's low mantissa bits hold n: 2ⁿ's exponent field comes from
+    // them by integer arithmetic (no float-to-int conversion, which would not vectorize).
+    let rounded = x * std::f32::consts::LOG2_E + ROUND;
+    let n = rounded - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    p * f32::from_bits(rounded.to_bits().wrapping_sub(ROUND.to_bits() - 127) << 23)
+}
+
+/// Sum with eight partial sums (vectorizes, like the reference's `dot`).
+#[inline(always)]
+fn sum(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Maximum with eight partial maxima.
+#[inline(always)]
+fn max(v: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = acc[i].max(c[i]);
+        }
+    }
+    acc.iter().fold(tail, |m, &x| m.max(x))
+}
+
+/// silu(gate) · up with [`exp`].
+#[inline(always)]
+fn swiglu_into(gate: &[f32], up: &[f32], out: &mut Vec<f32>) {
+    out.extend(gate.iter().zip(up).map(|(&g, &u)| g / (1.0 + exp(-g)) * u));
+}
+
+/// Multi-head attention laid out for vectors: each head's keys transposed once,
+/// so a query's scores are sums of `q[c] · keyᵀ[c][..]` over c — whole rows of
+/// multiply-adds with no horizontal sums — and the softmax uses [`exp`].
+#[inline(always)]
+fn attention_rows(q: &[f32], k: &[f32], v: &[f32], t: usize, nh: usize, hd: usize, causal: bool) -> Vec<f32> {
+    let d = nh * hd;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut out = vec![0f32; t * d];
+    let mut kt = vec![0f32; hd * t];
+    let mut scores = vec![0f32; t];
+    for h in 0..nh {
+        for j in 0..t {
+            for (c, &kc) in k[j * d + h * hd..][..hd].iter().enumerate() {
+                kt[c * t + j] = kc;
+            }
+        }
+        for i in 0..t {
+            let n_keys = if causal { i + 1 } else { t };
+            let s = &mut scores[..n_keys];
+            s.fill(0.0);
+            for (c, &qc) in q[i * d + h * hd..][..hd].iter().enumerate() {
+                for (sj, &kj) in s.iter_mut().zip(&kt[c * t..][..n_keys]) {
+                    *sj += qc * kj;
+                }
+            }
+            let top = max(s) * scale;
+            for sj in s.iter_mut() {
+                *sj = exp(*sj * scale - top);
+            }
+            let inv = 1.0 / sum(s);
+            let o = &mut out[i * d + h * hd..][..hd];
+            for (j, &p) in s.iter().enumerate() {
+                let p = p * inv;
+                for (oe, &ve) in o.iter_mut().zip(&v[j * d + h * hd..][..hd]) {
+                    *oe += p * ve;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// SwiGLU over the rows of the stacked gate/up product (t, 2F) → (t, F).
+fn swiglu(isa: Isa, gate_up: &[f32], f: usize) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        // SAFETY: as in `attention`.
+        return unsafe { avx2::swiglu(gate_up, f) };
+    }
+    let _ = isa;
+    swiglu_rows(gate_up, f)
+}
+
+#[inline(always)]
+fn swiglu_rows(gate_up: &[f32], f: usize) -> Vec<f32> {
+    let mut act = Vec::with_capacity(gate_up.len() / 2);
+    for row in gate_up.chunks_exact(2 * f) {
+        swiglu_into(&row[..f], &row[f..], &mut act);
+    }
+    act
+}
+
+/// The reference's RMS norm, compiled like [`attention`].
+fn rmsnorm(isa: Isa, x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        // SAFETY: as in `attention`.
+        return unsafe { avx2::rmsnorm(x, weight, eps) };
+    }
+    let _ = isa;
+    crate::cpu::rmsnorm(x, weight, eps)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{tiles, QuantRows, Tile, TileKernel, BLOCK, Q8};
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn matmul(x: &QuantRows, w: &Q8, y: &mut [f32]) {
+        tiles(x, w, y, Avx2);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn attention(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        t: usize,
+        nh: usize,
+        hd: usize,
+        causal: bool,
+    ) -> Vec<f32> {
+        super::attention_rows(q, k, v, t, nh, hd, causal)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn swiglu(gate_up: &[f32], f: usize) -> Vec<f32> {
+        super::swiglu_rows(gate_up, f)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn rmsnorm(x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
+        crate::cpu::rmsnorm(x, weight, eps)
+    }
+
+    struct Avx2;
+
+    impl TileKernel for Avx2 {
+        /// A block of 32 is two 256-bit registers of i16 on each side: the weights
+        /// widened from bytes once for the tile's rows, `madd` multiplying pairs of
+        /// i16 into i32 (|pair| ≤ 2·32767·127 < 2³¹, a block's sum ≤ 32·32767·127).
+        #[inline(always)]
+        #[allow(clippy::needless_range_loop)] // i and j index several arrays at once
+        fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M] {
+            // SAFETY: only reached through `matmul`, which requires AVX2 and FMA;
+            // rows t0+i < t, n0+j < n and blocks b < nb keep each load inside the
+            // codes (32 i8 weights, 32 i16 activations).
+            unsafe {
+                let (k, nb) = (at.w.k, at.w.k / BLOCK);
+                let mut acc = [[_mm256_setzero_ps(); N]; M];
+                let xp = at.x.codes.as_ptr();
+                let wp = at.w.codes.as_ptr();
+                for b in 0..nb {
+                    let mut w = [[_mm256_setzero_si256(); 2]; N];
+                    let mut ws = [_mm256_setzero_ps(); N];
+                    for j in 0..N {
+                        let r = at.n0 + j;
+                        let p = wp.add(r * k + b * BLOCK);
+                        w[j][0] = _mm256_cvtepi8_epi16(_mm_loadu_si128(p as *const __m128i));
+                        w[j][1] = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(16) as *const __m128i));
+                        ws[j] = _mm256_set1_ps(*at.w.scales.get_unchecked(r * nb + b));
+                    }
+                    for i in 0..M {
+                        let p = xp.add((at.t0 + i) * k + b * BLOCK);
+                        let x0 = _mm256_loadu_si256(p as *const __m256i);
+                        let x1 = _mm256_loadu_si256(p.add(16) as *const __m256i);
+                        for j in 0..N {
+                            let s = _mm256_add_epi32(_mm256_madd_epi16(x0, w[j][0]), _mm256_madd_epi16(x1, w[j][1]));
+                            acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), ws[j], acc[i][j]);
+                        }
+                    }
+                }
+                let mut out = [[0f32; N]; M];
+                for i in 0..M {
+                    let xs = *at.x.scales.get_unchecked(at.t0 + i);
+                    for j in 0..N {
+                        out[i][j] = hsum(acc[i][j]) * xs;
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        _mm_cvtss_f32(s)
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128 {
+    use std::arch::wasm32::*;
+
+    use super::{tiles, QuantRows, Tile, TileKernel, BLOCK, Q8};
+
+    pub(super) fn matmul(x: &QuantRows, w: &Q8, y: &mut [f32]) {
+        tiles(x, w, y, Simd128);
+    }
+
+    struct Simd128;
+
+    impl TileKernel for Simd128 {
+        /// Weight bytes widened to i16, then `i32x4.dot_i16x8_s` with the i16
+        /// activations: pairs of products summed into i32 lanes, exact. One weight
+        /// row at a time (its block in four registers, the M rows' sums in four
+        /// more): wasm engines have sixteen vector registers on x86, and a wider
+        /// tile spills.
+        #[inline(always)]
+        #[allow(clippy::needless_range_loop)] // j indexes the weight rows and the output
+        fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M] {
+            let (k, nb) = (at.w.k, at.w.k / BLOCK);
+            let mut out = [[0f32; N]; M];
+            for j in 0..N {
+                let r = at.n0 + j;
+                let wrow = &at.w.codes[r * k..][..k];
+                let wscale = &at.w.scales[r * nb..][..nb];
+                let mut acc = [f32x4_splat(0.0); M];
+                for b in 0..nb {
+                    let w = widen(&wrow[b * BLOCK..][..BLOCK]);
+                    let ws = f32x4_splat(wscale[b]);
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let x = load(&at.x.codes[(at.t0 + i) * k + b * BLOCK..][..BLOCK]);
+                        let s = i32x4_add(
+                            i32x4_add(i32x4_dot_i16x8(x[0], w[0]), i32x4_dot_i16x8(x[1], w[1])),
+                            i32x4_add(i32x4_dot_i16x8(x[2], w[2]), i32x4_dot_i16x8(x[3], w[3])),
+                        );
+                        *a = f32x4_add(*a, f32x4_mul(f32x4_convert_i32x4(s), ws));
+                    }
+                }
+                for (i, a) in acc.iter().enumerate() {
+                    out[i][j] = ((f32x4_extract_lane::<0>(*a) + f32x4_extract_lane::<1>(*a))
+                        + (f32x4_extract_lane::<2>(*a) + f32x4_extract_lane::<3>(*a)))
+                        * at.x.scales[at.t0 + i];
+                }
+            }
+            out
+        }
+    }
+
+    /// 32 activation codes as four i16x8 vectors.
+    #[inline(always)]
+    fn load(x: &[i16]) -> [v128; 4] {
+        // SAFETY: `x` holds 32 i16; unaligned 16-byte loads are allowed in wasm.
+        unsafe { [0, 8, 16, 24].map(|o| v128_load(x.as_ptr().add(o) as *const v128)) }
+    }
+
+    /// 32 weight codes as four i16x8 vectors.
+    #[inline(always)]
+    fn widen(b: &[i8]) -> [v128; 4] {
+        // SAFETY: `b` holds 32 bytes; unaligned 16-byte loads are allowed in wasm.
+        let (lo, hi) = unsafe { (v128_load(b.as_ptr() as *const v128), v128_load(b.as_ptr().add(16) as *const v128)) };
+        [
+            i16x8_extend_low_i8x16(lo),
+            i16x8_extend_high_i8x16(lo),
+            i16x8_extend_low_i8x16(hi),
+            i16x8_extend_high_i8x16(hi),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------- model
+
+struct FastLayer {
+    attn_norm: Vec<f32>,
+    /// wq, wk, wv stacked: (3D, D).
+    qkv: Weights,
+    wo: Weights,
+    mlp_norm: Vec<f32>,
+    /// w_gate, w_up stacked: (2F, D).
+    gate_up: Weights,
+    w_down: Weights,
+}
+
+/// The model prepared for the integer kernels.
+pub struct FastModel {
+    pub config: ModelConfig,
+    isa: Isa,
+    embeddings: Matrix,
+    layers: Vec<FastLayer>,
+    norm: Vec<f32>,
+    output: Weights,
+    /// cos and sin of `pos · theta^(−2i/hd)`, (max_seq_len, hd/2) each.
+    rope_cos: Vec<f32>,
+    rope_sin: Vec<f32>,
+}
+
+impl FastModel {
+    /// With the best kernel this machine has.
+    pub fn new(w: &ModelWeights) -> FastModel {
+        FastModel::with_isa(w, Isa::detect())
+    }
+
+    /// With a chosen kernel (one of [`Isa::available`]).
+    pub fn with_isa(w: &ModelWeights, isa: Isa) -> FastModel {
+        assert!(Isa::available().contains(&isa), "the {} kernel does not run here", isa.name());
+        let c = &w.config;
+        let layers = w
+            .layers
+            .iter()
+            .map(|l| FastLayer {
+                attn_norm: l.attn_norm.clone(),
+                qkv: Weights::new(&[&l.wq, &l.wk, &l.wv]),
+                wo: Weights::new(&[&l.wo]),
+                mlp_norm: l.mlp_norm.clone(),
+                gate_up: Weights::new(&[&l.w_gate, &l.w_up]),
+                w_down: Weights::new(&[&l.w_down]),
+            })
+            .collect();
+        let half = c.head_dim() / 2;
+        let (mut rope_cos, mut rope_sin) = (Vec::new(), Vec::new());
+        for pos in 0..c.max_seq_len {
+            for i in 0..half {
+                // The same expression as the reference's `rope`, so the angles are equal.
+                let freq = c.rope_theta.powf(-2.0 * i as f32 / c.head_dim() as f32);
+                let (s, co) = (pos as f32 * freq).sin_cos();
+                rope_cos.push(co);
+                rope_sin.push(s);
+            }
+        }
+        FastModel {
+            config: c.clone(),
+            isa,
+            embeddings: w.tok_embeddings.clone(),
+            layers,
+            norm: w.norm.clone(),
+            output: Weights::new(&[&w.output]),
+            rope_cos,
+            rope_sin,
+        }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// [`attention_rows`] compiled for the kernel's registers.
+    fn attention(&self, q: &[f32], k: &[f32], v: &[f32], t: usize) -> Vec<f32> {
+        let c = &self.config;
+        #[cfg(target_arch = "x86_64")]
+        if self.isa == Isa::Avx2 {
+            // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
+            return unsafe { avx2::attention(q, k, v, t, c.n_heads, c.head_dim(), c.causal) };
+        }
+        attention_rows(q, k, v, t, c.n_heads, c.head_dim(), c.causal)
+    }
+
+    /// Rotary embedding in place on x (T, H·hd) from the tables.
+    fn rope(&self, x: &mut [f32], t: usize) {
+        let (nh, hd) = (self.config.n_heads, self.config.head_dim());
+        let half = hd / 2;
+        for pos in 0..t {
+            let (cos, sin) = (&self.rope_cos[pos * half..][..half], &self.rope_sin[pos * half..][..half]);
+            for head in x[pos * nh * hd..][..nh * hd].chunks_exact_mut(hd) {
+                let (a, b) = head.split_at_mut(half);
+                for i in 0..half {
+                    let (p, q) = (a[i], b[i]);
+                    a[i] = p * cos[i] - q * sin[i];
+                    b[i] = q * cos[i] + p * sin[i];
+                }
+            }
+        }
+    }
+
+    /// The final hidden states after the last norm → (T, D).
+    pub fn hidden(&self, tokens: &[u32]) -> Vec<f32> {
+        let c = &self.config;
+        let (t, d, f) = (tokens.len(), c.d_model, c.d_ff);
+        let mut x = crate::cpu::embed(&self.embeddings, c, tokens);
+        for l in &self.layers {
+            let h = rmsnorm(self.isa, &x, &l.attn_norm, c.norm_eps);
+            let qkv = l.qkv.apply(&h, t, self.isa);
+            let (mut q, mut k, mut v) = (vec![0f32; t * d], vec![0f32; t * d], vec![0f32; t * d]);
+            for (row, ((q, k), v)) in
+                qkv.chunks_exact(3 * d).zip(q.chunks_exact_mut(d).zip(k.chunks_exact_mut(d)).zip(v.chunks_exact_mut(d)))
+            {
+                q.copy_from_slice(&row[..d]);
+                k.copy_from_slice(&row[d..2 * d]);
+                v.copy_from_slice(&row[2 * d..]);
+            }
+            self.rope(&mut q, t);
+            self.rope(&mut k, t);
+            let a = self.attention(&q, &k, &v, t);
+            add_assign(&mut x, &l.wo.apply(&a, t, self.isa));
+            let h = rmsnorm(self.isa, &x, &l.mlp_norm, c.norm_eps);
+            let act = swiglu(self.isa, &l.gate_up.apply(&h, t, self.isa), f);
+            add_assign(&mut x, &l.w_down.apply(&act, t, self.isa));
+        }
+        rmsnorm(self.isa, &x, &self.norm, c.norm_eps)
+    }
+}
+
+impl Forward for FastModel {
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn forward_rows(&self, tokens: &[u32], rows: &[usize]) -> Vec<f32> {
+        let d = self.config.d_model;
+        let h = self.hidden(tokens);
+        let picked: Vec<f32> = rows.iter().flat_map(|&r| h[r * d..(r + 1) * d].iter().copied()).collect();
+        self.output.apply(&picked, rows.len(), self.isa)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_three_ulp_of_the_standard_library() {
+        let mut worst = 0f32;
+        // Inside the clamp (i · 1e-3 in f32 lands a hair beyond ±87 and 88 at the ends).
+        for i in -86_999..88_000 {
+            let x = i as f32 * 1e-3;
+            let (got, want) = (exp(x), x.exp());
+            worst = worst.max((got - want).abs() / want);
+        }
+        assert!(worst < 3e-7, "relative error up to {worst}");
+        // Clamped outside [−87, 88]: finite, and tiny or huge as it should be.
+        assert!(exp(-1e4) > 0.0 && exp(-1e4) < 1e-37);
+        assert!(exp(1e4).is_finite() && exp(1e4) > 1e38);
+    }
+
+    #[test]
+    fn sum_and_max_match_plain_folds() {
+        let v: Vec<f32> = (0..37).map(|i| ((i * 17 % 11) as f32 - 5.0) * 0.37).collect();
+        for n in [0, 1, 7, 8, 9, 37] {
+            let plain: f32 = v[..n].iter().sum();
+            assert!((sum(&v[..n]) - plain).abs() < 1e-5);
+            assert_eq!(max(&v[..n]), v[..n].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)));
+        }
+    }
+
+    #[test]
+    fn activation_codes_round_to_nearest_and_use_the_full_range() {
+        let x = [1.0f32, -0.5, 0.25, 0.0, -1.0, 0.333, 0.999, -0.001];
+        let mut row = x.to_vec();
+        row.resize(BLOCK, 0.0);
+        let q = QuantRows::new(&row, 1, BLOCK);
+        assert_eq!(q.scales[0], 1.0 / X_MAX);
+        assert_eq!(&q.codes[..5], &[32767, -16384, 8192, 0, -32767]);
+        for (c, v) in q.codes.iter().zip(&row) {
+            assert!((*c as f32 * q.scales[0] - v).abs() <= 0.5 / X_MAX + 1e-7);
+        }
+        // A zero row has a zero scale and zero codes (no division by zero).
+        let z = QuantRows::new(&[0.0; BLOCK], 1, BLOCK);
+        assert_eq!((z.scales[0], z.codes.iter().all(|&c| c == 0)), (0.0, true));
+    }
+}
