@@ -129,7 +129,7 @@ impl Weights {
     /// y (t, n) = x (t, k) · Wᵀ.
     fn apply(&self, x: &[f32], t: usize, isa: Isa) -> Vec<f32> {
         match self {
-            Weights::Q8(w) => matmul_q8(&QuantRows::new(x, t, w.k), w, isa),
+            Weights::Q8(w) => matmul_q8(x, t, w, isa),
             Weights::Dense { values, n, k } => matmul(x, values, t, *k, *n),
         }
     }
@@ -138,7 +138,6 @@ impl Weights {
 /// Activation rows quantized with one scale a row: codes (t, k), scales (t).
 struct QuantRows {
     t: usize,
-    k: usize,
     codes: Vec<i16>,
     scales: Vec<f32>,
 }
@@ -147,37 +146,44 @@ struct QuantRows {
 const X_MAX: f32 = i16::MAX as f32;
 
 impl QuantRows {
+    /// Written so that it vectorizes (partial maxima, round-to-even, which is one
+    /// instruction where the target has it): the kernels call it from code compiled
+    /// for their registers.
+    #[inline(always)]
     fn new(x: &[f32], t: usize, k: usize) -> QuantRows {
         let mut codes = vec![0i16; t * k];
         let mut scales = vec![0f32; t];
-        for ((block, out), s) in x[..t * k].chunks_exact(k).zip(codes.chunks_exact_mut(k)).zip(&mut scales) {
-            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let mut abs = vec![0f32; k];
+        for ((row, out), s) in x[..t * k].chunks_exact(k).zip(codes.chunks_exact_mut(k)).zip(&mut scales) {
+            for (a, v) in abs.iter_mut().zip(row) {
+                *a = v.abs();
+            }
+            let amax = max(&abs);
             if amax > 0.0 {
                 *s = amax / X_MAX;
                 let inv = X_MAX / amax;
-                for (o, v) in out.iter_mut().zip(block) {
-                    // Round half away from zero without a libm call; |v · inv| ≤ X_MAX.
-                    let r = v * inv;
-                    *o = (r + 0.5f32.copysign(r)) as i16;
+                for (o, v) in out.iter_mut().zip(row) {
+                    // |v · inv| ≤ X_MAX: the conversion never saturates.
+                    *o = (v * inv).round_ties_even() as i32 as i16;
                 }
             }
         }
-        QuantRows { t, k, codes, scales }
+        QuantRows { t, codes, scales }
     }
 }
 
-/// The integer product: `y (t, n) = x · Wᵀ`, by the kernel `isa` names.
-fn matmul_q8(x: &QuantRows, w: &Q8, isa: Isa) -> Vec<f32> {
-    assert_eq!(x.k, w.k, "inner dimensions differ");
+/// The integer product: `y (t, n) = x · Wᵀ` with x quantized first, by the kernel
+/// `isa` names.
+fn matmul_q8(x: &[f32], t: usize, w: &Q8, isa: Isa) -> Vec<f32> {
     assert_eq!(w.k % BLOCK, 0, "k must be a multiple of {BLOCK}");
-    let mut y = vec![0f32; x.t * w.n];
+    let mut y = vec![0f32; t * w.n];
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
-        Isa::Avx2 => unsafe { avx2::matmul(x, w, &mut y) },
+        Isa::Avx2 => unsafe { avx2::matmul(x, t, w, &mut y) },
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Isa::Simd128 => simd128::matmul(x, w, &mut y),
-        _ => tiles(x, w, &mut y, Scalar),
+        Isa::Simd128 => tiles(&QuantRows::new(x, t, w.k), w, &mut y, simd128::Simd128),
+        _ => tiles(&QuantRows::new(x, t, w.k), w, &mut y, Scalar),
     }
     y
 }
@@ -397,8 +403,8 @@ mod avx2 {
     use super::{tiles, QuantRows, Tile, TileKernel, BLOCK, Q8};
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn matmul(x: &QuantRows, w: &Q8, y: &mut [f32]) {
-        tiles(x, w, y, Avx2);
+    pub(super) unsafe fn matmul(x: &[f32], t: usize, w: &Q8, y: &mut [f32]) {
+        tiles(&QuantRows::new(x, t, w.k), w, y, Avx2);
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -486,13 +492,9 @@ mod avx2 {
 mod simd128 {
     use std::arch::wasm32::*;
 
-    use super::{tiles, QuantRows, Tile, TileKernel, BLOCK, Q8};
+    use super::{Tile, TileKernel, BLOCK};
 
-    pub(super) fn matmul(x: &QuantRows, w: &Q8, y: &mut [f32]) {
-        tiles(x, w, y, Simd128);
-    }
-
-    struct Simd128;
+    pub(super) struct Simd128;
 
     impl TileKernel for Simd128 {
         /// Weight bytes widened to i16, then `i32x4.dot_i16x8_s` with the i16

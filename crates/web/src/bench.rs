@@ -1,8 +1,9 @@
-//! What `www/bench.html` calls: the latency of one forward pass (every position's
-//! logits) of the page's model on each backend this browser has — the fast CPU
-//! path the page falls back to, the CPU reference, WebGPU — for a couplet and a
-//! whole 七律, repetition by repetition in turn (a busy machine slows them alike),
-//! with the largest logit difference of each backend from the reference.
+//! What `www/bench.html` (and the ONNX Runtime Web comparison) drives: the page's
+//! model on each backend this browser has — the fast CPU path the page falls back
+//! to, the CPU reference, WebGPU — one forward pass (every position's logits) at a
+//! time, so the caller interleaves backends and runtimes repetition by repetition
+//! (a busy machine slows them alike), plus each backend's largest logit difference
+//! from the reference.
 
 use unmask::cpu::{CpuModel, Forward};
 use unmask::engine::Runner;
@@ -10,99 +11,118 @@ use unmask::fast::FastModel;
 use unmask::tasks::{PoemForm, TaskBuilder};
 use wasm_bindgen::prelude::*;
 
-use crate::engine::load_engine;
-use crate::shared::{now_ms, sleep_ms};
+use crate::engine::{load_engine, Engine};
+use crate::shared::now_ms;
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied()
+/// The benchmark's cases: a couplet (next line of 床前明月光, 13 positions) and a
+/// whole 七言律诗 (64 positions).
+const CASES: [&str; 2] = ["couplet", "poem"];
+
+#[wasm_bindgen]
+pub struct BenchModel {
+    engine: Engine,
+    fast: FastModel,
+    oracle: CpuModel,
+    tokens: Vec<Vec<u32>>,
+}
+
+fn js(e: impl std::fmt::Display) -> JsValue {
+    JsValue::from_str(&e.to_string())
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max)
 }
 
-/// Runs the benchmark with `reps` timed repetitions (1..=200) after a warm-up;
-/// `reference` adds the (slow) CPU reference's timings, `cpu_only` skips WebGPU.
-/// `progress(text)` reports each step. Resolves to the result as JSON.
 #[wasm_bindgen]
-pub async fn bench_run(
-    reps: u32,
-    reference: bool,
-    cpu_only: bool,
-    progress: js_sys::Function,
-) -> Result<String, JsValue> {
-    if !(1..=200).contains(&reps) {
-        return Err(JsValue::from_str("repetitions must be 1 to 200"));
+impl BenchModel {
+    /// Loads the page's model (`model/`), on WebGPU unless `cpu_only` or the
+    /// browser has none.
+    pub async fn load(cpu_only: bool) -> Result<BenchModel, JsValue> {
+        let (engine, _) = load_engine("", cpu_only, &|_, _| {}).await.map_err(JsValue::from)?;
+        let w = &engine.weights;
+        let tb = TaskBuilder::new(&engine.tokenizer, &w.config);
+        let tokens =
+            vec![tb.next_line("床前明月光").map_err(js)?.tokens, tb.poem(PoemForm::QiLv, &[]).map_err(js)?.tokens];
+        let (fast, oracle) = (FastModel::new(w), CpuModel::new(w));
+        Ok(BenchModel { engine, fast, oracle, tokens })
     }
-    let say = |s: &str| {
-        let _ = progress.call1(&JsValue::NULL, &s.into());
-    };
-    say("loading the model");
-    let (engine, _) = load_engine("", cpu_only, &|_, _| {}).await.map_err(|e| JsValue::from_str(&e))?;
-    let w = &engine.weights;
-    let tb = TaskBuilder::new(&engine.tokenizer, &w.config);
-    let err = |e: unmask::tasks::TaskError| JsValue::from_str(&e.to_string());
-    let cases =
-        [("couplet", tb.next_line("床前明月光").map_err(err)?), ("poem", tb.poem(PoemForm::QiLv, &[]).map_err(err)?)];
-    let fast = FastModel::new(w);
-    let oracle = CpuModel::new(w);
-    let gpu = match engine.runner() {
-        Runner::Gpu(m) => Some(m),
-        Runner::Cpu(_) => None,
-    };
-    let mut out = Vec::new();
-    for (name, prompt) in &cases {
-        let tokens = &prompt.tokens;
-        say(&format!("{name}: T = {}", tokens.len()));
-        // Warm-up (pipelines, first upload), and the answers each backend is held to.
-        let want = oracle.forward(tokens);
-        let fast_diff = max_diff(&fast.forward(tokens), &want);
-        let gpu_diff = match gpu {
-            Some(g) => Some(max_diff(&g.forward(tokens).await.map_err(|e| JsValue::from_str(&e.to_string()))?, &want)),
-            None => None,
+
+    /// The case names, in the order the other methods number them.
+    pub fn cases(&self) -> Vec<String> {
+        CASES.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The token ids of case `i` (for another runtime to run the same input).
+    pub fn tokens(&self, i: usize) -> Result<Vec<u32>, JsValue> {
+        self.tokens.get(i).cloned().ok_or_else(|| js(format!("no case {i}")))
+    }
+
+    /// One forward pass of case `i` on the fast CPU path, in ms.
+    pub fn time_cpu(&self, i: usize) -> Result<f64, JsValue> {
+        let t = self.tokens(i)?;
+        let t0 = now_ms();
+        self.fast.forward(&t);
+        Ok(now_ms() - t0)
+    }
+
+    /// One forward pass of case `i` on the CPU reference, in ms.
+    pub fn time_reference(&self, i: usize) -> Result<f64, JsValue> {
+        let t = self.tokens(i)?;
+        let t0 = now_ms();
+        self.oracle.forward(&t);
+        Ok(now_ms() - t0)
+    }
+
+    /// One forward pass of case `i` on WebGPU with the logits read back, in ms;
+    /// `undefined` without WebGPU.
+    pub async fn time_webgpu(&self, i: usize) -> Result<Option<f64>, JsValue> {
+        let t = self.tokens(i)?;
+        let Runner::Gpu(g) = self.engine.runner() else { return Ok(None) };
+        let t0 = now_ms();
+        g.forward(&t).await.map_err(js)?;
+        Ok(Some(now_ms() - t0))
+    }
+
+    /// Compute passes (dispatches) one WebGPU forward of case `i` records.
+    pub async fn webgpu_dispatches(&self, i: usize) -> Result<Option<u32>, JsValue> {
+        let t = self.tokens(i)?;
+        let Runner::Gpu(g) = self.engine.runner() else { return Ok(None) };
+        g.context().reset_counters();
+        g.forward(&t).await.map_err(js)?;
+        Ok(Some(g.context().counters().dispatches as u32))
+    }
+
+    /// `{cpu, webgpu}`: each backend's largest |logit − reference logit| on case
+    /// `i` (`webgpu` null without it).
+    pub async fn check(&self, i: usize) -> Result<String, JsValue> {
+        let t = self.tokens(i)?;
+        let want = self.oracle.forward(&t);
+        let gpu = match self.engine.runner() {
+            Runner::Gpu(g) => Some(max_diff(&g.forward(&t).await.map_err(js)?, &want)),
+            Runner::Cpu(_) => None,
         };
-        let (mut cpu_ms, mut ref_ms, mut gpu_ms) = (Vec::new(), Vec::new(), Vec::new());
-        let mut dispatches = 0;
-        for r in 0..reps {
-            let t0 = now_ms();
-            fast.forward(tokens);
-            cpu_ms.push(now_ms() - t0);
-            if reference {
-                let t0 = now_ms();
-                oracle.forward(tokens);
-                ref_ms.push(now_ms() - t0);
-            }
-            if let Some(g) = gpu {
-                g.context().reset_counters();
-                let t0 = now_ms();
-                g.forward(tokens).await.map_err(|e| JsValue::from_str(&e.to_string()))?;
-                gpu_ms.push(now_ms() - t0);
-                dispatches = g.context().counters().dispatches;
-            }
-            say(&format!("{name}: {} of {reps}", r + 1));
-            sleep_ms(0).await; // let the page paint
-        }
-        out.push(serde_json::json!({
-            "case": name,
-            "positions": tokens.len(),
-            "cpu_ms": median(cpu_ms),
-            "cpu_reference_ms": median(ref_ms),
-            "webgpu_ms": median(gpu_ms),
-            "webgpu_dispatches": gpu.map(|_| dispatches),
-            "cpu_max_abs_diff": fast_diff,
-            "webgpu_max_abs_diff": gpu_diff,
-        }));
+        Ok(serde_json::json!({ "cpu": max_diff(&self.fast.forward(&t), &want), "webgpu": gpu }).to_string())
     }
-    let ua = web_sys::window().and_then(|w| w.navigator().user_agent().ok());
-    Ok(serde_json::json!({
-        "user_agent": ua,
-        "webgpu_adapter": gpu.map(|g| g.context().adapter_name()),
-        "cpu_kernel": fast.isa().name(),
-        "cpu_threads": 1,
-        "model": engine.describe(),
-        "repetitions": reps,
-        "cases": out,
-    })
-    .to_string())
+
+    /// The reference's logits of case `i` (T × V), to check another runtime.
+    pub fn reference_logits(&self, i: usize) -> Result<Vec<f32>, JsValue> {
+        Ok(self.oracle.forward(&self.tokens(i)?))
+    }
+
+    /// What ran: the WebGPU adapter (or null), the CPU kernel and the model.
+    pub fn about(&self) -> String {
+        let adapter = match self.engine.runner() {
+            Runner::Gpu(g) => Some(g.context().adapter_name()),
+            Runner::Cpu(_) => None,
+        };
+        serde_json::json!({
+            "webgpu_adapter": adapter,
+            "cpu_kernel": self.fast.isa().name(),
+            "cpu_threads": 1,
+            "model": self.engine.describe(),
+            "vocab_size": self.engine.weights.config.vocab_size,
+        })
+        .to_string()
+    }
 }
