@@ -69,6 +69,16 @@ impl Isa {
             Isa::Simd128 => "simd128",
         }
     }
+
+    /// Output rows a SIMD kernel computes at once (its i32 lanes); none for the
+    /// scalar kernel, which reads the plain row-major codes.
+    fn group_width(self) -> Option<usize> {
+        match self {
+            Isa::Scalar => None,
+            Isa::Avx2 => Some(8),
+            Isa::Simd128 => Some(4),
+        }
+    }
 }
 
 /// A matrix as the integer kernels read it: (n, k) codes row-major, (n, k/32) scales.
@@ -77,6 +87,8 @@ struct Q8 {
     k: usize,
     codes: Vec<i8>,
     scales: Vec<f32>,
+    /// The SIMD kernels' copy (see [`Groups`]).
+    groups: Option<Groups>,
 }
 
 impl Q8 {
@@ -90,20 +102,24 @@ impl Q8 {
             }
             WeightData::Dense { .. } => return None,
         };
-        Some(Q8 { n: m.rows, k: m.cols, codes, scales })
+        Some(Q8::new(m.rows, m.cols, codes, scales))
+    }
+
+    fn new(n: usize, k: usize, codes: Vec<i8>, scales: Vec<f32>) -> Q8 {
+        Q8 { n, k, codes, scales, groups: None }
     }
 
     /// Rows of several matrices with the same k, one after the other.
     fn stack(parts: Vec<Q8>) -> Q8 {
         let k = parts[0].k;
-        let mut out = Q8 { n: 0, k, codes: Vec::new(), scales: Vec::new() };
+        let (mut n, mut codes, mut scales) = (0, Vec::new(), Vec::new());
         for p in parts {
             debug_assert_eq!(p.k, k);
-            out.n += p.n;
-            out.codes.extend(p.codes);
-            out.scales.extend(p.scales);
+            n += p.n;
+            codes.extend(p.codes);
+            scales.extend(p.scales);
         }
-        out
+        Q8::new(n, k, codes, scales)
     }
 }
 
@@ -114,10 +130,14 @@ enum Weights {
 }
 
 impl Weights {
-    /// `parts` stacked by rows (they share their column count).
-    fn new(parts: &[&Matrix]) -> Weights {
+    /// `parts` stacked by rows (they share their column count), laid out for `isa`.
+    fn new(parts: &[&Matrix], isa: Isa) -> Weights {
         match parts.iter().map(|m| Q8::from_matrix(m)).collect::<Option<Vec<_>>>() {
-            Some(q) => Weights::Q8(Q8::stack(q)),
+            Some(q) => {
+                let mut q = Q8::stack(q);
+                q.groups = isa.group_width().map(|width| Groups::new(width, &q));
+                Weights::Q8(q)
+            }
             None => Weights::Dense {
                 values: parts.iter().flat_map(|m| m.dequantize()).collect(),
                 n: parts.iter().map(|m| m.rows).sum(),
@@ -177,15 +197,89 @@ impl QuantRows {
 fn matmul_q8(x: &[f32], t: usize, w: &Q8, isa: Isa) -> Vec<f32> {
     assert_eq!(w.k % BLOCK, 0, "k must be a multiple of {BLOCK}");
     let mut y = vec![0f32; t * w.n];
-    match isa {
+    match (isa, &w.groups) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
-        Isa::Avx2 => unsafe { avx2::matmul(x, t, w, &mut y) },
+        (Isa::Avx2, Some(g)) => unsafe { avx2::matmul(x, t, w, g, &mut y) },
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Isa::Simd128 => tiles(&QuantRows::new(x, t, w.k), w, &mut y, simd128::Simd128),
+        (Isa::Simd128, Some(g)) => grouped::<simd128::Simd128>(&QuantRows::new(x, t, w.k), w, g, &mut y),
         _ => tiles(&QuantRows::new(x, t, w.k), w, &mut y, Scalar),
     }
     y
+}
+
+/// The weights of `width` consecutive output rows interleaved by pairs of columns:
+/// `[k/2][width][2]` i16 per group, row r's columns k and k+1 side by side, and the
+/// group's scales as `[k/32][width]`. A SIMD kernel multiplies one activation pair
+/// (x[k], x[k+1]), repeated across its lanes, with one load of this layout and gets
+/// every row's partial sum in its own i32 lane (`madd` on x86, `i32x4.dot_i16x8_s`
+/// in wasm): two instructions per `2·width` multiply-adds, no widening in the loop
+/// and no horizontal sums.
+struct Groups {
+    width: usize,
+    codes: Vec<i16>,
+    scales: Vec<f32>,
+}
+
+impl Groups {
+    fn new(width: usize, q: &Q8) -> Groups {
+        let (k, nb) = (q.k, q.k / BLOCK);
+        let rows = q.n / width * width; // rows past the last whole group use the scalar kernel
+        let mut codes = Vec::with_capacity(rows * k);
+        let mut scales = Vec::with_capacity(rows * nb);
+        for g in (0..rows).step_by(width) {
+            for pair in 0..k / 2 {
+                for r in g..g + width {
+                    codes.extend([q.codes[r * k + 2 * pair] as i16, q.codes[r * k + 2 * pair + 1] as i16]);
+                }
+            }
+            for b in 0..nb {
+                scales.extend((g..g + width).map(|r| q.scales[r * nb + b]));
+            }
+        }
+        Groups { width, codes, scales }
+    }
+}
+
+/// One SIMD kernel over [`Groups`]: rows t0..t0+M of the activations against one
+/// group, written to `y` (row stride `n`, starting at column `col`).
+trait GroupKernel {
+    fn group<const M: usize>(
+        x: &QuantRows,
+        t0: usize,
+        k: usize,
+        w: (&[i16], &[f32]),
+        y: &mut [f32],
+        n: usize,
+        col: usize,
+    );
+}
+
+/// Every group against every [`MR`] activation rows (the last narrower), then the
+/// rows past the last whole group with the scalar kernel.
+#[inline(always)]
+fn grouped<K: GroupKernel>(x: &QuantRows, w: &Q8, g: &Groups, y: &mut [f32]) {
+    let (n, k, nb, width) = (w.n, w.k, w.k / BLOCK, g.width);
+    for (i, (wc, ws)) in g.codes.chunks_exact(width * k).zip(g.scales.chunks_exact(width * nb)).enumerate() {
+        let mut t0 = 0;
+        while t0 < x.t {
+            let m = MR.min(x.t - t0);
+            let col = i * width;
+            match m {
+                4 => K::group::<4>(x, t0, k, (wc, ws), y, n, col),
+                3 => K::group::<3>(x, t0, k, (wc, ws), y, n, col),
+                2 => K::group::<2>(x, t0, k, (wc, ws), y, n, col),
+                _ => K::group::<1>(x, t0, k, (wc, ws), y, n, col),
+            }
+            t0 += m;
+        }
+    }
+    for r in n / width * width..n {
+        for t0 in 0..x.t {
+            let [[v]] = Scalar::tile::<1, 1>(&Tile { x, w, t0, n0: r });
+            y[t0 * n + r] = v;
+        }
+    }
 }
 
 /// Where one tile reads and writes.
@@ -400,11 +494,59 @@ fn rmsnorm(isa: Isa, x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{tiles, QuantRows, Tile, TileKernel, BLOCK, Q8};
+    use super::{grouped, GroupKernel, Groups, QuantRows, BLOCK, Q8};
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn matmul(x: &[f32], t: usize, w: &Q8, y: &mut [f32]) {
-        tiles(&QuantRows::new(x, t, w.k), w, y, Avx2);
+    pub(super) unsafe fn matmul(x: &[f32], t: usize, w: &Q8, g: &Groups, y: &mut [f32]) {
+        grouped::<Avx2>(&QuantRows::new(x, t, w.k), w, g, y);
+    }
+
+    struct Avx2;
+
+    impl GroupKernel for Avx2 {
+        /// Eight rows a group: `madd` of the activation pair (broadcast) with a
+        /// group's pair of columns gives eight i32 sums (|sum| ≤ 2·32767·127, a
+        /// block's ≤ 32·32767·127 < 2³¹); each block's sums become f32 times the
+        /// eight rows' scales.
+        #[inline(always)]
+        fn group<const M: usize>(
+            x: &QuantRows,
+            t0: usize,
+            k: usize,
+            w: (&[i16], &[f32]),
+            y: &mut [f32],
+            n: usize,
+            col: usize,
+        ) {
+            let (wc, ws) = w;
+            // SAFETY: only reached through `matmul`, which requires AVX2 and FMA;
+            // loads stay inside `wc` (16 i16 a pair of columns), `ws` (8 scales a
+            // block), the activation rows t0..t0+M (two i16 at column 2p < k) and
+            // the output row slices (8 f32 at `col`).
+            unsafe {
+                let mut acc = [_mm256_setzero_ps(); M];
+                let rows: [*const i16; M] = std::array::from_fn(|i| x.codes.as_ptr().add((t0 + i) * k));
+                for b in 0..k / BLOCK {
+                    let mut sums = [_mm256_setzero_si256(); M];
+                    for p in 0..BLOCK / 2 {
+                        let pair = b * BLOCK / 2 + p;
+                        let wv = _mm256_loadu_si256(wc.as_ptr().add(pair * 16) as *const __m256i);
+                        for i in 0..M {
+                            let xp = _mm256_set1_epi32((rows[i].add(2 * pair) as *const i32).read_unaligned());
+                            sums[i] = _mm256_add_epi32(sums[i], _mm256_madd_epi16(xp, wv));
+                        }
+                    }
+                    let scale = _mm256_loadu_ps(ws.as_ptr().add(b * 8));
+                    for i in 0..M {
+                        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[i]), scale, acc[i]);
+                    }
+                }
+                for (i, a) in acc.iter().enumerate() {
+                    let out = _mm256_mul_ps(*a, _mm256_set1_ps(x.scales[t0 + i]));
+                    _mm256_storeu_ps(y.as_mut_ptr().add((t0 + i) * n + col), out);
+                }
+            }
+        }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -429,129 +571,57 @@ mod avx2 {
     pub(super) unsafe fn rmsnorm(x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
         crate::cpu::rmsnorm(x, weight, eps)
     }
-
-    struct Avx2;
-
-    impl TileKernel for Avx2 {
-        /// A block of 32 is two 256-bit registers of i16 on each side: the weights
-        /// widened from bytes once for the tile's rows, `madd` multiplying pairs of
-        /// i16 into i32 (|pair| ≤ 2·32767·127 < 2³¹, a block's sum ≤ 32·32767·127).
-        #[inline(always)]
-        #[allow(clippy::needless_range_loop)] // i and j index several arrays at once
-        fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M] {
-            // SAFETY: only reached through `matmul`, which requires AVX2 and FMA;
-            // rows t0+i < t, n0+j < n and blocks b < nb keep each load inside the
-            // codes (32 i8 weights, 32 i16 activations).
-            unsafe {
-                let (k, nb) = (at.w.k, at.w.k / BLOCK);
-                let mut acc = [[_mm256_setzero_ps(); N]; M];
-                let xp = at.x.codes.as_ptr();
-                let wp = at.w.codes.as_ptr();
-                for b in 0..nb {
-                    let mut w = [[_mm256_setzero_si256(); 2]; N];
-                    let mut ws = [_mm256_setzero_ps(); N];
-                    for j in 0..N {
-                        let r = at.n0 + j;
-                        let p = wp.add(r * k + b * BLOCK);
-                        w[j][0] = _mm256_cvtepi8_epi16(_mm_loadu_si128(p as *const __m128i));
-                        w[j][1] = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(16) as *const __m128i));
-                        ws[j] = _mm256_set1_ps(*at.w.scales.get_unchecked(r * nb + b));
-                    }
-                    for i in 0..M {
-                        let p = xp.add((at.t0 + i) * k + b * BLOCK);
-                        let x0 = _mm256_loadu_si256(p as *const __m256i);
-                        let x1 = _mm256_loadu_si256(p.add(16) as *const __m256i);
-                        for j in 0..N {
-                            let s = _mm256_add_epi32(_mm256_madd_epi16(x0, w[j][0]), _mm256_madd_epi16(x1, w[j][1]));
-                            acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), ws[j], acc[i][j]);
-                        }
-                    }
-                }
-                let mut out = [[0f32; N]; M];
-                for i in 0..M {
-                    let xs = *at.x.scales.get_unchecked(at.t0 + i);
-                    for j in 0..N {
-                        out[i][j] = hsum(acc[i][j]) * xs;
-                    }
-                }
-                out
-            }
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn hsum(v: __m256) -> f32 {
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-        _mm_cvtss_f32(s)
-    }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
     use std::arch::wasm32::*;
 
-    use super::{Tile, TileKernel, BLOCK};
+    use super::{GroupKernel, QuantRows, BLOCK};
 
     pub(super) struct Simd128;
 
-    impl TileKernel for Simd128 {
-        /// Weight bytes widened to i16, then `i32x4.dot_i16x8_s` with the i16
-        /// activations: pairs of products summed into i32 lanes, exact. One weight
-        /// row at a time (its block in four registers, the M rows' sums in four
-        /// more): wasm engines have sixteen vector registers on x86, and a wider
-        /// tile spills.
+    impl GroupKernel for Simd128 {
+        /// Four rows a group: `i32x4.dot_i16x8_s` of the activation pair (splat)
+        /// with a group's pair of columns gives four i32 sums; each block's sums
+        /// become f32 times the four rows' scales.
         #[inline(always)]
-        #[allow(clippy::needless_range_loop)] // j indexes the weight rows and the output
-        fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M] {
-            let (k, nb) = (at.w.k, at.w.k / BLOCK);
-            let mut out = [[0f32; N]; M];
-            for j in 0..N {
-                let r = at.n0 + j;
-                let wrow = &at.w.codes[r * k..][..k];
-                let wscale = &at.w.scales[r * nb..][..nb];
-                let mut acc = [f32x4_splat(0.0); M];
-                for b in 0..nb {
-                    let w = widen(&wrow[b * BLOCK..][..BLOCK]);
-                    let ws = f32x4_splat(wscale[b]);
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let x = load(&at.x.codes[(at.t0 + i) * k + b * BLOCK..][..BLOCK]);
-                        let s = i32x4_add(
-                            i32x4_add(i32x4_dot_i16x8(x[0], w[0]), i32x4_dot_i16x8(x[1], w[1])),
-                            i32x4_add(i32x4_dot_i16x8(x[2], w[2]), i32x4_dot_i16x8(x[3], w[3])),
-                        );
-                        *a = f32x4_add(*a, f32x4_mul(f32x4_convert_i32x4(s), ws));
+        fn group<const M: usize>(
+            x: &QuantRows,
+            t0: usize,
+            k: usize,
+            w: (&[i16], &[f32]),
+            y: &mut [f32],
+            n: usize,
+            col: usize,
+        ) {
+            let (wc, ws) = w;
+            let mut acc = [f32x4_splat(0.0); M];
+            let rows: [&[i16]; M] = std::array::from_fn(|i| &x.codes[(t0 + i) * k..][..k]);
+            for b in 0..k / BLOCK {
+                let mut sums = [i32x4_splat(0); M];
+                for p in 0..BLOCK / 2 {
+                    let pair = b * BLOCK / 2 + p;
+                    // SAFETY: 8 i16 (16 bytes) of `wc` at pair · 8 < width · k.
+                    let wv = unsafe { v128_load(wc.as_ptr().add(pair * 8) as *const v128) };
+                    for (s, row) in sums.iter_mut().zip(&rows) {
+                        // SAFETY: two i16 (4 bytes) at column 2·pair < k.
+                        let xp = unsafe { v128_load32_splat(row.as_ptr().add(2 * pair) as *const u32) };
+                        *s = i32x4_add(*s, i32x4_dot_i16x8(xp, wv));
                     }
                 }
-                for (i, a) in acc.iter().enumerate() {
-                    out[i][j] = ((f32x4_extract_lane::<0>(*a) + f32x4_extract_lane::<1>(*a))
-                        + (f32x4_extract_lane::<2>(*a) + f32x4_extract_lane::<3>(*a)))
-                        * at.x.scales[at.t0 + i];
+                // SAFETY: 4 scales at b · 4 < width · k/32.
+                let scale = unsafe { v128_load(ws.as_ptr().add(b * 4) as *const v128) };
+                for (a, s) in acc.iter_mut().zip(&sums) {
+                    *a = f32x4_add(*a, f32x4_mul(f32x4_convert_i32x4(*s), scale));
                 }
             }
-            out
+            for (i, a) in acc.iter().enumerate() {
+                let out = &mut y[(t0 + i) * n + col..][..4];
+                // SAFETY: `out` is 4 f32.
+                unsafe { v128_store(out.as_mut_ptr() as *mut v128, f32x4_mul(*a, f32x4_splat(x.scales[t0 + i]))) };
+            }
         }
-    }
-
-    /// 32 activation codes as four i16x8 vectors.
-    #[inline(always)]
-    fn load(x: &[i16]) -> [v128; 4] {
-        // SAFETY: `x` holds 32 i16; unaligned 16-byte loads are allowed in wasm.
-        unsafe { [0, 8, 16, 24].map(|o| v128_load(x.as_ptr().add(o) as *const v128)) }
-    }
-
-    /// 32 weight codes as four i16x8 vectors.
-    #[inline(always)]
-    fn widen(b: &[i8]) -> [v128; 4] {
-        // SAFETY: `b` holds 32 bytes; unaligned 16-byte loads are allowed in wasm.
-        let (lo, hi) = unsafe { (v128_load(b.as_ptr() as *const v128), v128_load(b.as_ptr().add(16) as *const v128)) };
-        [
-            i16x8_extend_low_i8x16(lo),
-            i16x8_extend_high_i8x16(lo),
-            i16x8_extend_low_i8x16(hi),
-            i16x8_extend_high_i8x16(hi),
-        ]
     }
 }
 
@@ -596,11 +666,11 @@ impl FastModel {
             .iter()
             .map(|l| FastLayer {
                 attn_norm: l.attn_norm.clone(),
-                qkv: Weights::new(&[&l.wq, &l.wk, &l.wv]),
-                wo: Weights::new(&[&l.wo]),
+                qkv: Weights::new(&[&l.wq, &l.wk, &l.wv], isa),
+                wo: Weights::new(&[&l.wo], isa),
                 mlp_norm: l.mlp_norm.clone(),
-                gate_up: Weights::new(&[&l.w_gate, &l.w_up]),
-                w_down: Weights::new(&[&l.w_down]),
+                gate_up: Weights::new(&[&l.w_gate, &l.w_up], isa),
+                w_down: Weights::new(&[&l.w_down], isa),
             })
             .collect();
         let half = c.head_dim() / 2;
@@ -620,7 +690,7 @@ impl FastModel {
             embeddings: w.tok_embeddings.clone(),
             layers,
             norm: w.norm.clone(),
-            output: Weights::new(&[&w.output]),
+            output: Weights::new(&[&w.output], isa),
             rope_cos,
             rope_sin,
         }
