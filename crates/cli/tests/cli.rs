@@ -197,15 +197,35 @@ fn bad_input_gets_a_clear_message() {
 }
 
 #[test]
-fn bench_prints_both_backends_and_counters() {
+fn bench_prints_every_backend_and_the_gpu_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    // Table rows: the backend, then figures.
+    let row = |out: &str, backend: &str| {
+        let is_row = |l: &&str| {
+            let mut w = l.split_whitespace();
+            w.next() == Some(backend) && w.next().is_some_and(|v| v.parse::<f64>().is_ok())
+        };
+        out.lines().filter(is_row).count()
+    };
+    // Without the GPU: the fast CPU path and the reference, for both cases, and JSON.
+    let json = dir.path().join("bench.json");
+    let (ok, out, err) =
+        unmask(&["bench", "--reps", "1", "--steps", "2", "--no-gpu", "--json-out", json.to_str().unwrap()], &m, &t);
+    assert!(ok, "{err}");
+    assert!(out.contains("fast path with the") && row(&out, "cpu") == 2 && row(&out, "cpu-ref") == 2, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["results"].as_array().unwrap().len(), 4, "{report}");
+    assert!(report["results"].as_array().unwrap().iter().all(|r| r["forward_ms"].as_f64().unwrap() > 0.0));
+    // Absurd counts are refused before anything runs.
+    let (ok, _, err) = unmask(&["bench", "--reps", "100000"], &m, &t);
+    assert!(!ok && err.contains("--reps"), "{err}");
     if !gpu_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (m, t) = setup(dir.path());
     let (ok, out, err) = unmask(&["bench", "--reps", "1", "--steps", "4"], &m, &t);
     assert!(ok, "{err}");
-    assert!(out.contains("adapter:") && out.contains(" gpu ") && out.contains(" cpu "), "{out}");
+    assert!(out.contains("adapter:") && row(&out, "gpu") == 2 && out.contains("dispatches"), "{out}");
 }
 
 /// Inputs from the probe that used to crash, hang or answer wrongly with success.
