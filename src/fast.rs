@@ -75,7 +75,7 @@ impl Isa {
     fn group_width(self) -> Option<usize> {
         match self {
             Isa::Scalar => None,
-            Isa::Avx2 => Some(8),
+            Isa::Avx2 => Some(16),
             Isa::Simd128 => Some(4),
         }
     }
@@ -504,10 +504,10 @@ mod avx2 {
     struct Avx2;
 
     impl GroupKernel for Avx2 {
-        /// Eight rows a group: `madd` of the activation pair (broadcast) with a
-        /// group's pair of columns gives eight i32 sums (|sum| ≤ 2·32767·127, a
-        /// block's ≤ 32·32767·127 < 2³¹); each block's sums become f32 times the
-        /// eight rows' scales.
+        /// Sixteen rows a group, two registers of eight: `madd` of the activation
+        /// pair (broadcast) with a group's pair of columns gives sixteen i32 sums
+        /// (|sum| ≤ 2·32767·127, a block's ≤ 32·32767·127 < 2³¹); each block's sums
+        /// become f32 times the rows' scales.
         #[inline(always)]
         fn group<const M: usize>(
             x: &QuantRows,
@@ -520,30 +520,37 @@ mod avx2 {
         ) {
             let (wc, ws) = w;
             // SAFETY: only reached through `matmul`, which requires AVX2 and FMA;
-            // loads stay inside `wc` (16 i16 a pair of columns), `ws` (8 scales a
+            // loads stay inside `wc` (32 i16 a pair of columns), `ws` (16 scales a
             // block), the activation rows t0..t0+M (two i16 at column 2p < k) and
-            // the output row slices (8 f32 at `col`).
+            // the output row slices (16 f32 at `col`).
             unsafe {
-                let mut acc = [_mm256_setzero_ps(); M];
+                let mut acc = [[_mm256_setzero_ps(); 2]; M];
                 let rows: [*const i16; M] = std::array::from_fn(|i| x.codes.as_ptr().add((t0 + i) * k));
                 for b in 0..k / BLOCK {
-                    let mut sums = [_mm256_setzero_si256(); M];
+                    let mut sums = [[_mm256_setzero_si256(); 2]; M];
                     for p in 0..BLOCK / 2 {
                         let pair = b * BLOCK / 2 + p;
-                        let wv = _mm256_loadu_si256(wc.as_ptr().add(pair * 16) as *const __m256i);
+                        let w0 = _mm256_loadu_si256(wc.as_ptr().add(pair * 32) as *const __m256i);
+                        let w1 = _mm256_loadu_si256(wc.as_ptr().add(pair * 32 + 16) as *const __m256i);
                         for i in 0..M {
                             let xp = _mm256_set1_epi32((rows[i].add(2 * pair) as *const i32).read_unaligned());
-                            sums[i] = _mm256_add_epi32(sums[i], _mm256_madd_epi16(xp, wv));
+                            sums[i][0] = _mm256_add_epi32(sums[i][0], _mm256_madd_epi16(xp, w0));
+                            sums[i][1] = _mm256_add_epi32(sums[i][1], _mm256_madd_epi16(xp, w1));
                         }
                     }
-                    let scale = _mm256_loadu_ps(ws.as_ptr().add(b * 8));
+                    let scale =
+                        [_mm256_loadu_ps(ws.as_ptr().add(b * 16)), _mm256_loadu_ps(ws.as_ptr().add(b * 16 + 8))];
                     for i in 0..M {
-                        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[i]), scale, acc[i]);
+                        for h in 0..2 {
+                            acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[i][h]), scale[h], acc[i][h]);
+                        }
                     }
                 }
                 for (i, a) in acc.iter().enumerate() {
-                    let out = _mm256_mul_ps(*a, _mm256_set1_ps(x.scales[t0 + i]));
-                    _mm256_storeu_ps(y.as_mut_ptr().add((t0 + i) * n + col), out);
+                    let xs = _mm256_set1_ps(x.scales[t0 + i]);
+                    let out = y.as_mut_ptr().add((t0 + i) * n + col);
+                    _mm256_storeu_ps(out, _mm256_mul_ps(a[0], xs));
+                    _mm256_storeu_ps(out.add(8), _mm256_mul_ps(a[1], xs));
                 }
             }
         }
