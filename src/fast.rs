@@ -241,18 +241,21 @@ impl Groups {
     }
 }
 
-/// One SIMD kernel over [`Groups`]: rows t0..t0+M of the activations against one
-/// group, written to `y` (row stride `n`, starting at column `col`).
+/// Where one group call reads and writes: activation rows t0.. (k columns) against
+/// one group's codes and scales, into `y` with row stride `n` from column `col`.
+struct GroupAt<'a> {
+    x: &'a QuantRows,
+    t0: usize,
+    k: usize,
+    wc: &'a [i16],
+    ws: &'a [f32],
+    n: usize,
+    col: usize,
+}
+
+/// One SIMD kernel over [`Groups`]: rows t0..t0+M of the activations against one group.
 trait GroupKernel {
-    fn group<const M: usize>(
-        x: &QuantRows,
-        t0: usize,
-        k: usize,
-        w: (&[i16], &[f32]),
-        y: &mut [f32],
-        n: usize,
-        col: usize,
-    );
+    fn group<const M: usize>(at: &GroupAt, y: &mut [f32]);
 }
 
 /// Every group against every [`MR`] activation rows (the last narrower), then the
@@ -264,12 +267,12 @@ fn grouped<K: GroupKernel>(x: &QuantRows, w: &Q8, g: &Groups, y: &mut [f32]) {
         let mut t0 = 0;
         while t0 < x.t {
             let m = MR.min(x.t - t0);
-            let col = i * width;
+            let at = GroupAt { x, t0, k, wc, ws, n, col: i * width };
             match m {
-                4 => K::group::<4>(x, t0, k, (wc, ws), y, n, col),
-                3 => K::group::<3>(x, t0, k, (wc, ws), y, n, col),
-                2 => K::group::<2>(x, t0, k, (wc, ws), y, n, col),
-                _ => K::group::<1>(x, t0, k, (wc, ws), y, n, col),
+                4 => K::group::<4>(&at, y),
+                3 => K::group::<3>(&at, y),
+                2 => K::group::<2>(&at, y),
+                _ => K::group::<1>(&at, y),
             }
             t0 += m;
         }
@@ -421,7 +424,8 @@ fn swiglu_into(gate: &[f32], up: &[f32], out: &mut Vec<f32>) {
 /// so a query's scores are sums of `q[c] · keyᵀ[c][..]` over c — whole rows of
 /// multiply-adds with no horizontal sums — and the softmax uses [`exp`].
 #[inline(always)]
-fn attention_rows(q: &[f32], k: &[f32], v: &[f32], t: usize, nh: usize, hd: usize, causal: bool) -> Vec<f32> {
+fn attention_rows(q: &[f32], k: &[f32], v: &[f32], t: usize, c: &ModelConfig) -> Vec<f32> {
+    let (nh, hd, causal) = (c.n_heads, c.head_dim(), c.causal);
     let d = nh * hd;
     let scale = 1.0 / (hd as f32).sqrt();
     let mut out = vec![0f32; t * d];
@@ -494,7 +498,7 @@ fn rmsnorm(isa: Isa, x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{grouped, GroupKernel, Groups, QuantRows, BLOCK, Q8};
+    use super::{grouped, GroupAt, GroupKernel, Groups, QuantRows, BLOCK, Q8};
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn matmul(x: &[f32], t: usize, w: &Q8, g: &Groups, y: &mut [f32]) {
@@ -509,16 +513,8 @@ mod avx2 {
         /// (|sum| ≤ 2·32767·127, a block's ≤ 32·32767·127 < 2³¹); each block's sums
         /// become f32 times the rows' scales.
         #[inline(always)]
-        fn group<const M: usize>(
-            x: &QuantRows,
-            t0: usize,
-            k: usize,
-            w: (&[i16], &[f32]),
-            y: &mut [f32],
-            n: usize,
-            col: usize,
-        ) {
-            let (wc, ws) = w;
+        fn group<const M: usize>(at: &GroupAt, y: &mut [f32]) {
+            let GroupAt { x, t0, k, wc, ws, n, col } = *at;
             // SAFETY: only reached through `matmul`, which requires AVX2 and FMA;
             // loads stay inside `wc` (32 i16 a pair of columns), `ws` (16 scales a
             // block), the activation rows t0..t0+M (two i16 at column 2p < k) and
@@ -557,16 +553,8 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn attention(
-        q: &[f32],
-        k: &[f32],
-        v: &[f32],
-        t: usize,
-        nh: usize,
-        hd: usize,
-        causal: bool,
-    ) -> Vec<f32> {
-        super::attention_rows(q, k, v, t, nh, hd, causal)
+    pub(super) unsafe fn attention(q: &[f32], k: &[f32], v: &[f32], t: usize, c: &crate::ModelConfig) -> Vec<f32> {
+        super::attention_rows(q, k, v, t, c)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -584,7 +572,7 @@ mod avx2 {
 mod simd128 {
     use std::arch::wasm32::*;
 
-    use super::{GroupKernel, QuantRows, BLOCK};
+    use super::{GroupAt, GroupKernel, BLOCK};
 
     pub(super) struct Simd128;
 
@@ -593,16 +581,8 @@ mod simd128 {
         /// with a group's pair of columns gives four i32 sums; each block's sums
         /// become f32 times the four rows' scales.
         #[inline(always)]
-        fn group<const M: usize>(
-            x: &QuantRows,
-            t0: usize,
-            k: usize,
-            w: (&[i16], &[f32]),
-            y: &mut [f32],
-            n: usize,
-            col: usize,
-        ) {
-            let (wc, ws) = w;
+        fn group<const M: usize>(at: &GroupAt, y: &mut [f32]) {
+            let GroupAt { x, t0, k, wc, ws, n, col } = *at;
             let mut acc = [f32x4_splat(0.0); M];
             let rows: [&[i16]; M] = std::array::from_fn(|i| &x.codes[(t0 + i) * k..][..k]);
             for b in 0..k / BLOCK {
@@ -713,9 +693,9 @@ impl FastModel {
         #[cfg(target_arch = "x86_64")]
         if self.isa == Isa::Avx2 {
             // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
-            return unsafe { avx2::attention(q, k, v, t, c.n_heads, c.head_dim(), c.causal) };
+            return unsafe { avx2::attention(q, k, v, t, c) };
         }
-        attention_rows(q, k, v, t, c.n_heads, c.head_dim(), c.causal)
+        attention_rows(q, k, v, t, c)
     }
 
     /// Rotary embedding in place on x (T, H·hd) from the tables.

@@ -17,13 +17,17 @@ export async function loadModel(cpuOnly = false) {
 }
 
 /**
- * Runs `reps` timed rounds after one warm-up round. `extra` adds contestants
+ * Runs `reps` timed rounds after a warm-up: each contestant runs each case for
+ * `warmS` seconds (at least twice) first, since V8 swaps in optimized wasm only
+ * after a function has run for a while (with a single warm-up round another
+ * runtime's first case came out several times too slow). `extra` adds contestants
  * `{name, time(caseIndex) → Promise<ms>}` (another runtime on the same tokens).
  * Resolves to {about, repetitions, cases: [{case, positions, ms: {name: median},
  * max_abs_diff: {cpu, webgpu}, webgpu_dispatches}]}.
  */
-export async function runBench(model, { reps = 10, reference = false, extra = [], onProgress = () => {} } = {}) {
+export async function runBench(model, { reps = 10, reference = false, extra = [], warmS = 1, onProgress = () => {} } = {}) {
   if (!(reps >= 1 && reps <= 200)) throw new Error("repetitions must be 1 to 200");
+  if (!(warmS >= 0 && warmS <= 60)) throw new Error("warm-up must be 0 to 60 seconds");
   const about = JSON.parse(model.about());
   const contestants = [];
   if (about.webgpu_adapter) contestants.push({ name: "unmask webgpu", time: (i) => model.time_webgpu(i) });
@@ -35,11 +39,18 @@ export async function runBench(model, { reps = 10, reference = false, extra = []
   for (let i = 0; i < names.length; i++) {
     onProgress(`${names[i]}: checking against the reference`);
     const diff = JSON.parse(await model.check(i));
+    for (const c of contestants) {
+      onProgress(`${names[i]}: warming up ${c.name}`);
+      const t0 = performance.now();
+      for (let k = 0; k < 2 || performance.now() - t0 < warmS * 1000; k++) {
+        await c.time(i);
+        await tick();
+      }
+    }
     const times = Object.fromEntries(contestants.map((c) => [c.name, []]));
-    for (let r = 0; r <= reps; r++) {
+    for (let r = 1; r <= reps; r++) {
       for (const c of contestants) {
-        const ms = await c.time(i);
-        if (r > 0) times[c.name].push(ms); // round 0 warms up
+        times[c.name].push(await c.time(i));
         await tick();
       }
       onProgress(`${names[i]}: ${r} of ${reps}`);
@@ -52,5 +63,5 @@ export async function runBench(model, { reps = 10, reference = false, extra = []
       webgpu_dispatches: about.webgpu_adapter ? await model.webgpu_dispatches(i) : null,
     });
   }
-  return { about: { ...about, user_agent: navigator.userAgent }, repetitions: reps, cases };
+  return { about: { ...about, user_agent: navigator.userAgent }, repetitions: reps, warm_up_s: warmS, cases };
 }
