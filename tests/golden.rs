@@ -1,5 +1,6 @@
 //! Golden test: the committed model, fixed seed, greedy — its output is pinned in
-//! tests/golden/expected.json, and the GPU and the CPU must both produce it.
+//! tests/golden/expected.json, and the GPU, the CPU reference and the fast CPU path
+//! (every kernel this machine has) must all produce it.
 //! After retraining, refresh the file with `UNMASK_BLESS=1 cargo test --test golden`.
 
 mod common;
@@ -51,6 +52,18 @@ fn committed_model_output_is_pinned_on_cpu_and_gpu() {
     }
     let expected: BTreeMap<String, String> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(got, expected, "CPU output of the committed model changed");
+    for isa in unmask::fast::Isa::available() {
+        let fast = unmask::fast::FastModel::with_isa(&w, isa);
+        for (name, prompt) in cases(&tb) {
+            let g = generate_cpu(&fast, &prompt.tokens, &p, false, |_| true).unwrap();
+            assert_eq!(
+                answer(&tok, &prompt, &g.tokens),
+                expected[&name],
+                "fast CPU ({}) output for `{name}`",
+                isa.name()
+            );
+        }
+    }
     let Some(ctx) = gpu() else { return };
     let gpu = GpuModel::new(ctx, &w).unwrap();
     for (name, prompt) in cases(&tb) {
