@@ -5,7 +5,8 @@
 # and fits its warm-up + cosine to MINUTES of wall clock, checkpointing every 100
 # steps. What a segment trains on, and why, is in the README's campaign log.
 # Usage: scripts/campaign.sh [minutes]   (default 95; env: LR, EXTRA_TRAIN_ARGS, and
-# FROM=runs/v2/seg-K to branch a new segment from an earlier one than the newest)
+# FROM=runs/v2/seg-K (or a model file) to branch a new segment from an earlier one
+# than the newest, MIX to replace the data mix flags below)
 # Afterwards: scripts/finish_training.sh runs/v2/seg-N /tmp/candidate, then evaluate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,8 @@ unfinished() {
   python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if m["step"] < m["total_steps"] else 1)' "$1"
 }
 RESUME=()
-if [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.json" ] && unfinished "runs/v2/seg-$last/ckpt.json"; then
+# (FROM branches a new segment even then.)
+if [ -z "${FROM:-}" ] && [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.json" ] && unfinished "runs/v2/seg-$last/ckpt.json"; then
   from="runs/v2/seg-$last"
   next=$last
   RESUME=(--resume --extra-steps 0)
@@ -63,7 +65,10 @@ export RAYON_NUM_THREADS=1
 # 97.5/95.9 against the shipped 99.2/96.8). Since regulated verse keeps whole poems
 # in shape at decoding time, segment 7 (from segment 5) goes back to recall: 40%
 # couplets, 25% whole poems, anthologies 3x (README, campaign log).
+# Segments 7-8 recited more with each step; segment 9 branches from the shipped model
+# with MIX="--anthology-boost 1 --couplet-share 0.5 --poem-share 0.2": recall from the
+# couplet batches, without weighting the anthologies' whole poems up.
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
-  --anthology-boost 3 --couplet-share 0.4 --poem-share 0.25 --line-mask 0.5 \
+  ${MIX:---anthology-boost 3 --couplet-share 0.4 --poem-share 0.25} --line-mask 0.5 \
   --eval-every 250 --ckpt-every 100 ${EXTRA_TRAIN_ARGS:-} 2>&1 | tee $LOGMODE "$RUN.log" > /dev/null
