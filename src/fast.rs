@@ -203,7 +203,7 @@ fn matmul_q8(x: &[f32], t: usize, w: &Q8, isa: Isa) -> Vec<f32> {
         (Isa::Avx2, Some(g)) => unsafe { avx2::matmul(x, t, w, g, &mut y) },
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         (Isa::Simd128, Some(g)) => grouped::<simd128::Simd128>(&QuantRows::new(x, t, w.k), w, g, &mut y),
-        _ => tiles(&QuantRows::new(x, t, w.k), w, &mut y, Scalar),
+        _ => tiles(&QuantRows::new(x, t, w.k), w, &mut y),
     }
     y
 }
@@ -279,7 +279,7 @@ fn grouped<K: GroupKernel>(x: &QuantRows, w: &Q8, g: &Groups, y: &mut [f32]) {
     }
     for r in n / width * width..n {
         for t0 in 0..x.t {
-            let [[v]] = Scalar::tile::<1, 1>(&Tile { x, w, t0, n0: r });
+            let [[v]] = tile::<1, 1>(&Tile { x, w, t0, n0: r });
             y[t0 * n + r] = v;
         }
     }
@@ -293,15 +293,12 @@ struct Tile<'a> {
     n0: usize,
 }
 
-/// Calls `kernel` on every tile: for each pair of weight rows (the last may be
+/// The scalar kernel on every tile: for each pair of weight rows (the last may be
 /// one), every group of [`MR`] activation rows (the last may be narrower). The
 /// weight rows stay in L1 while the activations (a few KB) are swept, so each
-/// weight byte comes from memory once a product. `kernel` is generic over the
-/// tile's shape, so each shape is its own unrolled code; a kernel with
-/// `#[inline(always)]` called from a `#[target_feature]` function is compiled
-/// with that feature.
-#[inline(always)]
-fn tiles<K: TileKernel>(x: &QuantRows, w: &Q8, y: &mut [f32], _kernel: K) {
+/// weight byte comes from memory once a product. The tile function is generic over
+/// the tile's shape, so each shape is its own unrolled code.
+fn tiles(x: &QuantRows, w: &Q8, y: &mut [f32]) {
     const _: () = assert!(MR == 4 && NR == 2, "the match below has a tile for each shape up to 4 × 2");
     let mut n0 = 0;
     while n0 < w.n {
@@ -311,14 +308,14 @@ fn tiles<K: TileKernel>(x: &QuantRows, w: &Q8, y: &mut [f32], _kernel: K) {
             let mr = MR.min(x.t - t0);
             let at = Tile { x, w, t0, n0 };
             match (mr, nr) {
-                (4, 2) => store(y, w.n, t0, n0, K::tile::<4, 2>(&at)),
-                (3, 2) => store(y, w.n, t0, n0, K::tile::<3, 2>(&at)),
-                (2, 2) => store(y, w.n, t0, n0, K::tile::<2, 2>(&at)),
-                (1, 2) => store(y, w.n, t0, n0, K::tile::<1, 2>(&at)),
-                (4, _) => store(y, w.n, t0, n0, K::tile::<4, 1>(&at)),
-                (3, _) => store(y, w.n, t0, n0, K::tile::<3, 1>(&at)),
-                (2, _) => store(y, w.n, t0, n0, K::tile::<2, 1>(&at)),
-                _ => store(y, w.n, t0, n0, K::tile::<1, 1>(&at)),
+                (4, 2) => store(y, w.n, t0, n0, tile::<4, 2>(&at)),
+                (3, 2) => store(y, w.n, t0, n0, tile::<3, 2>(&at)),
+                (2, 2) => store(y, w.n, t0, n0, tile::<2, 2>(&at)),
+                (1, 2) => store(y, w.n, t0, n0, tile::<1, 2>(&at)),
+                (4, _) => store(y, w.n, t0, n0, tile::<4, 1>(&at)),
+                (3, _) => store(y, w.n, t0, n0, tile::<3, 1>(&at)),
+                (2, _) => store(y, w.n, t0, n0, tile::<2, 1>(&at)),
+                _ => store(y, w.n, t0, n0, tile::<1, 1>(&at)),
             }
             t0 += mr;
         }
@@ -333,35 +330,26 @@ fn store<const M: usize, const N: usize>(y: &mut [f32], n: usize, t0: usize, n0:
     }
 }
 
-/// One tile's dot products: M activation rows × N weight rows.
-trait TileKernel {
-    fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M];
-}
-
-/// The tile in plain integers (the portable kernel, and what the others must equal).
-struct Scalar;
-
-impl TileKernel for Scalar {
-    #[inline(always)]
-    fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M] {
-        let (k, nb) = (at.w.k, at.w.k / BLOCK);
-        let mut acc = [[0f32; N]; M];
-        for b in 0..nb {
-            for (i, acc_row) in acc.iter_mut().enumerate() {
-                let xq = &at.x.codes[(at.t0 + i) * k + b * BLOCK..][..BLOCK];
-                for (j, a) in acc_row.iter_mut().enumerate() {
-                    let wr = at.n0 + j;
-                    let wq = &at.w.codes[wr * k + b * BLOCK..][..BLOCK];
-                    let dot: i32 = xq.iter().zip(wq).map(|(&p, &q)| p as i32 * q as i32).sum();
-                    *a += dot as f32 * at.w.scales[wr * nb + b];
-                }
+/// One tile's dot products, M activation rows × N weight rows, in plain integers
+/// (the portable kernel, and what the SIMD ones must equal).
+fn tile<const M: usize, const N: usize>(at: &Tile) -> [[f32; N]; M] {
+    let (k, nb) = (at.w.k, at.w.k / BLOCK);
+    let mut acc = [[0f32; N]; M];
+    for b in 0..nb {
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            let xq = &at.x.codes[(at.t0 + i) * k + b * BLOCK..][..BLOCK];
+            for (j, a) in acc_row.iter_mut().enumerate() {
+                let wr = at.n0 + j;
+                let wq = &at.w.codes[wr * k + b * BLOCK..][..BLOCK];
+                let dot: i32 = xq.iter().zip(wq).map(|(&p, &q)| p as i32 * q as i32).sum();
+                *a += dot as f32 * at.w.scales[wr * nb + b];
             }
         }
-        for (i, row) in acc.iter_mut().enumerate() {
-            row.iter_mut().for_each(|a| *a *= at.x.scales[at.t0 + i]);
-        }
-        acc
     }
+    for (i, row) in acc.iter_mut().enumerate() {
+        row.iter_mut().for_each(|a| *a *= at.x.scales[at.t0 + i]);
+    }
+    acc
 }
 
 /// `e^x` from arithmetic alone, so loops over it vectorize: `x = n·ln2 + r` with

@@ -76,7 +76,6 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
     };
     let fast = FastModel::new(&w);
-    let reference = (!a.no_reference).then(|| CpuModel::new(&w));
     if let Some(g) = &gpu {
         println!("adapter: {}", g.context().adapter_name());
     }
@@ -88,9 +87,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
         w.layers[0].wq.format(),
         a.reps
     );
+    let reference = (!a.no_reference).then(|| CpuModel::new(&w));
     if let Some(dir) = &a.dump {
         std::fs::create_dir_all(dir)?;
-        let cpu = CpuModel::new(&w);
+        let fresh;
+        let cpu = match &reference {
+            Some(r) => r,
+            None => {
+                fresh = CpuModel::new(&w);
+                &fresh
+            }
+        };
         for ((name, prompt), file) in cases.iter().zip(["couplet", "poem"]) {
             let logits = cpu.forward(&prompt.tokens);
             let rows: Vec<&[f32]> = logits.chunks(w.config.vocab_size).collect();
