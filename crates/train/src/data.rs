@@ -20,7 +20,10 @@ pub struct Doc {
 }
 
 pub struct Dataset {
-    docs: Vec<Doc>,
+    docs: std::sync::Arc<Vec<Doc>>,
+    /// Each text's sampling weight before any anthology boost, and whether it is in
+    /// an anthology (for [`Dataset::boosted`]).
+    base: std::sync::Arc<Vec<(f64, bool)>>,
     /// Cumulative sampling weights for binary search.
     cum: Vec<f64>,
     /// Ids of the line-ending punctuation (`corpus::LINE_END`).
@@ -48,8 +51,7 @@ impl Dataset {
     pub fn load(path: &std::path::Path, tok: &PoemTokenizer, part: Part) -> Result<Dataset> {
         let s = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
         let mut docs = Vec::new();
-        let mut cum = Vec::new();
-        let mut total = 0.0;
+        let mut base = Vec::new();
         // Direct table: tok.char_id runs the whole normalizer per call (far too slow
         // for 20M characters), and texts are already normalised.
         let table: std::collections::HashMap<char, u32> = (3..tok.vocab_size() as u32)
@@ -63,18 +65,14 @@ impl Dataset {
             .collect();
         for line in s.lines() {
             let t: Text = serde_json::from_str(line)?;
-            let weight = match part {
-                Part::Train { anthology_boost } if !t.heldout => {
-                    if t.anthology {
-                        t.weight * anthology_boost
-                    } else {
-                        t.weight
-                    }
-                }
-                Part::Heldout if t.heldout => t.weight,
-                Part::Anthology if t.anthology => t.weight,
-                _ => continue,
+            let keep = match part {
+                Part::Train { .. } => !t.heldout,
+                Part::Heldout => t.heldout,
+                Part::Anthology => t.anthology,
             };
+            if !keep {
+                continue;
+            }
             let mut ids = Vec::new();
             let mut line_starts = Vec::new();
             for l in split_lines(&t.text) {
@@ -82,12 +80,38 @@ impl Dataset {
                 // Characters are tokens; one outside the vocabulary becomes [UNK].
                 ids.extend(l.chars().map(|c| table.get(&c).copied().unwrap_or(unmask::tokenizer::UNK_ID)));
             }
-            total += weight;
-            cum.push(total);
+            base.push((t.weight, t.anthology));
             docs.push(Doc { ids, line_starts });
         }
         let line_ends = crate::corpus::LINE_END.iter().filter_map(|c| table.get(c).copied()).collect();
-        Ok(Dataset { docs, cum, line_ends })
+        let boost = match part {
+            Part::Train { anthology_boost } => anthology_boost,
+            Part::Heldout | Part::Anthology => 1.0,
+        };
+        Ok(Dataset::new(docs, base, line_ends, boost))
+    }
+
+    /// Texts with their base weights and anthology flags, sampled with the anthology
+    /// texts weighted up by `anthology_boost`.
+    fn new(docs: Vec<Doc>, base: Vec<(f64, bool)>, line_ends: Vec<u32>, anthology_boost: f64) -> Dataset {
+        let set =
+            Dataset { docs: std::sync::Arc::new(docs), base: std::sync::Arc::new(base), cum: Vec::new(), line_ends };
+        set.boosted(anthology_boost)
+    }
+
+    /// The same texts (shared, not copied) with the anthology texts' sampling weights
+    /// multiplied by `anthology_boost` instead.
+    pub fn boosted(&self, anthology_boost: f64) -> Dataset {
+        let mut total = 0.0;
+        let cum = self
+            .base
+            .iter()
+            .map(|&(w, anthology)| {
+                total += if anthology { w * anthology_boost } else { w };
+                total
+            })
+            .collect();
+        Dataset { docs: self.docs.clone(), base: self.base.clone(), cum, line_ends: self.line_ends.clone() }
     }
 
     pub fn len(&self) -> usize {
@@ -279,7 +303,7 @@ mod tests {
     /// ones); the rest is prompt.
     #[test]
     fn response_spans_mask_whole_lines_only() -> Result<()> {
-        let ds = Dataset { docs: vec![], cum: vec![], line_ends: vec![3, 4] };
+        let ds = Dataset::new(vec![], vec![], vec![3, 4], 1.0);
         let seq: Vec<u32> = vec![10, 11, 12, 3, 13, 14, 15, 4, 16, 17, 4, PAD_ID, PAD_ID];
         let seqs = vec![seq.clone(); 400];
         let mut rng = Rng::new(5);
@@ -316,11 +340,12 @@ mod tests {
     fn windows_hold_what_their_kind_says() {
         // Four lines of 2 characters + punctuation: ids 10.., ends 3 (，) and 4 (。).
         let ids = vec![10, 11, 3, 12, 13, 4, 14, 15, 3, 16, 17, 4];
-        let ds = Dataset {
-            docs: vec![Doc { ids: ids.clone(), line_starts: vec![0, 3, 6, 9] }],
-            cum: vec![1.0],
-            line_ends: vec![3, 4],
-        };
+        let ds = Dataset::new(
+            vec![Doc { ids: ids.clone(), line_starts: vec![0, 3, 6, 9] }],
+            vec![(1.0, false)],
+            vec![3, 4],
+            1.0,
+        );
         let mut rng = Rng::new(9);
         let pad = |v: &[u32]| {
             let mut v = v.to_vec();
@@ -333,6 +358,23 @@ mod tests {
             assert!(c == pad(&ids[0..6]) || c == pad(&ids[6..12]), "{c:?}");
         }
         assert_eq!(ds.lines_of(&pad(&ids[0..6])), vec![0..2, 3..5]);
+    }
+
+    /// The anthology boost multiplies only the anthology texts' weights, and a
+    /// reweighted copy samples by its own boost while sharing the texts.
+    #[test]
+    fn boosted_sets_draw_anthology_texts_by_their_own_weight() {
+        let doc = |id| Doc { ids: vec![id, 3], line_starts: vec![0] };
+        let plain = Dataset::new(vec![doc(10), doc(11)], vec![(1.0, false), (1.0, true)], vec![3], 1.0);
+        let boosted = plain.boosted(3.0);
+        assert!(std::sync::Arc::ptr_eq(&plain.docs, &boosted.docs));
+        let share = |ds: &Dataset| {
+            let mut rng = Rng::new(4);
+            (0..20_000).filter(|_| ds.sample(&mut rng, 2)[0] == 11).count() as f64 / 20_000.0
+        };
+        let (p, b) = (share(&plain), share(&boosted));
+        assert!((p - 0.5).abs() < 0.02, "unboosted anthology share {p}");
+        assert!((b - 0.75).abs() < 0.02, "3× boosted anthology share {b}");
     }
 
     /// Padding stays visible and unscored in both objectives, and the weights make the

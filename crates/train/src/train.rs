@@ -88,6 +88,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1.0)]
     #[serde(default = "one")]
     pub anthology_boost: f64,
+    /// The anthology boost for couplet batches only (default: --anthology-boost):
+    /// famous couplets weighted up for recall without weighting the anthologies'
+    /// whole poems up in the other batches (which teaches free poems to recite).
+    #[arg(long)]
+    #[serde(default)]
+    pub couplet_boost: Option<f64>,
     /// With --resume: start a new warm-up + cosine over the remaining steps at --lr
     /// instead of continuing the checkpoint's schedule.
     #[arg(long)]
@@ -275,6 +281,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let texts = a.data.join("texts.jsonl");
     let train_set = Dataset::load(&texts, &tok, Part::Train { anthology_boost: a.anthology_boost })?;
+    let couplet_set = train_set.boosted(a.couplet_boost.unwrap_or(a.anthology_boost));
     let held = Dataset::load(&texts, &tok, Part::Heldout)?;
     eprintln!("train: {} texts, {} tokens; held-out: {} texts", train_set.len(), train_set.tokens(), held.len());
     let config = ModelConfig {
@@ -354,7 +361,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         } else if rng.f64() < a.couplet_share {
             let n = (a.batch * a.seq / a.couplet_seq).max(1);
             let seqs: Vec<Vec<u32>> =
-                (0..n).map(|_| train_set.sample_window(&mut rng, a.couplet_seq, Window::Couplet)).collect();
+                (0..n).map(|_| couplet_set.sample_window(&mut rng, a.couplet_seq, Window::Couplet)).collect();
             let spans: Vec<_> = seqs
                 .iter()
                 .map(|s| {
