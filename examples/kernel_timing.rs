@@ -44,5 +44,7 @@ fn main() {
     let logits = randn(t * v, 6);
     let tokens = vec![0u32; t];
     time("pick 64x8000", &|| drop(block_on(r.pick(&logits, &tokens, &cfg, &SamplerParams::default(), 0)).unwrap()));
-    time("swiglu 64x704", &|| drop(block_on(r.swiglu(&randn(t * f, 7), &randn(t * f, 8))).unwrap()));
+    let wd = Matrix::from_f32(&randn(d * d, 9), d, d, WeightFormat::Q8);
+    time("qkv+rope Q8 64x256x768", &|| drop(block_on(r.qkv_rope(&x, t, &wd, &wd, &wd, nh, 10_000.0)).unwrap()));
+    time("gate/up+swiglu Q8 64x256x1408", &|| drop(block_on(r.gate_up(&x, t, &wf, &wf)).unwrap()));
 }

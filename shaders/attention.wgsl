@@ -1,12 +1,8 @@
 // Attention for short sequences: one workgroup per (query, head) keeps the whole
 // score row in workgroup memory (T ≤ 256). Bidirectional unless dims.causal.
+// Reads q, k and v from one (T, 3D) buffer, as the fused Q/K/V product writes them.
 
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> state: State;
-@group(0) @binding(2) var<storage, read> q: array<f32>;            // (T, D)
-@group(0) @binding(3) var<storage, read> k: array<f32>;            // (T, D)
-@group(0) @binding(4) var<storage, read> v: array<f32>;            // (T, D)
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;    // (T, D)
+// Bindings: generated from `gpu::kernels::ATTENTION` (names, types, order).
 
 var<workgroup> scores: array<f32, 256>;
 
@@ -18,7 +14,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let i = wid.x;
     let h = wid.y;
     let hd = dims.head_dim;
-    let qo = i * dims.d + h * hd;
+    let stride = 3u * dims.d;
+    let qo = i * stride + h * hd;
     var n_keys = dims.t;
     if (dims.causal != 0u) {
         n_keys = i + 1u;
@@ -26,10 +23,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let scale = inverseSqrt(f32(hd));
     var m = -3.4e38;
     for (var j = lid.x; j < n_keys; j += WG) {
-        let ko = j * dims.d + h * hd;
+        let ko = j * stride + dims.d + h * hd;
         var s = 0.0;
         for (var e = 0u; e < hd; e++) {
-            s += q[qo + e] * k[ko + e];
+            s += qkv[qo + e] * qkv[ko + e];
         }
         s *= scale;
         scores[j] = s;
@@ -43,11 +40,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         sum += e;
     }
     let inv = 1.0 / wg_sum(lid.x, sum);
+    let vo = 2u * dims.d + h * hd;
     for (var e = lid.x; e < hd; e += WG) {
         var acc = 0.0;
         for (var j = 0u; j < n_keys; j++) {
-            acc += scores[j] * v[j * dims.d + h * hd + e];
+            acc += scores[j] * qkv[j * stride + vo + e];
         }
-        out[qo + e] = acc * inv;
+        out[i * dims.d + h * hd + e] = acc * inv;
     }
 }

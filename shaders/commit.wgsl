@@ -7,16 +7,7 @@
 // number of candidates at or above the threshold (at least one). Also writes the
 // history row and advances `state`. Reference: `sampler::commit`, `scheduled_k`.
 
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> sp: Sampler;
-@group(0) @binding(2) var<storage, read_write> state: State;
-@group(0) @binding(3) var<storage, read_write> tokens: array<u32>;    // (T)
-@group(0) @binding(4) var<storage, read> pred: array<u32>;            // (T)
-@group(0) @binding(5) var<storage, read> prob: array<f32>;            // (T)
-@group(0) @binding(6) var<storage, read> key: array<f32>;             // (T)
-@group(0) @binding(7) var<storage, read> schedule: array<u32>;        // (max_steps) then a line id per position (`commit_table`)
-@group(0) @binding(8) var<storage, read_write> hist_tokens: array<u32>; // (max_steps, T)
-@group(0) @binding(9) var<storage, read_write> hist_prob: array<f32>;   // (max_steps, T)
+// Bindings: generated from `gpu::kernels::COMMIT` (names, types, order).
 
 const NONE: u32 = 0xffffffffu;
 var<workgroup> first_mask: atomic<u32>;

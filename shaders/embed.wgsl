@@ -2,10 +2,7 @@
 // A causal or shifted model reads [MASK] then the tokens shifted right by one
 // (dims.shifted; ModelConfig::shifts_input).
 
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> state: State;
-@group(0) @binding(2) var<storage, read> tokens: array<u32>;   // (T)
-@group(0) @binding(3) var<storage, read_write> x: array<f32>;  // (T, D)
+// Bindings: generated from `gpu::kernels::EMBED` (names, types, order).
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

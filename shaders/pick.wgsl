@@ -7,15 +7,7 @@
 // position's line holds at positions not next to it. Reference: `sampler::pick`,
 // `sampler::repeats_at`, `sampler::finite_row`.
 
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> sp: Sampler;
-@group(0) @binding(2) var<storage, read_write> state: State;
-@group(0) @binding(3) var<storage, read> logits: array<f32>;      // (T, V)
-@group(0) @binding(4) var<storage, read> tokens: array<u32>;      // (T)
-@group(0) @binding(5) var<storage, read_write> pred: array<u32>;  // (T)
-@group(0) @binding(6) var<storage, read_write> prob: array<f32>;  // (T)
-@group(0) @binding(7) var<storage, read_write> key: array<f32>;   // (T)
-@group(0) @binding(8) var<storage, read> exclude: array<u32>;     // class | line << 8 per position (MAX_SEQ), then bit rows (`gpu::kernels::pick_tables`)
+// Bindings: generated from `gpu::kernels::PICK` (names, types, order).
 
 const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;

@@ -1,10 +1,6 @@
 // Fused RMSNorm: y = x / sqrt(mean(x²) + eps) * weight, one workgroup per row.
 
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> state: State;
-@group(0) @binding(2) var<storage, read> x: array<f32>;          // (T, D)
-@group(0) @binding(3) var<storage, read> weight: array<f32>;     // (D)
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;    // (T, D)
+// Bindings: generated from `gpu::kernels::RMSNORM` (names, types, order).
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

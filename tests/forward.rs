@@ -257,8 +257,11 @@ fn one_submission_and_one_readback_per_generation() {
         let g = block_on(gpu.generate(&prompt, &p, history)).unwrap();
         let c = ctx.counters();
         assert_eq!((c.submissions, c.readbacks), (1, 1), "history={history}: {c:?}");
-        // embed + 12 per layer (2 norms, 7 matmuls, RoPE, attention, SwiGLU) + norm + head + pick + commit
-        let per_step = 1 + 12 * w.config.n_layers as u64 + 2 + 2;
+        // embed + 7 per layer (2 norms, Q/K/V+RoPE, attention, output, gate/up+SwiGLU,
+        // down) + norm + head + pick + commit: 47 for the bundled 6-layer model.
+        let per_step = 1 + 7 * w.config.n_layers as u64 + 4;
+        assert_eq!(per_step, unmask::gpu::model::dispatches_per_step(w.config.n_layers));
+        assert_eq!(unmask::gpu::model::dispatches_per_step(6), 47);
         assert_eq!(c.dispatches, per_step * g.steps_run as u64, "dispatches per step");
     }
 }

@@ -74,20 +74,48 @@ fn rmsnorm_matches_cpu() {
     }
 }
 
+/// The fused Q/K/V product turns q and k by RoPE in its epilogue: against the CPU's
+/// three products and `cpu::rope`, for every format, T not a multiple of 4.
 #[test]
-fn rope_matches_cpu() {
+fn qkv_product_with_rope_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     let r = KernelRunner::new(&ctx);
     let (t, nh, hd) = (37, 3, 32);
-    let q = randn(t * nh * hd, 51, 1.0);
-    let k = randn(t * nh * hd, 52, 1.0);
-    let (mut wq, mut wk) = (q.clone(), k.clone());
-    cpu::rope(&mut wq, t, nh, hd, 10_000.0);
-    cpu::rope(&mut wk, t, nh, hd, 10_000.0);
-    let (gq, gk) = block_on(r.rope(&q, &k, t, nh, hd, 10_000.0)).unwrap();
-    // Angles up to 36 rad: sin/cos of large arguments differ a little between libms.
-    assert_close("rope q", &gq, &wq, 5e-5);
-    assert_close("rope k", &gk, &wk, 5e-5);
+    let d = nh * hd;
+    let x = randn(t * d, 50, 1.0);
+    for fmt in FORMATS {
+        let m = |seed| Matrix::from_f32(&randn(d * d, seed, 0.2), d, d, fmt);
+        let (wq, wk, wv) = (m(51), m(52), m(53));
+        let prod = |w: &Matrix| cpu::matmul(&x, &w.dequantize(), t, d, d);
+        let (mut q, mut k, v) = (prod(&wq), prod(&wk), prod(&wv));
+        cpu::rope(&mut q, t, nh, hd, 10_000.0);
+        cpu::rope(&mut k, t, nh, hd, 10_000.0);
+        let want: Vec<f32> =
+            (0..t).flat_map(|i| [&q, &k, &v].into_iter().flat_map(move |m| m[i * d..(i + 1) * d].to_vec())).collect();
+        let got = block_on(r.qkv_rope(&x, t, &wq, &wk, &wv, nh, 10_000.0)).unwrap();
+        // Angles up to 36 rad: sin/cos of large arguments differ a little between libms.
+        assert_close(&format!("qkv+rope {fmt:?}"), &got, &want, 5e-5);
+    }
+}
+
+/// The fused gate/up product applies SwiGLU in its epilogue.
+#[test]
+fn gate_up_product_with_swiglu_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    for (t, k, f) in [(13, 64, 96), (1, 32, 5)] {
+        let x = randn(t * k, 70, 1.0);
+        for fmt in FORMATS {
+            let (wg, wu) = (
+                Matrix::from_f32(&randn(f * k, 71, 0.3), f, k, fmt),
+                Matrix::from_f32(&randn(f * k, 72, 0.3), f, k, fmt),
+            );
+            let want =
+                cpu::swiglu(&cpu::matmul(&x, &wg.dequantize(), t, k, f), &cpu::matmul(&x, &wu.dequantize(), t, k, f));
+            let got = block_on(r.gate_up(&x, t, &wg, &wu)).unwrap();
+            assert_close(&format!("gate/up+swiglu {fmt:?} T={t} F={f}"), &got, &want, MATMUL_TOL);
+        }
+    }
 }
 
 #[test]
@@ -103,15 +131,6 @@ fn attention_matches_cpu_bidirectional_and_causal() {
             assert_close(&format!("attention T={t} H={nh} hd={hd} causal={causal}"), &got, &want, MATMUL_TOL);
         }
     }
-}
-
-#[test]
-fn swiglu_matches_cpu() {
-    let Some(ctx) = gpu() else { return };
-    let r = KernelRunner::new(&ctx);
-    let (g, u) = (randn(1000, 71, 3.0), randn(1000, 72, 1.0));
-    let got = block_on(r.swiglu(&g, &u)).unwrap();
-    assert_close("swiglu", &got, &cpu::swiglu(&g, &u), ELEMENTWISE_TOL);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::mem::{offset_of, size_of};
 
-use unmask::gpu::kernels::{shader_source, Dims, GpuWeights, Kernel, SamplerUniform, State};
+use unmask::gpu::kernels::{Dims, GpuWeights, MatParams, SamplerUniform, State, KERNELS, MATMUL, PICK};
 
 fn module(what: &str, src: &str) -> naga::Module {
     let m = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(src)));
@@ -19,11 +19,12 @@ fn module(what: &str, src: &str) -> naga::Module {
 
 /// Every kernel, with each weight format where it reads weights.
 fn every_shader() -> Vec<(String, String)> {
-    let plain = [Kernel::RmsNorm, Kernel::Rope, Kernel::Attention, Kernel::Swiglu, Kernel::Pick, Kernel::Commit];
-    let mut out: Vec<(String, String)> = plain.iter().map(|&k| (format!("{k:?}"), shader_source(k, None))).collect();
-    for k in [Kernel::Embed, Kernel::Matmul] {
-        for w in [GpuWeights::Dense, GpuWeights::Q8, GpuWeights::Q4] {
-            out.push((format!("{k:?}/{w:?}"), shader_source(k, Some(w))));
+    let mut out = Vec::new();
+    for k in KERNELS {
+        if k.weights {
+            out.extend(GpuWeights::ALL.map(|w| (format!("{}/{w:?}", k.name), k.source(Some(w)))));
+        } else {
+            out.push((k.name.to_string(), k.source(None)));
         }
     }
     out
@@ -32,10 +33,34 @@ fn every_shader() -> Vec<(String, String)> {
 #[test]
 fn every_shader_parses_and_validates() {
     let shaders = every_shader();
-    assert_eq!(shaders.len(), 12);
+    assert_eq!(shaders.len(), 10);
     for (what, src) in &shaders {
         let m = module(what, src);
         assert!(m.entry_points.iter().any(|e| e.name == "main"), "{what}: no `main` entry point");
+    }
+}
+
+/// The bindings are generated from each kernel's slot list: every slot is declared
+/// once, numbered by its place, and the kernel files declare none of their own.
+#[test]
+fn bindings_come_from_the_kernel_definitions() {
+    for k in KERNELS {
+        let weights = k.weights.then_some(GpuWeights::Q8);
+        let m = module(k.name, &k.source(weights));
+        let mut bound: Vec<(u32, String)> = m
+            .global_variables
+            .iter()
+            .filter_map(|(_, g)| g.binding.as_ref().map(|b| (b.binding, g.name.clone().unwrap_or_default())))
+            .collect();
+        bound.sort();
+        let want: Vec<(u32, String)> =
+            k.all_slots(weights).iter().enumerate().map(|(i, s)| (i as u32, s.name.to_string())).collect();
+        assert_eq!(bound, want, "{}", k.name);
+    }
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders")).unwrap() {
+        let path = f.unwrap().path();
+        let src = std::fs::read_to_string(&path).unwrap();
+        assert!(!src.contains("@binding"), "{} numbers a binding by hand", path.display());
     }
 }
 
@@ -48,10 +73,9 @@ macro_rules! fields {
 
 #[test]
 fn structs_shared_with_the_shaders_have_one_layout() {
-    // Pick declares all three (common.wgsl and sampler_common.wgsl).
-    let m = module("Pick", &shader_source(Kernel::Pick, None));
-    let mut layouter = naga::proc::Layouter::default();
-    layouter.update(m.to_ctx()).unwrap();
+    // Pick declares three (common.wgsl and sampler_common.wgsl), the matmul MatParams.
+    let pick = module("pick", &PICK.source(None));
+    let matmul = module("matmul", &MATMUL.source(Some(GpuWeights::Q8)));
     let rust = [
         (
             "Dims",
@@ -77,8 +101,12 @@ fn structs_shared_with_the_shaders_have_one_layout() {
             size_of::<SamplerUniform>(),
         ),
         ("State", fields!(State { step, steps_run, done, fault }), size_of::<State>()),
+        ("MatParams", fields!(MatParams { k, n, mode, _pad }), size_of::<MatParams>()),
     ];
     for (name, fields, size) in rust {
+        let m = if name == "MatParams" { &matmul } else { &pick };
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(m.to_ctx()).unwrap();
         let (handle, ty) =
             m.types.iter().find(|(_, t)| t.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("no struct {name}"));
         let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };

@@ -1,11 +1,12 @@
 //! Device setup, limits, counters and buffer read-back.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use thiserror::Error;
 
+use super::kernels::{GpuWeights, KernelDef, Pipeline, Pipelines};
 use crate::sampler::SampleError;
 
 #[derive(Debug, Error)]
@@ -46,6 +47,8 @@ pub struct GpuContext {
     /// The last error the device reported outside an error scope (taken by `take_error`).
     error: Arc<std::sync::Mutex<Option<String>>>,
     counters: Cell<Counters>,
+    /// Compiled kernels, shared by every model and test run on this device.
+    pipelines: RefCell<Pipelines>,
 }
 
 impl GpuContext {
@@ -133,6 +136,7 @@ impl GpuContext {
             lost_reason,
             error,
             counters: Cell::new(Counters::default()),
+            pipelines: RefCell::new(Pipelines::default()),
         })
     }
 
@@ -164,6 +168,16 @@ impl GpuContext {
     /// Destroys the device, as a driver reset would (for testing recovery).
     pub fn lose_device(&self) {
         self.device.destroy();
+    }
+
+    /// `def`'s pipeline for `weights`, compiled on first use.
+    pub fn pipeline(&self, def: &'static KernelDef, weights: Option<GpuWeights>) -> Pipeline {
+        self.pipelines.borrow_mut().get(&self.device, def, weights)
+    }
+
+    /// Pipelines compiled on this device so far.
+    pub fn pipelines_compiled(&self) -> usize {
+        self.pipelines.borrow().len()
     }
 
     pub fn counters(&self) -> Counters {

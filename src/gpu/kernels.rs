@@ -1,10 +1,20 @@
-//! Shader assembly, the pipeline cache, uniform layouts, and one-kernel runners.
+//! The compute kernels as typed operations: each kernel is one WGSL file plus one
+//! [`KernelDef`] (its bindings by name, type and access) and one constructor
+//! function that takes the buffers by name and returns an [`Op`] — a bound
+//! dispatch with its grid. The model and the one-kernel test runners build their
+//! dispatches through the same constructors. Binding declarations and the bind
+//! group layout are both generated from the `KernelDef`, so the WGSL never numbers
+//! a binding and the two sides cannot disagree on the order.
 //!
-//! Every kernel is `common.wgsl` + (for weight readers) one `weights_*.wgsl`
-//! snippet with its binding numbers filled in + the kernel file. Pipelines are
-//! compiled once per (kernel, weight kind) and cached.
+//! Every kernel is `common.wgsl` + (pick, commit) `sampler_common.wgsl` + the
+//! generated bindings + (rmsnorm, attention, pick) `workgroup.wgsl` + (weight
+//! readers) one `weights_*.wgsl` snippet + the kernel file. Pipelines are compiled
+//! once per (kernel, weight kind) and device, and shared by every model on it
+//! ([`GpuContext::pipeline`]).
+//!
+//! Adding a kernel: its `.wgsl` file, and here its `KernelDef` (listed in
+//! [`KERNELS`]) and constructor.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use bytemuck::{Pod, Zeroable};
@@ -13,25 +23,16 @@ use wgpu::util::DeviceExt;
 use super::context::{GpuContext, GpuError};
 use crate::format::{Matrix, WeightFormat};
 
-/// The compute kernels in `shaders/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    Embed,
-    RmsNorm,
-    Rope,
-    Attention,
-    Swiglu,
-    Matmul,
-    Pick,
-    Commit,
-}
-
 /// How weights sit in GPU memory: f32 and f16 files both upload as f32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GpuWeights {
     Dense,
     Q8,
     Q4,
+}
+
+impl GpuWeights {
+    pub const ALL: [GpuWeights; 3] = [GpuWeights::Dense, GpuWeights::Q8, GpuWeights::Q4];
 }
 
 impl From<WeightFormat> for GpuWeights {
@@ -44,73 +45,460 @@ impl From<WeightFormat> for GpuWeights {
     }
 }
 
+/// How a kernel uses one of its buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// One binding of a kernel: its WGSL name and type and how the kernel uses it.
+/// Bindings are numbered by their place in [`KernelDef::slots`].
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    pub name: &'static str,
+    pub access: Access,
+    pub ty: &'static str,
+}
+
+const fn slot(name: &'static str, access: Access, ty: &'static str) -> Slot {
+    Slot { name, access, ty }
+}
+
+const DIMS: Slot = slot("dims", Access::Uniform, "Dims");
+const STATE: Slot = slot("state", Access::Read, "State");
+const STATE_RW: Slot = slot("state", Access::ReadWrite, "State");
+const SAMPLER: Slot = slot("sp", Access::Uniform, "Sampler");
+
+/// A compute kernel: its WGSL, the shared snippets it needs and its bindings.
+#[derive(Debug)]
+pub struct KernelDef {
+    pub name: &'static str,
+    body: &'static str,
+    /// Needs `sampler_common.wgsl` (the `Sampler` struct).
+    sampler: bool,
+    /// Needs `workgroup.wgsl` (workgroup reductions, `loop_done`).
+    workgroup: bool,
+    /// Reads a weight matrix: the format's snippet, and its bindings after `slots`.
+    pub weights: bool,
+    pub slots: &'static [Slot],
+}
+
+pub const EMBED: KernelDef = KernelDef {
+    name: "embed",
+    body: include_str!("../../shaders/embed.wgsl"),
+    sampler: false,
+    workgroup: false,
+    weights: true,
+    slots: &[DIMS, STATE, slot("tokens", Access::Read, "array<u32>"), slot("x", Access::ReadWrite, "array<f32>")],
+};
+
+pub const RMSNORM: KernelDef = KernelDef {
+    name: "rmsnorm",
+    body: include_str!("../../shaders/rmsnorm.wgsl"),
+    sampler: false,
+    workgroup: true,
+    weights: false,
+    slots: &[
+        DIMS,
+        STATE,
+        slot("x", Access::Read, "array<f32>"),
+        slot("weight", Access::Read, "array<f32>"),
+        slot("y", Access::ReadWrite, "array<f32>"),
+    ],
+};
+
+pub const ATTENTION: KernelDef = KernelDef {
+    name: "attention",
+    body: include_str!("../../shaders/attention.wgsl"),
+    sampler: false,
+    workgroup: true,
+    weights: false,
+    slots: &[DIMS, STATE, slot("qkv", Access::Read, "array<f32>"), slot("out", Access::ReadWrite, "array<f32>")],
+};
+
+pub const MATMUL: KernelDef = KernelDef {
+    name: "matmul",
+    body: include_str!("../../shaders/matmul.wgsl"),
+    sampler: false,
+    workgroup: false,
+    weights: true,
+    slots: &[
+        DIMS,
+        slot("mp", Access::Uniform, "MatParams"),
+        STATE,
+        slot("x", Access::Read, "array<vec4<f32>>"),
+        slot("y", Access::ReadWrite, "array<f32>"),
+        slot("tokens", Access::Read, "array<u32>"),
+    ],
+};
+
+pub const PICK: KernelDef = KernelDef {
+    name: "pick",
+    body: include_str!("../../shaders/pick.wgsl"),
+    sampler: true,
+    workgroup: true,
+    weights: false,
+    slots: &[
+        DIMS,
+        SAMPLER,
+        STATE_RW,
+        slot("logits", Access::Read, "array<f32>"),
+        slot("tokens", Access::Read, "array<u32>"),
+        slot("pred", Access::ReadWrite, "array<u32>"),
+        slot("prob", Access::ReadWrite, "array<f32>"),
+        slot("key", Access::ReadWrite, "array<f32>"),
+        slot("exclude", Access::Read, "array<u32>"),
+    ],
+};
+
+pub const COMMIT: KernelDef = KernelDef {
+    name: "commit",
+    body: include_str!("../../shaders/commit.wgsl"),
+    sampler: true,
+    workgroup: false,
+    weights: false,
+    slots: &[
+        DIMS,
+        SAMPLER,
+        STATE_RW,
+        slot("tokens", Access::ReadWrite, "array<u32>"),
+        slot("pred", Access::Read, "array<u32>"),
+        slot("prob", Access::Read, "array<f32>"),
+        slot("key", Access::Read, "array<f32>"),
+        slot("schedule", Access::Read, "array<u32>"),
+        slot("hist_tokens", Access::ReadWrite, "array<u32>"),
+        slot("hist_prob", Access::ReadWrite, "array<f32>"),
+    ],
+};
+
+/// Every kernel (the shader tests validate each, with every weight format where
+/// it reads weights).
+pub const KERNELS: [&KernelDef; 6] = [&EMBED, &RMSNORM, &ATTENTION, &MATMUL, &PICK, &COMMIT];
+
+/// The bindings a weight format adds after a kernel's own.
+pub fn weight_slots(w: GpuWeights) -> &'static [Slot] {
+    const WORDS: Slot = slot("w_words", Access::Read, "array<u32>");
+    const BLOCKS: [Slot; 2] = [WORDS, slot("w_scales", Access::Read, "array<f32>")];
+    match w {
+        GpuWeights::Dense => &[WORDS],
+        GpuWeights::Q8 | GpuWeights::Q4 => &BLOCKS,
+    }
+}
+
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const SAMPLER_COMMON: &str = include_str!("../../shaders/sampler_common.wgsl");
 const WORKGROUP: &str = include_str!("../../shaders/workgroup.wgsl");
 
-/// The full WGSL source of a kernel; `weights` is required for Embed and Matmul.
-pub fn shader_source(kernel: Kernel, weights: Option<GpuWeights>) -> String {
-    let (body, w_binding) = match kernel {
-        Kernel::Embed => (include_str!("../../shaders/embed.wgsl"), 4),
-        Kernel::RmsNorm => (include_str!("../../shaders/rmsnorm.wgsl"), 0),
-        Kernel::Rope => (include_str!("../../shaders/rope.wgsl"), 0),
-        Kernel::Attention => (include_str!("../../shaders/attention.wgsl"), 0),
-        Kernel::Swiglu => (include_str!("../../shaders/swiglu.wgsl"), 0),
-        Kernel::Matmul => (include_str!("../../shaders/matmul.wgsl"), 6),
-        Kernel::Pick => (include_str!("../../shaders/pick.wgsl"), 0),
-        Kernel::Commit => (include_str!("../../shaders/commit.wgsl"), 0),
-    };
-    let mut src = String::from(COMMON);
-    if matches!(kernel, Kernel::Pick | Kernel::Commit) {
-        src.push_str(SAMPLER_COMMON);
+impl KernelDef {
+    /// Every binding, the weight format's last; `weights` must be given exactly
+    /// when the kernel reads weights.
+    pub fn all_slots(&self, weights: Option<GpuWeights>) -> Vec<Slot> {
+        assert_eq!(weights.is_some(), self.weights, "{}: weight format given wrongly", self.name);
+        self.slots.iter().chain(weights.map(weight_slots).unwrap_or(&[])).copied().collect()
     }
-    if matches!(kernel, Kernel::RmsNorm | Kernel::Attention | Kernel::Pick) {
-        src.push_str(WORKGROUP);
-    }
-    if let Some(w) = weights {
-        let snippet = match w {
-            GpuWeights::Dense => include_str!("../../shaders/weights_dense.wgsl"),
-            GpuWeights::Q8 => include_str!("../../shaders/weights_q8.wgsl"),
-            GpuWeights::Q4 => include_str!("../../shaders/weights_q4.wgsl"),
+
+    /// The full WGSL source.
+    pub fn source(&self, weights: Option<GpuWeights>) -> String {
+        let mut src = String::from(COMMON);
+        if self.sampler {
+            src.push_str(SAMPLER_COMMON);
+        }
+        // Struct types a binding names must come first: MatParams is in the body.
+        let (head, body) = match self.body.find("// Bindings:") {
+            Some(i) => self.body.split_at(i),
+            None => ("", self.body),
         };
-        src.push_str(
-            &snippet
-                .replace("{{W_BINDING}}", &w_binding.to_string())
-                .replace("{{S_BINDING}}", &(w_binding + 1).to_string()),
-        );
+        src.push_str(head);
+        src.push_str(&format!("\n// Bindings of `{}`, generated by gpu::kernels.\n", self.name));
+        for (i, s) in self.all_slots(weights).iter().enumerate() {
+            let space = match s.access {
+                Access::Uniform => "uniform",
+                Access::Read => "storage, read",
+                Access::ReadWrite => "storage, read_write",
+            };
+            src.push_str(&format!("@group(0) @binding({i}) var<{space}> {}: {};\n", s.name, s.ty));
+        }
+        if self.workgroup {
+            src.push_str(WORKGROUP);
+        }
+        if let Some(w) = weights {
+            src.push_str(match w {
+                GpuWeights::Dense => include_str!("../../shaders/weights_dense.wgsl"),
+                GpuWeights::Q8 => include_str!("../../shaders/weights_q8.wgsl"),
+                GpuWeights::Q4 => include_str!("../../shaders/weights_q4.wgsl"),
+            });
+        }
+        src.push_str(body);
+        src
     }
-    src.push_str(body);
-    src
+
+    fn layout(&self, device: &wgpu::Device, weights: Option<GpuWeights>) -> wgpu::BindGroupLayout {
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = self
+            .all_slots(weights)
+            .iter()
+            .enumerate()
+            .map(|(i, s)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match s.access {
+                        Access::Uniform => wgpu::BufferBindingType::Uniform,
+                        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(self.name), entries: &entries })
+    }
 }
 
-/// Compiled pipelines, built on first use and kept.
+/// A compiled kernel and its bind group layout.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// Compiled pipelines of one device, built on first use and kept.
 #[derive(Default)]
 pub struct Pipelines {
-    cache: RefCell<HashMap<(Kernel, Option<GpuWeights>), wgpu::ComputePipeline>>,
+    cache: HashMap<(&'static str, Option<GpuWeights>), Pipeline>,
 }
 
 impl Pipelines {
-    pub fn get(&self, device: &wgpu::Device, kernel: Kernel, weights: Option<GpuWeights>) -> wgpu::ComputePipeline {
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+
+    pub fn get(&mut self, device: &wgpu::Device, def: &KernelDef, weights: Option<GpuWeights>) -> Pipeline {
         self.cache
-            .borrow_mut()
-            .entry((kernel, weights))
+            .entry((def.name, weights))
             .or_insert_with(|| {
-                let label = format!("{kernel:?}/{weights:?}");
+                let label = format!("{}/{weights:?}", def.name);
                 let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(&label),
-                    source: wgpu::ShaderSource::Wgsl(shader_source(kernel, weights).into()),
+                    source: wgpu::ShaderSource::Wgsl(def.source(weights).into()),
                 });
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                let layout = def.layout(device, weights);
+                let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                     label: Some(&label),
-                    layout: None,
+                    bind_group_layouts: &[&layout],
+                    push_constant_ranges: &[],
+                });
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: Some(&pipeline_layout),
                     module: &module,
                     entry_point: Some("main"),
                     compilation_options: Default::default(),
                     cache: None,
-                })
+                });
+                Pipeline { pipeline, layout }
             })
             .clone()
     }
+}
+
+/// How many workgroups a dispatch needs for a sequence of length T.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grid {
+    /// (T, y, 1): one workgroup per row (and per head).
+    Rows {
+        y: u32,
+    },
+    /// Workgroups of 64 covering T · `per_row` items.
+    Items {
+        per_row: usize,
+    },
+    /// The matmul's: 64 column pairs by 4 rows per workgroup.
+    Pairs {
+        pairs: usize,
+    },
+    Fixed([u32; 3]),
+}
+
+impl Grid {
+    pub fn at(&self, t: usize) -> [u32; 3] {
+        match *self {
+            Grid::Rows { y } => [t as u32, y, 1],
+            Grid::Items { per_row } => [groups64(t * per_row), 1, 1],
+            Grid::Pairs { pairs } => [groups64(pairs), t.div_ceil(4) as u32, 1],
+            Grid::Fixed(g) => g,
+        }
+    }
+}
+
+/// A kernel with its buffers bound and its grid: one dispatch per recording.
+pub struct Op {
+    pub kernel: &'static str,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    pub grid: Grid,
+    /// Buffers the op made for itself (its parameters), kept alive with it.
+    _owned: Vec<wgpu::Buffer>,
+}
+
+impl Op {
+    /// Records the dispatch for a sequence of length `t`.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, t: usize) {
+        let [x, y, z] = self.grid.at(t);
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// Binds `buffers` — named, in the kernel's binding order — to `def`'s pipeline.
+/// A name out of place is a bug in a constructor below, and panics.
+fn op(
+    ctx: &GpuContext,
+    def: &'static KernelDef,
+    weights: Option<&GpuMatrix>,
+    buffers: &[(&str, &wgpu::Buffer)],
+    grid: Grid,
+    owned: Vec<wgpu::Buffer>,
+) -> Op {
+    let kind = weights.map(|w| w.kind);
+    let slots = def.all_slots(kind);
+    let mut all: Vec<(&str, &wgpu::Buffer)> = buffers.to_vec();
+    if let Some(w) = weights {
+        all.push(("w_words", &w.words));
+        all.extend(w.scales.as_ref().map(|s| ("w_scales", s)));
+    }
+    let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+    let want: Vec<&str> = slots.iter().map(|s| s.name).collect();
+    assert_eq!(names, want, "{}: buffers bound out of order", def.name);
+    let p = ctx.pipeline(def, kind);
+    let entries: Vec<wgpu::BindGroupEntry> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (_, b))| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .collect();
+    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(def.name),
+        layout: &p.layout,
+        entries: &entries,
+    });
+    Op { kernel: def.name, pipeline: p.pipeline, bind_group, grid, _owned: owned }
+}
+
+/// The two buffers nearly every kernel reads: sizes (`Dims`) and the loop's `State`.
+#[derive(Clone, Copy)]
+pub struct Shared<'a> {
+    pub dims: &'a wgpu::Buffer,
+    pub state: &'a wgpu::Buffer,
+}
+
+/// x (T, D) = E[tokens] (shifted behind [MASK] for a shifted model).
+pub fn embed(ctx: &GpuContext, s: Shared, tokens: &wgpu::Buffer, table: &GpuMatrix, x: &wgpu::Buffer) -> Op {
+    let b = [("dims", s.dims), ("state", s.state), ("tokens", tokens), ("x", x)];
+    op(ctx, &EMBED, Some(table), &b, Grid::Items { per_row: table.cols }, vec![])
+}
+
+/// y = x / rms(x) · weight, per row.
+pub fn rmsnorm(ctx: &GpuContext, s: Shared, x: &wgpu::Buffer, weight: &wgpu::Buffer, y: &wgpu::Buffer) -> Op {
+    let b = [("dims", s.dims), ("state", s.state), ("x", x), ("weight", weight), ("y", y)];
+    op(ctx, &RMSNORM, None, &b, Grid::Rows { y: 1 }, vec![])
+}
+
+/// out (T, D) = softmax(q kᵀ/√hd) v per head, from the stacked (T, 3D) `qkv`.
+pub fn attention(ctx: &GpuContext, s: Shared, qkv: &wgpu::Buffer, out: &wgpu::Buffer, n_heads: usize) -> Op {
+    let b = [("dims", s.dims), ("state", s.state), ("qkv", qkv), ("out", out)];
+    op(ctx, &ATTENTION, None, &b, Grid::Rows { y: n_heads as u32 }, vec![])
+}
+
+/// What the matmul does with x · Wᵀ (`mp.mode` in matmul.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Epilogue {
+    Store = 0,
+    /// y += x · Wᵀ (the residual stream).
+    Accumulate = 1,
+    /// Store only the rows whose token is [MASK] (the head inside the loop).
+    MaskedRows = 2,
+    /// W is Q/K/V stacked (3D, D): RoPE turns the Q and K parts.
+    Rope = 3,
+    /// W is gate/up stacked (2F, D): y (T, F) = silu(gate) · up.
+    Swiglu = 4,
+}
+
+/// y = x (T, K) · Wᵀ through `epilogue`; `tokens` tells masked rows apart.
+pub fn matmul(
+    ctx: &GpuContext,
+    s: Shared,
+    x: &wgpu::Buffer,
+    w: &GpuMatrix,
+    y: &wgpu::Buffer,
+    tokens: &wgpu::Buffer,
+    epilogue: Epilogue,
+) -> Op {
+    if matches!(epilogue, Epilogue::Rope | Epilogue::Swiglu) {
+        assert!(w.rows % 2 == 0, "a stacked matrix has an even row count");
+    }
+    let mp =
+        uniform(&ctx.device, "mp", &MatParams { k: w.cols as u32, n: w.rows as u32, mode: epilogue as u32, _pad: 0 });
+    let b = [("dims", s.dims), ("mp", &mp), ("state", s.state), ("x", x), ("y", y), ("tokens", tokens)];
+    let grid = Grid::Pairs { pairs: w.rows.div_ceil(2) };
+    op(ctx, &MATMUL, Some(w), &b, grid, vec![mp.clone()])
+}
+
+/// The sampler's buffers (`SamplerUniform`, the sequence and per-position picks).
+#[derive(Clone, Copy)]
+pub struct PickBuffers<'a> {
+    pub sampler: &'a wgpu::Buffer,
+    pub tokens: &'a wgpu::Buffer,
+    pub pred: &'a wgpu::Buffer,
+    pub prob: &'a wgpu::Buffer,
+    pub key: &'a wgpu::Buffer,
+}
+
+/// (token, probability, key) for every masked position of `logits` (T, V).
+pub fn pick(ctx: &GpuContext, s: Shared, logits: &wgpu::Buffer, p: PickBuffers, exclude: &wgpu::Buffer) -> Op {
+    let b = [
+        ("dims", s.dims),
+        ("sp", p.sampler),
+        ("state", s.state),
+        ("logits", logits),
+        ("tokens", p.tokens),
+        ("pred", p.pred),
+        ("prob", p.prob),
+        ("key", p.key),
+        ("exclude", exclude),
+    ];
+    op(ctx, &PICK, None, &b, Grid::Rows { y: 1 }, vec![])
+}
+
+/// One commit step: the best picks take their tokens; history and state advance.
+pub fn commit(
+    ctx: &GpuContext,
+    s: Shared,
+    p: PickBuffers,
+    schedule: &wgpu::Buffer,
+    hist_tokens: &wgpu::Buffer,
+    hist_prob: &wgpu::Buffer,
+) -> Op {
+    let b = [
+        ("dims", s.dims),
+        ("sp", p.sampler),
+        ("state", s.state),
+        ("tokens", p.tokens),
+        ("pred", p.pred),
+        ("prob", p.prob),
+        ("key", p.key),
+        ("schedule", schedule),
+        ("hist_tokens", hist_tokens),
+        ("hist_prob", hist_prob),
+    ];
+    op(ctx, &COMMIT, None, &b, Grid::Fixed([1, 1, 1]), vec![])
 }
 
 /// Mirrors `Dims` in common.wgsl (48 bytes).
@@ -159,8 +547,9 @@ impl Dims {
 pub struct MatParams {
     pub k: u32,
     pub n: u32,
-    pub accumulate: u32,
-    pub masked_only: u32,
+    /// An [`Epilogue`].
+    pub mode: u32,
+    pub _pad: u32,
 }
 
 /// Mirrors `Sampler` in sampler_common.wgsl.
@@ -222,14 +611,34 @@ pub struct GpuMatrix {
 
 impl GpuMatrix {
     pub fn upload(device: &wgpu::Device, m: &Matrix, label: &str) -> Self {
-        let words = storage_init(device, label, bytemuck::cast_slice(&m.gpu_words()));
-        let scales = (!m.scales().is_empty()).then(|| storage_init(device, label, bytemuck::cast_slice(m.scales())));
-        GpuMatrix { rows: m.rows, cols: m.cols, kind: m.format().into(), words, scales }
+        Self::stacked(device, &[m], label)
     }
 
-    /// The weight bindings in snippet order.
-    pub fn bindings(&self) -> Vec<&wgpu::Buffer> {
-        std::iter::once(&self.words).chain(self.scales.as_ref()).collect()
+    /// `parts` stacked by rows into one matrix (Q/K/V, gate/up): one product
+    /// instead of several. They share a format and a column count, a multiple of
+    /// the 32-weight block, so each row's words and scales stay whole.
+    pub fn stacked(device: &wgpu::Device, parts: &[&Matrix], label: &str) -> Self {
+        let first = parts[0];
+        assert!(
+            parts.iter().all(|m| m.cols == first.cols && m.format() == first.format()),
+            "{label}: stacked matrices differ in shape or format"
+        );
+        let kind: GpuWeights = first.format().into();
+        assert!(parts.len() == 1 || kind == GpuWeights::Dense || first.cols % 32 == 0);
+        let words: Vec<u32> = parts.iter().flat_map(|m| m.gpu_words()).collect();
+        let scales: Vec<f32> = parts.iter().flat_map(|m| m.scales().iter().copied()).collect();
+        GpuMatrix {
+            rows: parts.iter().map(|m| m.rows).sum(),
+            cols: first.cols,
+            kind,
+            words: storage_init(device, label, bytemuck::cast_slice(&words)),
+            scales: (!scales.is_empty()).then(|| storage_init(device, label, bytemuck::cast_slice(&scales))),
+        }
+    }
+
+    /// Bytes of the largest buffer this matrix binds.
+    pub fn largest_binding(&self) -> u64 {
+        self.words.size().max(self.scales.as_ref().map_or(0, |s| s.size()))
     }
 }
 
@@ -256,48 +665,6 @@ pub fn uniform<T: Pod>(device: &wgpu::Device, label: &str, value: &T) -> wgpu::B
         contents: bytemuck::bytes_of(value),
         usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
     })
-}
-
-/// A bind group whose binding `i` is `buffers[i]` (the shaders number their
-/// bindings in the order they declare them).
-pub fn bind(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
-        .collect();
-    device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    })
-}
-
-/// A kernel with its buffers bound; the grid is given when it is recorded (the
-/// model's grids depend on each generation's length).
-pub struct Bound {
-    pub pipeline: wgpu::ComputePipeline,
-    pub bind_group: wgpu::BindGroup,
-}
-
-impl Bound {
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, groups: (u32, u32, u32)) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
-    }
-}
-
-/// A bound kernel and its grid: one dispatch of a single-kernel test run.
-pub struct Dispatch {
-    pub bound: Bound,
-    pub groups: (u32, u32, u32),
-}
-
-impl Dispatch {
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        self.bound.record(pass, self.groups);
-    }
 }
 
 /// Words of the pick kernel's exclusion table for a `vocab`-id vocabulary: per
@@ -344,20 +711,16 @@ pub fn groups64(n: usize) -> u32 {
     n.div_ceil(64) as u32
 }
 
-/// Workgroup counts of each kernel for sequence length `t`.
-pub fn matmul_groups(t: usize, n: usize) -> (u32, u32, u32) {
-    (groups64(n), t.div_ceil(4) as u32, 1)
-}
-
 // ------------------------------------------------------------------ runners
 //
 // One kernel at a time on host data: what the GPU-vs-CPU tests call. Each makes
 // its own buffers, submits once and reads the output back.
 
-/// Runs `dispatch` on a fresh encoder and reads back `out` as T.
+/// Records `ops` for length `t` on a fresh encoder, submits, and reads back `out` as T.
 pub async fn run_and_read<T: Pod>(
     ctx: &GpuContext,
-    dispatches: &[Dispatch],
+    ops: &[Op],
+    t: usize,
     out: &wgpu::Buffer,
 ) -> Result<Vec<T>, GpuError> {
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -369,38 +732,35 @@ pub async fn run_and_read<T: Pod>(
     let mut enc = ctx.device.create_command_encoder(&Default::default());
     {
         let mut pass = enc.begin_compute_pass(&Default::default());
-        for d in dispatches {
-            d.record(&mut pass);
+        for o in ops {
+            o.record(&mut pass, t);
         }
     }
-    ctx.count(|c| c.dispatches += dispatches.len() as u64);
+    ctx.count(|c| c.dispatches += ops.len() as u64);
     enc.copy_buffer_to_buffer(out, 0, &staging, 0, out.size());
     ctx.submit(enc);
     let bytes = ctx.read(&staging).await?;
     Ok(bytemuck::pod_collect_to_vec(&bytes))
 }
 
-/// One-kernel runs for tests, sharing a pipeline cache.
+/// One-kernel runs on host data, for the tests: each makes its buffers, builds
+/// the op with the same constructor the model uses, submits once and reads back.
 pub struct KernelRunner<'a> {
     pub ctx: &'a GpuContext,
-    pub pipelines: Pipelines,
 }
 
 impl<'a> KernelRunner<'a> {
     pub fn new(ctx: &'a GpuContext) -> Self {
-        KernelRunner { ctx, pipelines: Pipelines::default() }
+        KernelRunner { ctx }
     }
 
     fn dev(&self) -> &wgpu::Device {
         &self.ctx.device
     }
 
-    fn dims(&self, dims: Dims) -> wgpu::Buffer {
-        uniform(self.dev(), "dims", &dims)
-    }
-
-    fn state(&self, s: State) -> wgpu::Buffer {
-        storage_init(self.dev(), "state", bytemuck::bytes_of(&s))
+    /// `dims` as a uniform and a fresh `state`.
+    fn shared(&self, dims: Dims, state: State) -> (wgpu::Buffer, wgpu::Buffer) {
+        (uniform(self.dev(), "dims", &dims), storage_init(self.dev(), "state", bytemuck::bytes_of(&state)))
     }
 
     fn f32s(&self, v: &[f32]) -> wgpu::Buffer {
@@ -411,85 +771,82 @@ impl<'a> KernelRunner<'a> {
         storage_init(self.dev(), "data", bytemuck::cast_slice(v))
     }
 
-    fn dispatch(
-        &self,
-        kernel: Kernel,
-        w: Option<GpuWeights>,
-        buffers: &[&wgpu::Buffer],
-        groups: (u32, u32, u32),
-    ) -> Dispatch {
-        let pipeline = self.pipelines.get(self.dev(), kernel, w);
-        let bind_group = bind(self.dev(), &pipeline, buffers);
-        Dispatch { bound: Bound { pipeline, bind_group }, groups }
-    }
-
     /// y (T, N) = x (T, K) · Wᵀ (+ y0 when given).
     pub async fn matmul(&self, x: &[f32], t: usize, m: &Matrix, y0: Option<&[f32]>) -> Result<Vec<f32>, GpuError> {
-        let gm = GpuMatrix::upload(self.dev(), m, "w");
-        let dims = self.dims(Dims { t: t as u32, ..Default::default() });
-        let mp = uniform(
-            self.dev(),
-            "mp",
-            &MatParams { k: m.cols as u32, n: m.rows as u32, accumulate: y0.is_some() as u32, masked_only: 0 },
-        );
-        let (st, xb) = (self.state(State::default()), self.f32s(x));
-        let tokens = self.u32s(&vec![0; t]);
+        let epilogue = if y0.is_some() { Epilogue::Accumulate } else { Epilogue::Store };
         let y = match y0 {
             Some(v) => self.f32s(v),
             None => storage(self.dev(), "y", (t * m.rows * 4) as u64),
         };
-        let mut b = vec![&dims, &mp, &st, &xb, &y, &tokens];
-        b.extend(gm.bindings());
-        let d = self.dispatch(Kernel::Matmul, Some(gm.kind), &b, matmul_groups(t, m.rows));
-        run_and_read(self.ctx, &[d], &y).await
+        self.matmul_into(x, t, &[m], &y, Dims { t: t as u32, ..Default::default() }, epilogue).await
+    }
+
+    async fn matmul_into(
+        &self,
+        x: &[f32],
+        t: usize,
+        parts: &[&Matrix],
+        y: &wgpu::Buffer,
+        dims: Dims,
+        epilogue: Epilogue,
+    ) -> Result<Vec<f32>, GpuError> {
+        let gm = GpuMatrix::stacked(self.dev(), parts, "w");
+        let (dims, st) = self.shared(dims, State::default());
+        let (xb, tokens) = (self.f32s(x), self.u32s(&vec![0; t]));
+        let o = matmul(self.ctx, Shared { dims: &dims, state: &st }, &xb, &gm, y, &tokens, epilogue);
+        run_and_read(self.ctx, &[o], t, y).await
+    }
+
+    /// The fused Q/K/V product with RoPE: (T, 3D) = q, k turned, and v, per row.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn qkv_rope(
+        &self,
+        x: &[f32],
+        t: usize,
+        wq: &Matrix,
+        wk: &Matrix,
+        wv: &Matrix,
+        n_heads: usize,
+        theta: f32,
+    ) -> Result<Vec<f32>, GpuError> {
+        let d = wq.rows;
+        let dims = Dims {
+            t: t as u32,
+            d: d as u32,
+            n_heads: n_heads as u32,
+            head_dim: (d / n_heads) as u32,
+            rope_theta: theta,
+            ..Default::default()
+        };
+        let y = storage(self.dev(), "qkv", (t * 3 * d * 4) as u64);
+        self.matmul_into(x, t, &[wq, wk, wv], &y, dims, Epilogue::Rope).await
+    }
+
+    /// The fused gate/up product with SwiGLU: (T, F) = silu(x·W_gateᵀ) · (x·W_upᵀ).
+    pub async fn gate_up(&self, x: &[f32], t: usize, wg: &Matrix, wu: &Matrix) -> Result<Vec<f32>, GpuError> {
+        let y = storage(self.dev(), "g", (t * wg.rows * 4) as u64);
+        self.matmul_into(x, t, &[wg, wu], &y, Dims { t: t as u32, ..Default::default() }, Epilogue::Swiglu).await
     }
 
     /// x (T, D) = E[tokens].
     pub async fn embed(&self, tokens: &[u32], m: &Matrix) -> Result<Vec<f32>, GpuError> {
         let gm = GpuMatrix::upload(self.dev(), m, "emb");
         let t = tokens.len();
-        let dims = self.dims(Dims { t: t as u32, d: m.cols as u32, ..Default::default() });
-        let (st, tb) = (self.state(State::default()), self.u32s(tokens));
+        let (dims, st) = self.shared(Dims { t: t as u32, d: m.cols as u32, ..Default::default() }, State::default());
+        let tb = self.u32s(tokens);
         let x = storage(self.dev(), "x", (t * m.cols * 4) as u64);
-        let mut b = vec![&dims, &st, &tb, &x];
-        b.extend(gm.bindings());
-        let d = self.dispatch(Kernel::Embed, Some(gm.kind), &b, (groups64(t * m.cols), 1, 1));
-        run_and_read(self.ctx, &[d], &x).await
+        let o = embed(self.ctx, Shared { dims: &dims, state: &st }, &tb, &gm, &x);
+        run_and_read(self.ctx, &[o], t, &x).await
     }
 
     pub async fn rmsnorm(&self, x: &[f32], w: &[f32], eps: f32) -> Result<Vec<f32>, GpuError> {
         let d = w.len();
         let t = x.len() / d;
-        let dims = self.dims(Dims { t: t as u32, d: d as u32, eps, ..Default::default() });
-        let (st, xb, wb) = (self.state(State::default()), self.f32s(x), self.f32s(w));
+        let (dims, st) = self.shared(Dims { t: t as u32, d: d as u32, eps, ..Default::default() }, State::default());
+        let (xb, wb) = (self.f32s(x), self.f32s(w));
         let y = storage(self.dev(), "y", (x.len() * 4) as u64);
-        let disp = self.dispatch(Kernel::RmsNorm, None, &[&dims, &st, &xb, &wb, &y], (t as u32, 1, 1));
-        run_and_read(self.ctx, &[disp], &y).await
-    }
-
-    /// RoPE on q and k (T, H·hd); returns (q, k).
-    pub async fn rope(
-        &self,
-        q: &[f32],
-        k: &[f32],
-        t: usize,
-        nh: usize,
-        hd: usize,
-        theta: f32,
-    ) -> Result<(Vec<f32>, Vec<f32>), GpuError> {
-        let dims = self.dims(Dims {
-            t: t as u32,
-            d: (nh * hd) as u32,
-            n_heads: nh as u32,
-            head_dim: hd as u32,
-            rope_theta: theta,
-            ..Default::default()
-        });
-        let (st, qb, kb) = (self.state(State::default()), self.f32s(q), self.f32s(k));
-        let d = self.dispatch(Kernel::Rope, None, &[&dims, &st, &qb, &kb], (groups64(t * nh * hd / 2), 1, 1));
-        let qo = run_and_read(self.ctx, &[d], &qb).await?;
-        let ko = run_and_read(self.ctx, &[], &kb).await?;
-        Ok((qo, ko))
+        let o = rmsnorm(self.ctx, Shared { dims: &dims, state: &st }, &xb, &wb, &y);
+        run_and_read(self.ctx, &[o], t, &y).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -503,25 +860,26 @@ impl<'a> KernelRunner<'a> {
         hd: usize,
         causal: bool,
     ) -> Result<Vec<f32>, GpuError> {
-        let dims = self.dims(Dims {
-            t: t as u32,
-            d: (nh * hd) as u32,
-            n_heads: nh as u32,
-            head_dim: hd as u32,
-            causal: causal as u32,
-            ..Default::default()
-        });
-        let (st, qb, kb, vb) = (self.state(State::default()), self.f32s(q), self.f32s(k), self.f32s(v));
+        let d = nh * hd;
+        let (dims, st) = self.shared(
+            Dims {
+                t: t as u32,
+                d: d as u32,
+                n_heads: nh as u32,
+                head_dim: hd as u32,
+                causal: causal as u32,
+                ..Default::default()
+            },
+            State::default(),
+        );
+        // The fused Q/K/V product's layout: per row q | k | v.
+        let qkv: Vec<f32> = (0..t)
+            .flat_map(|i| [q, k, v].into_iter().flat_map(move |m| m[i * d..(i + 1) * d].iter().copied()))
+            .collect();
+        let qb = self.f32s(&qkv);
         let out = storage(self.dev(), "out", (q.len() * 4) as u64);
-        let d = self.dispatch(Kernel::Attention, None, &[&dims, &st, &qb, &kb, &vb, &out], (t as u32, nh as u32, 1));
-        run_and_read(self.ctx, &[d], &out).await
-    }
-
-    pub async fn swiglu(&self, g: &[f32], u: &[f32]) -> Result<Vec<f32>, GpuError> {
-        let dims = self.dims(Dims { t: 1, f: g.len() as u32, ..Default::default() });
-        let (st, gb, ub) = (self.state(State::default()), self.f32s(g), self.f32s(u));
-        let d = self.dispatch(Kernel::Swiglu, None, &[&dims, &st, &gb, &ub], (groups64(g.len()), 1, 1));
-        run_and_read(self.ctx, &[d], &gb).await
+        let o = attention(self.ctx, Shared { dims: &dims, state: &st }, &qb, &out, nh);
+        run_and_read(self.ctx, &[o], t, &out).await
     }
 
     /// Pick for every position of `logits` (T, V); returns (pred, prob, key).
@@ -535,9 +893,8 @@ impl<'a> KernelRunner<'a> {
         step: u32,
     ) -> Result<(Vec<u32>, Vec<f32>, Vec<f32>), GpuError> {
         let t = tokens.len();
-        let dims = self.dims(Dims::new(cfg, t));
+        let (dims, st) = self.shared(Dims::new(cfg, t), State { step, ..Default::default() });
         let sp = uniform(self.dev(), "sp", &SamplerUniform::new(cfg, p, 1, false));
-        let st = self.state(State { step, ..Default::default() });
         let (lb, tb) = (self.f32s(logits), self.u32s(tokens));
         let (pred, prob, key) = (
             storage(self.dev(), "pred", t as u64 * 4),
@@ -545,11 +902,11 @@ impl<'a> KernelRunner<'a> {
             storage(self.dev(), "key", t as u64 * 4),
         );
         let ex = self.u32s(&pick_tables(cfg.vocab_size, p));
-        let d =
-            self.dispatch(Kernel::Pick, None, &[&dims, &sp, &st, &lb, &tb, &pred, &prob, &key, &ex], (t as u32, 1, 1));
-        let pr: Vec<u32> = run_and_read(self.ctx, &[d], &pred).await?;
-        let pb: Vec<f32> = run_and_read(self.ctx, &[], &prob).await?;
-        let kb: Vec<f32> = run_and_read(self.ctx, &[], &key).await?;
+        let pb = PickBuffers { sampler: &sp, tokens: &tb, pred: &pred, prob: &prob, key: &key };
+        let o = pick(self.ctx, Shared { dims: &dims, state: &st }, &lb, pb, &ex);
+        let pr: Vec<u32> = run_and_read(self.ctx, &[o], t, &pred).await?;
+        let pb: Vec<f32> = run_and_read(self.ctx, &[], t, &prob).await?;
+        let kb: Vec<f32> = run_and_read(self.ctx, &[], t, &key).await?;
         Ok((pr, pb, kb))
     }
 
@@ -567,16 +924,16 @@ impl<'a> KernelRunner<'a> {
         step: u32,
     ) -> Result<(Vec<u32>, State), GpuError> {
         let t = tokens.len();
-        let dims = self.dims(Dims::new(cfg, t));
         let steps = schedule.len().max(1);
+        let (dims, st) = self.shared(Dims::new(cfg, t), State { step, ..Default::default() });
         let sp = uniform(self.dev(), "sp", &SamplerUniform::new(cfg, p, steps, false));
-        let st = self.state(State { step, ..Default::default() });
         let (tb, pb, rb, kb) = (self.u32s(tokens), self.u32s(pred), self.f32s(prob), self.f32s(key));
         let sb = self.u32s(&commit_table(schedule, steps, &p.constraints, t));
         let (ht, hp) = (storage(self.dev(), "ht", 16), storage(self.dev(), "hp", 16));
-        let d = self.dispatch(Kernel::Commit, None, &[&dims, &sp, &st, &tb, &pb, &rb, &kb, &sb, &ht, &hp], (1, 1, 1));
-        let out: Vec<u32> = run_and_read(self.ctx, &[d], &tb).await?;
-        let s: Vec<State> = run_and_read(self.ctx, &[], &st).await?;
+        let bufs = PickBuffers { sampler: &sp, tokens: &tb, pred: &pb, prob: &rb, key: &kb };
+        let o = commit(self.ctx, Shared { dims: &dims, state: &st }, bufs, &sb, &ht, &hp);
+        let out: Vec<u32> = run_and_read(self.ctx, &[o], t, &tb).await?;
+        let s: Vec<State> = run_and_read(self.ctx, &[], t, &st).await?;
         Ok((out, s[0]))
     }
 }

@@ -18,12 +18,9 @@ struct Buffers {
     tokens: wgpu::Buffer,      // (T) u32
     x: wgpu::Buffer,           // (T, D) residual stream
     h: wgpu::Buffer,           // (T, D) normed
-    q: wgpu::Buffer,           // (T, D)
-    k: wgpu::Buffer,           // (T, D)
-    v: wgpu::Buffer,           // (T, D)
+    qkv: wgpu::Buffer,         // (T, 3D) q (turned) | k (turned) | v per row
     att: wgpu::Buffer,         // (T, D)
-    g: wgpu::Buffer,           // (T, F) gate, then SwiGLU output
-    u: wgpu::Buffer,           // (T, F)
+    g: wgpu::Buffer,           // (T, F) SwiGLU output
     logits: wgpu::Buffer,      // (T, V)
     pred: wgpu::Buffer,        // (T) u32
     prob: wgpu::Buffer,        // (T) f32
@@ -34,16 +31,11 @@ struct Buffers {
     staging: wgpu::Buffer,     // tokens + state + history, mapped once per generation
 }
 
-/// Which dispatches make one forward pass, in order; workgroup counts depend on T.
-enum Op {
-    Embed,
-    RmsNorm,
-    Rope,
-    Attention,
-    Swiglu,
-    Matmul { n: usize },
-    Pick,
-    Commit,
+/// Dispatches per step of the unmasking loop for an `n_layers` model: embed, 7 per
+/// layer (2 norms, Q/K/V+RoPE, attention, output, gate/up+SwiGLU, down), the final
+/// norm, the head, pick and commit.
+pub fn dispatches_per_step(n_layers: usize) -> u64 {
+    1 + 7 * n_layers as u64 + 4
 }
 
 /// A loaded model ready to generate on a GPU.
@@ -51,12 +43,12 @@ pub struct GpuModel {
     ctx: Rc<GpuContext>,
     pub config: ModelConfig,
     bufs: Buffers,
-    forward_ops: Vec<(Op, Bound)>,
+    forward_ops: Vec<Op>,
     /// The output head for every row (`forward`) and for masked rows only (`generate`).
-    head_all: Bound,
-    head_masked: Bound,
-    pick: Bound,
-    commit: Bound,
+    head_all: Op,
+    head_masked: Op,
+    pick: Op,
+    commit: Op,
     // Kept alive: the bind groups reference them.
     _weights: Vec<GpuMatrix>,
     _vectors: Vec<wgpu::Buffer>,
@@ -73,17 +65,26 @@ impl GpuModel {
         // The most steps a generation takes: one per mask, and the repeat rule's cleanup.
         let sm = tm + sampler::CLEANUP_STEPS;
         let (d, f, v) = (c.d_model, c.d_ff, c.vocab_size);
-        let biggest = [w.tok_embeddings.gpu_words().len() * 4, w.output.gpu_words().len() * 4, tm * v * 4]
-            .into_iter()
-            .max()
-            .unwrap_or(0) as u64;
+        // Checked before anything is uploaded: the largest binding (the embeddings,
+        // the head, the logits, the stacked gate/up) against the device's limit.
+        let f4 = |n: usize| (n * 4) as u64;
+        let words = |m: &crate::Matrix| f4(m.gpu_words().len());
+        let biggest = [
+            words(&w.tok_embeddings),
+            words(&w.output),
+            f4(tm * v),
+            w.layers.first().map_or(0, |l| words(&l.w_gate) + words(&l.w_up)),
+            w.layers.first().map_or(0, |l| words(&l.wq) * 3),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         if biggest > ctx.limits.max_storage_buffer_binding_size as u64 {
             return Err(GpuError::Limits(format!(
                 "a {biggest}-byte buffer exceeds the {}-byte storage binding limit",
                 ctx.limits.max_storage_buffer_binding_size
             )));
         }
-        let f4 = |n: usize| (n * 4) as u64;
         let bufs = Buffers {
             dims: uniform(dev, "dims", &Dims::new(&c, tm)),
             sampler: uniform(dev, "sampler", &SamplerUniform::default()),
@@ -92,12 +93,9 @@ impl GpuModel {
             tokens: storage(dev, "tokens", f4(tm)),
             x: storage(dev, "x", f4(tm * d)),
             h: storage(dev, "h", f4(tm * d)),
-            q: storage(dev, "q", f4(tm * d)),
-            k: storage(dev, "k", f4(tm * d)),
-            v: storage(dev, "v", f4(tm * d)),
+            qkv: storage(dev, "qkv", f4(tm * 3 * d)),
             att: storage(dev, "att", f4(tm * d)),
             g: storage(dev, "g", f4(tm * f)),
-            u: storage(dev, "u", f4(tm * f)),
             logits: storage(dev, "logits", f4(tm * v)),
             pred: storage(dev, "pred", f4(tm)),
             prob: storage(dev, "prob", f4(tm)),
@@ -112,92 +110,44 @@ impl GpuModel {
                 mapped_at_creation: false,
             }),
         };
-        let pipes = Pipelines::default();
+        let b = &bufs;
+        let sh = Shared { dims: &b.dims, state: &b.state };
+        let cx = &*ctx;
         let mut weights = Vec::new();
         let mut vectors = Vec::new();
-        let mut ops: Vec<(Op, Bound)> = Vec::new();
-        let mk = |kernel: Kernel, kind: Option<GpuWeights>, b: &[&wgpu::Buffer]| -> Bound {
-            let pipeline = pipes.get(dev, kernel, kind);
-            let bind_group = bind(dev, &pipeline, b);
-            Bound { pipeline, bind_group }
-        };
-        let mat_params = |k: usize, n: usize, acc: bool, masked_only: bool| {
-            uniform(
-                dev,
-                "mp",
-                &MatParams { k: k as u32, n: n as u32, accumulate: acc as u32, masked_only: masked_only as u32 },
-            )
-        };
-        let b = &bufs;
-        let (mp_dd, mp_dd_acc, mp_df, mp_fd_acc) = (
-            mat_params(d, d, false, false),
-            mat_params(d, d, true, false),
-            mat_params(d, f, false, false),
-            mat_params(f, d, true, false),
-        );
-        let (mp_head, mp_head_masked) = (mat_params(d, v, false, false), mat_params(d, v, false, true));
-        let matmul = |gm: &GpuMatrix, mp: &wgpu::Buffer, x: &wgpu::Buffer, y: &wgpu::Buffer| {
-            let mut bl = vec![&b.dims, mp, &b.state, x, y, &b.tokens];
-            bl.extend(gm.bindings());
-            (Op::Matmul { n: gm.rows }, mk(Kernel::Matmul, Some(gm.kind), &bl))
-        };
+        let mut ops = Vec::new();
         let emb = GpuMatrix::upload(dev, &w.tok_embeddings, "tok_embeddings");
-        let mut bl = vec![&b.dims, &b.state, &b.tokens, &b.x];
-        bl.extend(emb.bindings());
-        ops.push((Op::Embed, mk(Kernel::Embed, Some(emb.kind), &bl)));
+        ops.push(embed(cx, sh, &b.tokens, &emb, &b.x));
         weights.push(emb);
         for (i, l) in w.layers.iter().enumerate() {
-            let up = |m, n: &str| GpuMatrix::upload(dev, m, &format!("layers.{i}.{n}"));
-            let (wq, wk, wv, wo) = (up(&l.wq, "wq"), up(&l.wk, "wk"), up(&l.wv, "wv"), up(&l.wo, "wo"));
-            let (wg, wu, wd) = (up(&l.w_gate, "w_gate"), up(&l.w_up, "w_up"), up(&l.w_down, "w_down"));
+            let name = |n: &str| format!("layers.{i}.{n}");
+            let wqkv = GpuMatrix::stacked(dev, &[&l.wq, &l.wk, &l.wv], &name("wqkv"));
+            let wo = GpuMatrix::upload(dev, &l.wo, &name("wo"));
+            let wgu = GpuMatrix::stacked(dev, &[&l.w_gate, &l.w_up], &name("w_gate_up"));
+            let wd = GpuMatrix::upload(dev, &l.w_down, &name("w_down"));
             let an = storage_init(dev, "attn_norm", bytemuck::cast_slice(&l.attn_norm));
             let mn = storage_init(dev, "mlp_norm", bytemuck::cast_slice(&l.mlp_norm));
-            ops.push((Op::RmsNorm, mk(Kernel::RmsNorm, None, &[&b.dims, &b.state, &b.x, &an, &b.h])));
-            ops.push(matmul(&wq, &mp_dd, &b.h, &b.q));
-            ops.push(matmul(&wk, &mp_dd, &b.h, &b.k));
-            ops.push(matmul(&wv, &mp_dd, &b.h, &b.v));
-            ops.push((Op::Rope, mk(Kernel::Rope, None, &[&b.dims, &b.state, &b.q, &b.k])));
-            ops.push((Op::Attention, mk(Kernel::Attention, None, &[&b.dims, &b.state, &b.q, &b.k, &b.v, &b.att])));
-            ops.push(matmul(&wo, &mp_dd_acc, &b.att, &b.x));
-            ops.push((Op::RmsNorm, mk(Kernel::RmsNorm, None, &[&b.dims, &b.state, &b.x, &mn, &b.h])));
-            ops.push(matmul(&wg, &mp_df, &b.h, &b.g));
-            ops.push(matmul(&wu, &mp_df, &b.h, &b.u));
-            ops.push((Op::Swiglu, mk(Kernel::Swiglu, None, &[&b.dims, &b.state, &b.g, &b.u])));
-            ops.push(matmul(&wd, &mp_fd_acc, &b.g, &b.x));
-            weights.extend([wq, wk, wv, wo, wg, wu, wd]);
+            ops.push(rmsnorm(cx, sh, &b.x, &an, &b.h));
+            ops.push(matmul(cx, sh, &b.h, &wqkv, &b.qkv, &b.tokens, Epilogue::Rope));
+            ops.push(attention(cx, sh, &b.qkv, &b.att, c.n_heads));
+            ops.push(matmul(cx, sh, &b.att, &wo, &b.x, &b.tokens, Epilogue::Accumulate));
+            ops.push(rmsnorm(cx, sh, &b.x, &mn, &b.h));
+            ops.push(matmul(cx, sh, &b.h, &wgu, &b.g, &b.tokens, Epilogue::Swiglu));
+            ops.push(matmul(cx, sh, &b.g, &wd, &b.x, &b.tokens, Epilogue::Accumulate));
+            weights.extend([wqkv, wo, wgu, wd]);
             vectors.extend([an, mn]);
         }
         let norm = storage_init(dev, "norm", bytemuck::cast_slice(&w.norm));
-        ops.push((Op::RmsNorm, mk(Kernel::RmsNorm, None, &[&b.dims, &b.state, &b.x, &norm, &b.h])));
+        ops.push(rmsnorm(cx, sh, &b.x, &norm, &b.h));
         let out = GpuMatrix::upload(dev, &w.output, "output");
-        let (_, head_all) = matmul(&out, &mp_head, &b.h, &b.logits);
-        let (_, head_masked) = matmul(&out, &mp_head_masked, &b.h, &b.logits);
-        let head_rows = out.rows;
+        let head_all = matmul(cx, sh, &b.h, &out, &b.logits, &b.tokens, Epilogue::Store);
+        let head_masked = matmul(cx, sh, &b.h, &out, &b.logits, &b.tokens, Epilogue::MaskedRows);
+        debug_assert_eq!(out.rows, v);
         weights.push(out);
-        vectors.extend([norm, mp_dd, mp_dd_acc, mp_df, mp_fd_acc, mp_head, mp_head_masked]);
-        let pick = mk(
-            Kernel::Pick,
-            None,
-            &[&b.dims, &b.sampler, &b.state, &b.logits, &b.tokens, &b.pred, &b.prob, &b.key, &b.exclude],
-        );
-        let commit = mk(
-            Kernel::Commit,
-            None,
-            &[
-                &b.dims,
-                &b.sampler,
-                &b.state,
-                &b.tokens,
-                &b.pred,
-                &b.prob,
-                &b.key,
-                &b.schedule,
-                &b.hist_tokens,
-                &b.hist_prob,
-            ],
-        );
-        drop(pipes);
-        debug_assert_eq!(head_rows, v);
+        vectors.push(norm);
+        let pb = PickBuffers { sampler: &b.sampler, tokens: &b.tokens, pred: &b.pred, prob: &b.prob, key: &b.key };
+        let pick = pick(cx, sh, &b.logits, pb, &b.exclude);
+        let commit = commit(cx, sh, pb, &b.schedule, &b.hist_tokens, &b.hist_prob);
         Ok(GpuModel {
             ctx,
             config: c,
@@ -214,25 +164,6 @@ impl GpuModel {
 
     pub fn context(&self) -> &Rc<GpuContext> {
         &self.ctx
-    }
-
-    fn groups(&self, op: &Op, t: usize) -> (u32, u32, u32) {
-        let c = &self.config;
-        match op {
-            Op::Embed => (groups64(t * c.d_model), 1, 1),
-            Op::RmsNorm => (t as u32, 1, 1),
-            Op::Rope => (groups64(t * c.d_model / 2), 1, 1),
-            Op::Attention => (t as u32, c.n_heads as u32, 1),
-            Op::Swiglu => (groups64(t * c.d_ff), 1, 1),
-            Op::Matmul { n } => matmul_groups(t, *n),
-            Op::Pick => (t as u32, 1, 1),
-            Op::Commit => (1, 1, 1),
-        }
-    }
-
-    fn record(&self, pass: &mut wgpu::ComputePass<'_>, op: &Op, d: &Bound, t: usize) -> u64 {
-        d.record(pass, self.groups(op, t));
-        1
     }
 
     fn load_sequence(&self, tokens: &[u32]) -> Result<(), GpuError> {
@@ -259,10 +190,10 @@ impl GpuModel {
         let mut n = 0;
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            for (op, d) in &self.forward_ops {
-                n += self.record(&mut pass, op, d, t);
+            for op in self.forward_ops.iter().chain([&self.head_all]) {
+                op.record(&mut pass, t);
+                n += 1;
             }
-            n += self.record(&mut pass, &Op::Matmul { n: self.config.vocab_size }, &self.head_all, t);
         }
         self.ctx.count(|c| c.dispatches += n);
         let bytes = (t * self.config.vocab_size * 4) as u64;
@@ -304,12 +235,10 @@ impl GpuModel {
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for _ in 0..steps {
-                for (op, d) in &self.forward_ops {
-                    n += self.record(&mut pass, op, d, t);
+                for op in self.forward_ops.iter().chain([&self.head_masked, &self.pick, &self.commit]) {
+                    op.record(&mut pass, t);
+                    n += 1;
                 }
-                n += self.record(&mut pass, &Op::Matmul { n: self.config.vocab_size }, &self.head_masked, t);
-                n += self.record(&mut pass, &Op::Pick, &self.pick, t);
-                n += self.record(&mut pass, &Op::Commit, &self.commit, t);
             }
         }
         self.ctx.count(|c| c.dispatches += n);
