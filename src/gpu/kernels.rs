@@ -442,7 +442,7 @@ pub fn matmul(
     epilogue: Epilogue,
 ) -> Op {
     if matches!(epilogue, Epilogue::Rope | Epilogue::Swiglu) {
-        assert!(w.rows % 2 == 0, "a stacked matrix has an even row count");
+        assert!(w.rows.is_multiple_of(2), "a stacked matrix has an even row count");
     }
     let mp =
         uniform(&ctx.device, "mp", &MatParams { k: w.cols as u32, n: w.rows as u32, mode: epilogue as u32, _pad: 0 });
@@ -624,7 +624,7 @@ impl GpuMatrix {
             "{label}: stacked matrices differ in shape or format"
         );
         let kind: GpuWeights = first.format().into();
-        assert!(parts.len() == 1 || kind == GpuWeights::Dense || first.cols % 32 == 0);
+        assert!(parts.len() == 1 || kind == GpuWeights::Dense || first.cols.is_multiple_of(32));
         let words: Vec<u32> = parts.iter().flat_map(|m| m.gpu_words()).collect();
         let scales: Vec<f32> = parts.iter().flat_map(|m| m.scales().iter().copied()).collect();
         GpuMatrix {
