@@ -4,9 +4,9 @@
 //   [MASK] only (the output head inside the unmasking loop: the sampler reads no
 //   other row), 3 RoPE on the Q and K parts of a stacked Q/K/V product,
 //   4 SwiGLU of a stacked gate/up product: y (T, N/2) = silu(gate) · up.
-// Each invocation owns two output columns (a "pair") for four consecutive rows, so
+// Each invocation owns two pairs of output columns for four consecutive rows, so
 // every weight group is dequantized once and used four times and every activation
-// load serves two columns. The pair is chosen so the epilogue has both operands it
+// load serves four columns. The pair is chosen so the epilogue has both operands it
 // needs: neighbours (2p, 2p+1) to store; the halves (j, j + hd/2) of one head that
 // RoPE turns together; gate column p and up column p. Rows past T are clamped to
 // T−1 (valid memory, results dropped) so the loop has no branches.
@@ -92,37 +92,57 @@ fn store(row: u32, c: vec2<u32>, a: f32, b: f32) {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let p = gid.x;
+    let p0 = gid.x * 4u;
     let t0 = gid.y * 4u;
-    if (state.done != 0u || p >= pairs() || t0 >= dims.t) {
+    if (state.done != 0u || p0 >= pairs() || t0 >= dims.t) {
         return;
     }
     if (!(wanted(t0) || wanted(t0 + 1u) || wanted(t0 + 2u) || wanted(t0 + 3u))) {
         return;
     }
-    let c = columns(p);
-    // An odd N's last pair reads its first column twice and stores it once.
-    let r1 = min(c.y, mp.n - 1u);
+    let np = pairs();
+    let c0 = columns(p0);
+    let c1 = columns(min(p0 + 1u, np - 1u));
+    let c2 = columns(min(p0 + 2u, np - 1u));
+    let c3 = columns(min(p0 + 3u, np - 1u));
+    let top = vec4<u32>(mp.n - 1u);
+    let r = min(vec4<u32>(c0, c1), top);
+    let s = min(vec4<u32>(c2, c3), top);
     let kq = mp.k / 4u;
     let last = dims.t - 1u;
     let x0 = t0 * kq;
     let x1 = min(t0 + 1u, last) * kq;
     let x2 = min(t0 + 2u, last) * kq;
     let x3 = min(t0 + 3u, last) * kq;
-    var a = vec4<f32>(0.0);
-    var b = vec4<f32>(0.0);
+    var acc: array<vec4<f32>, 8>;
     for (var i = 0u; i < kq; i++) {
-        let wa = load4(c.x, i, mp.k);
-        let wb = load4(r1, i, mp.k);
         let v0 = x[x0 + i];
         let v1 = x[x1 + i];
         let v2 = x[x2 + i];
         let v3 = x[x3 + i];
-        a += vec4<f32>(dot(wa, v0), dot(wa, v1), dot(wa, v2), dot(wa, v3));
-        b += vec4<f32>(dot(wb, v0), dot(wb, v1), dot(wb, v2), dot(wb, v3));
+        let w0 = load4(r.x, i, mp.k);
+        let w1 = load4(r.y, i, mp.k);
+        let w2 = load4(r.z, i, mp.k);
+        let w3 = load4(r.w, i, mp.k);
+        let w4 = load4(s.x, i, mp.k);
+        let w5 = load4(s.y, i, mp.k);
+        let w6 = load4(s.z, i, mp.k);
+        let w7 = load4(s.w, i, mp.k);
+        acc[0] += vec4<f32>(dot(w0, v0), dot(w0, v1), dot(w0, v2), dot(w0, v3));
+        acc[1] += vec4<f32>(dot(w1, v0), dot(w1, v1), dot(w1, v2), dot(w1, v3));
+        acc[2] += vec4<f32>(dot(w2, v0), dot(w2, v1), dot(w2, v2), dot(w2, v3));
+        acc[3] += vec4<f32>(dot(w3, v0), dot(w3, v1), dot(w3, v2), dot(w3, v3));
+        acc[4] += vec4<f32>(dot(w4, v0), dot(w4, v1), dot(w4, v2), dot(w4, v3));
+        acc[5] += vec4<f32>(dot(w5, v0), dot(w5, v1), dot(w5, v2), dot(w5, v3));
+        acc[6] += vec4<f32>(dot(w6, v0), dot(w6, v1), dot(w6, v2), dot(w6, v3));
+        acc[7] += vec4<f32>(dot(w7, v0), dot(w7, v1), dot(w7, v2), dot(w7, v3));
     }
-    store(t0, c, a.x, b.x);
-    store(t0 + 1u, c, a.y, b.y);
-    store(t0 + 2u, c, a.z, b.z);
-    store(t0 + 3u, c, a.w, b.w);
+    let cs = array<vec2<u32>, 4>(c0, c1, c2, c3);
+    for (var q = 0u; q < 4u; q++) {
+        if (p0 + q < np) {
+            for (var j = 0u; j < 4u; j++) {
+                store(t0 + j, cs[q], acc[2u * q][j], acc[2u * q + 1u][j]);
+            }
+        }
+    }
 }

@@ -332,7 +332,7 @@ impl Grid {
         match *self {
             Grid::Rows { y } => [t as u32, y, 1],
             Grid::Items { per_row } => [groups64(t * per_row), 1, 1],
-            Grid::Pairs { pairs } => [groups64(pairs), t.div_ceil(4) as u32, 1],
+            Grid::Pairs { pairs } => [groups64(pairs.div_ceil(4)), t.div_ceil(4) as u32, 1],
             Grid::Fixed(g) => g,
         }
     }
