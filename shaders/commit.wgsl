@@ -6,6 +6,9 @@
 // (raised when earlier steps left positions waiting), or in threshold mode is the
 // number of candidates at or above the threshold (at least one). Also writes the
 // history row and advances `state`. Reference: `sampler::commit`, `scheduled_k`.
+// The step that ends the loop zeroes `indirect`, the workgroup counts every
+// dispatch of the loop reads (`GpuModel::generate`): the steps recorded after it
+// dispatch nothing.
 
 // Bindings: generated from `gpu::kernels::COMMIT` (names, types, order).
 
@@ -17,6 +20,14 @@ var<workgroup> n_above: atomic<u32>;
 var<workgroup> first_u: u32;
 var<workgroup> k_u: u32;
 var<workgroup> skip: u32;
+var<workgroup> ended: u32;
+
+// The loop is over: later steps' dispatches get no workgroups.
+fn stop_dispatching(i: u32) {
+    for (var w = i; w < arrayLength(&indirect); w += 256u) {
+        indirect[w] = 0u;
+    }
+}
 var<workgroup> keys: array<f32, 256>;
 var<workgroup> cand: array<u32, 256>;
 
@@ -36,6 +47,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         atomicStore(&n_above, 0u);
     }
     if (workgroupUniformLoad(&skip) != 0u) {
+        stop_dispatching(i);
         return;
     }
     let step = state.step;
@@ -113,15 +125,20 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         tokens[i] = pred[i];
     }
     if (sp.history != 0u && i < t && step < sp.max_steps) {
-        hist_tokens[step * t + i] = select(tokens[i], pred[i], chosen);
-        hist_prob[step * t + i] = select(-1.0, prob[i], masked);
+        // Tokens rows, then probability rows (as bits).
+        history[step * t + i] = select(tokens[i], pred[i], chosen);
+        history[(sp.max_steps + step) * t + i] = bitcast<u32>(select(-1.0, prob[i], masked));
     }
     if (i == 0u) {
         let left = atomicLoad(&n_masked) - k;
         state.step = step + 1u;
         state.steps_run = state.steps_run + 1u;
-        if (left == 0u || step + 1u >= sp.max_steps) {
+        ended = select(0u, 1u, left == 0u || step + 1u >= sp.max_steps);
+        if (ended != 0u) {
             state.done = 1u;
         }
+    }
+    if (workgroupUniformLoad(&ended) != 0u) {
+        stop_dispatching(i);
     }
 }

@@ -266,6 +266,25 @@ fn one_submission_and_one_readback_per_generation() {
     }
 }
 
+/// Threshold decoding records a step per mask but finishes in fewer: the commit that
+/// ends the loop zeroes every dispatch's workgroup counts, so the steps recorded
+/// after it dispatch no work.
+#[test]
+fn steps_after_the_loop_ends_dispatch_nothing() {
+    let Some(ctx) = gpu() else { return };
+    let w = tiny_model(WeightFormat::Q8, 12);
+    let gpu = GpuModel::new(ctx, &w).unwrap();
+    let prompt = poem_prompt(&w);
+    let masks = prompt.iter().filter(|&&id| id == w.config.mask_id).count();
+    let p = SamplerParams { threshold: Some(0.01), ..Default::default() };
+    let g = block_on(gpu.generate(&prompt, &p, false)).unwrap();
+    assert!(g.steps_run < masks, "{} steps for {masks} masks: the threshold should finish early", g.steps_run);
+    let per_step = unmask::gpu::model::dispatches_per_step(w.config.n_layers) as usize;
+    let args = block_on(gpu.step_workgroups()).unwrap();
+    assert_eq!(args, vec![0; 3 * per_step], "workgroups left after the loop ended");
+    assert_eq!(g.tokens, generate_cpu(&CpuModel::new(&w), &prompt, &p, false, |_| true).unwrap().tokens);
+}
+
 #[test]
 fn file_round_trip_keeps_gpu_output() {
     let Some(ctx) = gpu() else { return };

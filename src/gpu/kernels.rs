@@ -168,8 +168,8 @@ pub const COMMIT: KernelDef = KernelDef {
         slot("prob", Access::Read, "array<f32>"),
         slot("key", Access::Read, "array<f32>"),
         slot("schedule", Access::Read, "array<u32>"),
-        slot("hist_tokens", Access::ReadWrite, "array<u32>"),
-        slot("hist_prob", Access::ReadWrite, "array<f32>"),
+        slot("history", Access::ReadWrite, "array<u32>"),
+        slot("indirect", Access::ReadWrite, "array<u32>"),
     ],
 };
 
@@ -356,6 +356,14 @@ impl Op {
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(x, y, z);
     }
+
+    /// Records the dispatch with its workgroup counts read, when it runs, from
+    /// `args` at `offset` (three u32: what [`Grid::at`] gives, or zeros).
+    pub fn record_indirect(&self, pass: &mut wgpu::ComputePass<'_>, args: &wgpu::Buffer, offset: u64) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups_indirect(args, offset);
+    }
 }
 
 /// Binds `buffers` — named, in the kernel's binding order — to `def`'s pipeline.
@@ -478,13 +486,15 @@ pub fn pick(ctx: &GpuContext, s: Shared, logits: &wgpu::Buffer, p: PickBuffers, 
 }
 
 /// One commit step: the best picks take their tokens; history and state advance.
+/// `history`: (2, max_steps, T) — each step's tokens, then its probabilities as
+/// bits. `indirect`: the loop's workgroup counts, zeroed when the loop ends.
 pub fn commit(
     ctx: &GpuContext,
     s: Shared,
     p: PickBuffers,
     schedule: &wgpu::Buffer,
-    hist_tokens: &wgpu::Buffer,
-    hist_prob: &wgpu::Buffer,
+    history: &wgpu::Buffer,
+    indirect: &wgpu::Buffer,
 ) -> Op {
     let b = [
         ("dims", s.dims),
@@ -495,8 +505,8 @@ pub fn commit(
         ("prob", p.prob),
         ("key", p.key),
         ("schedule", schedule),
-        ("hist_tokens", hist_tokens),
-        ("hist_prob", hist_prob),
+        ("history", history),
+        ("indirect", indirect),
     ];
     op(ctx, &COMMIT, None, &b, Grid::Fixed([1, 1, 1]), vec![])
 }
@@ -929,9 +939,9 @@ impl<'a> KernelRunner<'a> {
         let sp = uniform(self.dev(), "sp", &SamplerUniform::new(cfg, p, steps, false));
         let (tb, pb, rb, kb) = (self.u32s(tokens), self.u32s(pred), self.f32s(prob), self.f32s(key));
         let sb = self.u32s(&commit_table(schedule, steps, &p.constraints, t));
-        let (ht, hp) = (storage(self.dev(), "ht", 16), storage(self.dev(), "hp", 16));
+        let (hist, indirect) = (storage(self.dev(), "history", 16), storage(self.dev(), "indirect", 16));
         let bufs = PickBuffers { sampler: &sp, tokens: &tb, pred: &pb, prob: &rb, key: &kb };
-        let o = commit(self.ctx, Shared { dims: &dims, state: &st }, bufs, &sb, &ht, &hp);
+        let o = commit(self.ctx, Shared { dims: &dims, state: &st }, bufs, &sb, &hist, &indirect);
         let out: Vec<u32> = run_and_read(self.ctx, &[o], t, &tb).await?;
         let s: Vec<State> = run_and_read(self.ctx, &[], t, &st).await?;
         Ok((out, s[0]))

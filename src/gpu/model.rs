@@ -11,24 +11,24 @@ use crate::format::ModelWeights;
 use crate::sampler::{self, Generation, SamplerParams, StepRecord};
 
 struct Buffers {
-    dims: wgpu::Buffer,        // uniform Dims
-    sampler: wgpu::Buffer,     // uniform SamplerUniform
-    exclude: wgpu::Buffer,     // pick_tables: class and line per position, then bit rows of ids never generated
-    state: wgpu::Buffer,       // State
-    tokens: wgpu::Buffer,      // (T) u32
-    x: wgpu::Buffer,           // (T, D) residual stream
-    h: wgpu::Buffer,           // (T, D) normed
-    qkv: wgpu::Buffer,         // (T, 3D) q (turned) | k (turned) | v per row
-    att: wgpu::Buffer,         // (T, D)
-    g: wgpu::Buffer,           // (T, F) SwiGLU output
-    logits: wgpu::Buffer,      // (T, V)
-    pred: wgpu::Buffer,        // (T) u32
-    prob: wgpu::Buffer,        // (T) f32
-    key: wgpu::Buffer,         // (T) f32
-    schedule: wgpu::Buffer,    // (S + T) u32: `commit_table`, S ≤ T + CLEANUP_STEPS steps
-    hist_tokens: wgpu::Buffer, // (S, T) u32
-    hist_prob: wgpu::Buffer,   // (S, T) f32
-    staging: wgpu::Buffer,     // tokens + state + history, mapped once per generation
+    dims: wgpu::Buffer,     // uniform Dims
+    sampler: wgpu::Buffer,  // uniform SamplerUniform
+    exclude: wgpu::Buffer,  // pick_tables: class and line per position, then bit rows of ids never generated
+    state: wgpu::Buffer,    // State
+    tokens: wgpu::Buffer,   // (T) u32
+    x: wgpu::Buffer,        // (T, D) residual stream
+    h: wgpu::Buffer,        // (T, D) normed
+    qkv: wgpu::Buffer,      // (T, 3D) q (turned) | k (turned) | v per row
+    att: wgpu::Buffer,      // (T, D)
+    g: wgpu::Buffer,        // (T, F) SwiGLU output
+    logits: wgpu::Buffer,   // (T, V)
+    pred: wgpu::Buffer,     // (T) u32
+    prob: wgpu::Buffer,     // (T) f32
+    key: wgpu::Buffer,      // (T) f32
+    schedule: wgpu::Buffer, // (S + T) u32: `commit_table`, S ≤ T + CLEANUP_STEPS steps
+    history: wgpu::Buffer,  // (2, S, T): tokens, then probabilities as f32 bits
+    indirect: wgpu::Buffer, // workgroup counts of each dispatch of one step (3 u32 each)
+    staging: wgpu::Buffer,  // tokens + state + history, mapped once per generation
 }
 
 /// Dispatches per step of the unmasking loop for an `n_layers` model: embed, 7 per
@@ -101,8 +101,16 @@ impl GpuModel {
             prob: storage(dev, "prob", f4(tm)),
             key: storage(dev, "key", f4(tm)),
             schedule: storage(dev, "schedule", f4(sm + tm)),
-            hist_tokens: storage(dev, "hist_tokens", f4(sm * tm)),
-            hist_prob: storage(dev, "hist_prob", f4(sm * tm)),
+            history: storage(dev, "history", f4(2 * sm * tm)),
+            indirect: dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("indirect"),
+                size: 12 * dispatches_per_step(c.n_layers),
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::INDIRECT
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
             staging: dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("staging"),
                 size: f4(tm + 4 + 2 * sm * tm),
@@ -147,7 +155,7 @@ impl GpuModel {
         vectors.push(norm);
         let pb = PickBuffers { sampler: &b.sampler, tokens: &b.tokens, pred: &b.pred, prob: &b.prob, key: &b.key };
         let pick = pick(cx, sh, &b.logits, pb, &b.exclude);
-        let commit = commit(cx, sh, pb, &b.schedule, &b.hist_tokens, &b.hist_prob);
+        let commit = commit(cx, sh, pb, &b.schedule, &b.history, &b.indirect);
         Ok(GpuModel {
             ctx,
             config: c,
@@ -160,6 +168,22 @@ impl GpuModel {
             _weights: weights,
             _vectors: vectors,
         })
+    }
+
+    /// The workgroup counts the unmasking loop's dispatches read now, three per
+    /// dispatch of a step: the current grids while a loop runs, zeros once it ended.
+    pub async fn step_workgroups(&self) -> Result<Vec<u32>, GpuError> {
+        let size = self.bufs.indirect.size();
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("indirect staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&self.bufs.indirect, 0, &staging, 0, size);
+        self.ctx.submit(enc);
+        Ok(bytemuck::pod_collect_to_vec(&self.ctx.read(&staging).await?))
     }
 
     pub fn context(&self) -> &Rc<GpuContext> {
@@ -230,27 +254,29 @@ impl GpuModel {
         q.write_buffer(&self.bufs.sampler, 0, bytemuck::bytes_of(&SamplerUniform::new(c, p, steps, keep_history)));
         q.write_buffer(&self.bufs.exclude, 0, bytemuck::cast_slice(&pick_tables(c.vocab_size, p)));
         q.write_buffer(&self.bufs.schedule, 0, bytemuck::cast_slice(&table));
+        // Every step is recorded ahead of time (the number that runs is known only on
+        // the GPU); each dispatch reads its workgroup counts from `indirect`, which
+        // the commit that ends the loop zeroes, so later steps cost next to nothing.
+        let step_ops: Vec<&Op> = self.forward_ops.iter().chain([&self.head_masked, &self.pick, &self.commit]).collect();
+        let args: Vec<u32> = step_ops.iter().flat_map(|op| op.grid.at(t)).collect();
+        q.write_buffer(&self.bufs.indirect, 0, bytemuck::cast_slice(&args));
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        let mut n = 0;
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for _ in 0..steps {
-                for op in self.forward_ops.iter().chain([&self.head_masked, &self.pick, &self.commit]) {
-                    op.record(&mut pass, t);
-                    n += 1;
+                for (i, op) in step_ops.iter().enumerate() {
+                    op.record_indirect(&mut pass, &self.bufs.indirect, 12 * i as u64);
                 }
             }
         }
-        self.ctx.count(|c| c.dispatches += n);
+        self.ctx.count(|c| c.dispatches += (steps * step_ops.len()) as u64);
         // One staging buffer: tokens (T) | state (4) | history tokens (S, T) | history probs (S, T).
         let st = &self.bufs.staging;
         let tb = (t * 4) as u64;
         enc.copy_buffer_to_buffer(&self.bufs.tokens, 0, st, 0, tb);
         enc.copy_buffer_to_buffer(&self.bufs.state, 0, st, tb, 16);
-        let hb = (steps * t * 4) as u64;
         if keep_history {
-            enc.copy_buffer_to_buffer(&self.bufs.hist_tokens, 0, st, tb + 16, hb);
-            enc.copy_buffer_to_buffer(&self.bufs.hist_prob, 0, st, tb + 16 + hb, hb);
+            enc.copy_buffer_to_buffer(&self.bufs.history, 0, st, tb + 16, (2 * steps * t * 4) as u64);
         }
         self.ctx.submit(enc);
         let bytes = self.ctx.read(st).await?;
