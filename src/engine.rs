@@ -79,7 +79,7 @@ impl Engine {
         tokenizer: PoemTokenizer,
         weights: ModelWeights,
     ) -> Result<Engine, (EngineError, PoemTokenizer, ModelWeights)> {
-        match open_gpu(&weights).await {
+        match open_gpu(&weights, None).await {
             Ok(m) => Ok(Engine { tokenizer, weights, runner: Runner::Gpu(m), cpu_ref: OnceCell::new() }),
             Err(e) => Err((e, tokenizer, weights)),
         }
@@ -95,7 +95,11 @@ impl Engine {
 
     /// Replaces the GPU (after a lost device) with a freshly opened one.
     pub async fn reopen_gpu(&mut self) -> Result<(), EngineError> {
-        self.runner = Runner::Gpu(open_gpu(&self.weights).await?);
+        let stale = match &self.runner {
+            Runner::Gpu(m) => Some(m.context().clone()),
+            Runner::Cpu(_) => None,
+        };
+        self.runner = Runner::Gpu(open_gpu(&self.weights, stale.as_ref()).await?);
         Ok(())
     }
 
@@ -176,7 +180,28 @@ impl Engine {
     }
 }
 
-async fn open_gpu(w: &ModelWeights) -> Result<GpuModel, EngineError> {
-    let ctx = GpuContext::new().await.map_err(EngineError::Gpu)?;
-    GpuModel::new(Rc::new(ctx), w).map_err(EngineError::Gpu)
+thread_local! {
+    /// The device every GPU engine of this thread shares (on the page: the model
+    /// and the compare view's twin), with its compiled pipelines; held only while
+    /// an engine uses it.
+    static SHARED_GPU: std::cell::RefCell<std::rc::Weak<GpuContext>> = const { std::cell::RefCell::new(std::rc::Weak::new()) };
+}
+
+/// The shared device if one is open and alive (and is not `stale`, the one an
+/// engine lost: its loss may not have been reported yet), else a newly opened one
+/// that later engines share — after a lost device they all reopen onto it.
+pub async fn shared_gpu(stale: Option<&Rc<GpuContext>>) -> Result<Rc<GpuContext>, GpuError> {
+    if let Some(ctx) = SHARED_GPU.with(|s| s.borrow().upgrade()) {
+        if ctx.check_alive().is_ok() && !stale.is_some_and(|old| Rc::ptr_eq(old, &ctx)) {
+            return Ok(ctx);
+        }
+    }
+    let ctx = Rc::new(GpuContext::new().await?);
+    SHARED_GPU.with(|s| *s.borrow_mut() = Rc::downgrade(&ctx));
+    Ok(ctx)
+}
+
+async fn open_gpu(w: &ModelWeights, stale: Option<&Rc<GpuContext>>) -> Result<GpuModel, EngineError> {
+    let ctx = shared_gpu(stale).await.map_err(EngineError::Gpu)?;
+    GpuModel::new(ctx, w).map_err(EngineError::Gpu)
 }

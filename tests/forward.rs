@@ -321,3 +321,33 @@ fn a_lost_device_is_an_error_not_a_panic_and_a_new_one_works() {
 fn lines(t: usize, width: usize) -> Constraints {
     Constraints { line: (0..t).map(|i| (i / width + 1) as u8).collect(), ..Default::default() }
 }
+
+/// Engines on one thread share one device and its compiled pipelines (the page's
+/// model and the compare view's twin), and after the device is lost every engine
+/// reopens onto one new device.
+#[test]
+fn engines_share_one_device_and_its_pipelines() {
+    use unmask::engine::{Engine, Runner};
+    if gpu().is_none() {
+        return;
+    }
+    let open = |seed| match block_on(Engine::gpu(test_tokenizer(), tiny_model(WeightFormat::Q8, seed))) {
+        Ok(e) => e,
+        Err((e, _, _)) => panic!("{e}"),
+    };
+    let ctx = |e: &Engine| match e.runner() {
+        Runner::Gpu(m) => m.context().clone(),
+        Runner::Cpu(_) => panic!("not on the GPU"),
+    };
+    let mut a = open(1);
+    let compiled = ctx(&a).pipelines_compiled();
+    let mut b = open(2);
+    assert!(std::rc::Rc::ptr_eq(&ctx(&a), &ctx(&b)), "two devices for two engines");
+    assert_eq!(ctx(&b).pipelines_compiled(), compiled, "the second model compiled its own pipelines");
+    a.lose_device();
+    block_on(a.reopen_gpu()).unwrap();
+    block_on(b.reopen_gpu()).unwrap();
+    assert!(std::rc::Rc::ptr_eq(&ctx(&a), &ctx(&b)), "reopened onto two devices");
+    let prompt = poem_prompt(&tiny_model(WeightFormat::Q8, 2));
+    assert!(block_on(b.generate(&prompt, &SamplerParams::default(), false)).is_ok());
+}
