@@ -1,5 +1,5 @@
 // Helpers for the kernels that cooperate across one 64-thread workgroup (rmsnorm,
-// attention, pick), prepended after common.wgsl. Each kernel binds `state`. Call
+// pick), prepended after common.wgsl. Each kernel binds `state`. Call
 // them from uniform control flow: they contain barriers.
 
 const WG: u32 = 64u;

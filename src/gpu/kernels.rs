@@ -7,7 +7,7 @@
 //! a binding and the two sides cannot disagree on the order.
 //!
 //! Every kernel is `common.wgsl` + (pick, commit) `sampler_common.wgsl` + the
-//! generated bindings + (rmsnorm, attention, pick) `workgroup.wgsl` + (weight
+//! generated bindings + (rmsnorm, pick) `workgroup.wgsl` + (weight
 //! readers) one `weights_*.wgsl` snippet + the kernel file. Pipelines are compiled
 //! once per (kernel, weight kind) and device, and shared by every model on it
 //! ([`GpuContext::pipeline`]).
@@ -113,9 +113,14 @@ pub const ATTENTION: KernelDef = KernelDef {
     name: "attention",
     body: include_str!("../../shaders/attention.wgsl"),
     sampler: false,
-    workgroup: true,
+    workgroup: false,
     weights: false,
-    slots: &[DIMS, STATE, slot("qkv", Access::Read, "array<f32>"), slot("out", Access::ReadWrite, "array<f32>")],
+    slots: &[
+        DIMS,
+        STATE,
+        slot("qkv", Access::Read, "array<vec2<f32>>"),
+        slot("out", Access::ReadWrite, "array<vec2<f32>>"),
+    ],
 };
 
 pub const MATMUL: KernelDef = KernelDef {
@@ -316,6 +321,10 @@ pub enum Grid {
     Rows {
         y: u32,
     },
+    /// (T/64, heads, 1): an invocation per query and head.
+    Queries {
+        heads: u32,
+    },
     /// Workgroups of 64 covering T · `per_row` items.
     Items {
         per_row: usize,
@@ -331,6 +340,7 @@ impl Grid {
     pub fn at(&self, t: usize) -> [u32; 3] {
         match *self {
             Grid::Rows { y } => [t as u32, y, 1],
+            Grid::Queries { heads } => [groups64(t), heads, 1],
             Grid::Items { per_row } => [groups64(t * per_row), 1, 1],
             Grid::Pairs { pairs } => [groups64(pairs.div_ceil(4)), t.div_ceil(4) as u32, 1],
             Grid::Fixed(g) => g,
@@ -422,7 +432,7 @@ pub fn rmsnorm(ctx: &GpuContext, s: Shared, x: &wgpu::Buffer, weight: &wgpu::Buf
 /// out (T, D) = softmax(q kᵀ/√hd) v per head, from the stacked (T, 3D) `qkv`.
 pub fn attention(ctx: &GpuContext, s: Shared, qkv: &wgpu::Buffer, out: &wgpu::Buffer, n_heads: usize) -> Op {
     let b = [("dims", s.dims), ("state", s.state), ("qkv", qkv), ("out", out)];
-    op(ctx, &ATTENTION, None, &b, Grid::Rows { y: n_heads as u32 }, vec![])
+    op(ctx, &ATTENTION, None, &b, Grid::Queries { heads: n_heads as u32 }, vec![])
 }
 
 /// What the matmul does with x · Wᵀ (`mp.mode` in matmul.wgsl).
