@@ -351,3 +351,26 @@ fn engines_share_one_device_and_its_pipelines() {
     let prompt = poem_prompt(&tiny_model(WeightFormat::Q8, 2));
     assert!(block_on(b.generate(&prompt, &SamplerParams::default(), false)).is_ok());
 }
+
+/// Per-kernel GPU times from timestamp queries: every dispatch of a forward pass
+/// counted once, grouped by kernel and shape; none where the device lacks them.
+#[test]
+fn kernel_times_cover_every_dispatch_of_a_forward() {
+    let Some(ctx) = gpu() else { return };
+    let w = tiny_model(WeightFormat::Q8, 13);
+    let gpu = GpuModel::new(ctx.clone(), &w).unwrap();
+    let times = block_on(gpu.kernel_times(&poem_prompt(&w))).unwrap();
+    let Some(times) = times else {
+        assert!(!ctx.timestamps, "timestamps on, but no kernel times");
+        eprintln!("this adapter has no timestamp queries");
+        return;
+    };
+    let per_step = unmask::gpu::model::dispatches_per_step(w.config.n_layers) as usize;
+    // A forward is a step less pick and commit.
+    assert_eq!(times.iter().map(|k| k.dispatches).sum::<usize>(), per_step - 2, "{times:?}");
+    let names: Vec<&str> = times.iter().map(|k| k.kernel.as_str()).collect();
+    for want in ["embed", "rmsnorm", "attention", "+rope", "+swiglu", "+acc"] {
+        assert!(names.iter().any(|n| n.contains(want)), "no {want} in {names:?}");
+    }
+    assert!(times.iter().all(|k| k.ms.is_finite() && k.ms >= 0.0) && times.iter().any(|k| k.ms > 0.0), "{times:?}");
+}

@@ -23,7 +23,8 @@ export async function loadModel(cpuOnly = false) {
  * runtime's first case came out several times too slow). `extra` adds contestants
  * `{name, time(caseIndex) → Promise<ms>}` (another runtime on the same tokens).
  * Resolves to {about, repetitions, cases: [{case, positions, ms: {name: median},
- * max_abs_diff: {cpu, webgpu}, webgpu_dispatches}]}.
+ * max_abs_diff: {cpu, webgpu}, webgpu_dispatches, webgpu_kernels}]}; webgpu_kernels is
+ * [{kernel, dispatches, ms}] from timestamp queries, or why there are none.
  */
 export async function runBench(model, { reps = 10, reference = false, extra = [], warmS = 1, onProgress = () => {} } = {}) {
   if (!(reps >= 1 && reps <= 200)) throw new Error("repetitions must be 1 to 200");
@@ -61,6 +62,7 @@ export async function runBench(model, { reps = 10, reference = false, extra = []
       ms: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])),
       max_abs_diff: diff,
       webgpu_dispatches: about.webgpu_adapter ? await model.webgpu_dispatches(i) : null,
+      webgpu_kernels: about.webgpu_adapter ? JSON.parse(await model.webgpu_kernel_times(i)) : null,
     });
   }
   return { about: { ...about, user_agent: navigator.userAgent }, repetitions: reps, warm_up_s: warmS, cases };

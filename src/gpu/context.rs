@@ -42,6 +42,8 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub adapter_info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The device writes timestamps at compute pass boundaries (`TIMESTAMP_QUERY`).
+    pub timestamps: bool,
     lost: Arc<AtomicBool>,
     lost_reason: Arc<std::sync::Mutex<String>>,
     /// The last error the device reported outside an error scope (taken by `take_error`).
@@ -95,10 +97,12 @@ impl GpuContext {
         if let Some((h, n, what)) = needs.iter().find(|(h, n, _)| h < n) {
             return Err(GpuError::Limits(format!("{what}: adapter has {h}, needs {n}")));
         }
+        // Timestamp queries where the adapter has them (per-kernel times in benches).
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("unmask"),
-                required_features: wgpu::Features::empty(),
+                required_features: features,
                 required_limits: limits.clone(),
                 ..Default::default()
             })
@@ -132,6 +136,7 @@ impl GpuContext {
             queue,
             adapter_info,
             limits,
+            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             lost,
             lost_reason,
             error,

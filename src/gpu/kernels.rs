@@ -350,7 +350,9 @@ impl Grid {
 
 /// A kernel with its buffers bound and its grid: one dispatch per recording.
 pub struct Op {
-    pub kernel: &'static str,
+    /// The kernel and what this dispatch does with it (`matmul 768x256 +rope`):
+    /// what per-kernel timings are grouped by.
+    pub label: String,
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     pub grid: Grid,
@@ -407,7 +409,11 @@ fn op(
         layout: &p.layout,
         entries: &entries,
     });
-    Op { kernel: def.name, pipeline: p.pipeline, bind_group, grid, _owned: owned }
+    let label = match weights {
+        Some(w) => format!("{} {}x{}", def.name, w.rows, w.cols),
+        None => def.name.to_string(),
+    };
+    Op { label, pipeline: p.pipeline, bind_group, grid, _owned: owned }
 }
 
 /// The two buffers nearly every kernel reads: sizes (`Dims`) and the loop's `State`.
@@ -466,7 +472,15 @@ pub fn matmul(
         uniform(&ctx.device, "mp", &MatParams { k: w.cols as u32, n: w.rows as u32, mode: epilogue as u32, _pad: 0 });
     let b = [("dims", s.dims), ("mp", &mp), ("state", s.state), ("x", x), ("y", y), ("tokens", tokens)];
     let grid = Grid::Pairs { pairs: w.rows.div_ceil(2) };
-    op(ctx, &MATMUL, Some(w), &b, grid, vec![mp.clone()])
+    let mut o = op(ctx, &MATMUL, Some(w), &b, grid, vec![mp.clone()]);
+    o.label += match epilogue {
+        Epilogue::Store => "",
+        Epilogue::Accumulate => " +acc",
+        Epilogue::MaskedRows => " masked rows",
+        Epilogue::Rope => " +rope",
+        Epilogue::Swiglu => " +swiglu",
+    };
+    o
 }
 
 /// The sampler's buffers (`SamplerUniform`, the sequence and per-position picks).

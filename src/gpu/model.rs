@@ -38,6 +38,14 @@ pub fn dispatches_per_step(n_layers: usize) -> u64 {
     1 + 7 * n_layers as u64 + 4
 }
 
+/// GPU time of one kernel (all its dispatches in one forward pass).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct KernelTime {
+    pub kernel: String,
+    pub dispatches: usize,
+    pub ms: f64,
+}
+
 /// A loaded model ready to generate on a GPU.
 pub struct GpuModel {
     ctx: Rc<GpuContext>,
@@ -168,6 +176,67 @@ impl GpuModel {
             _weights: weights,
             _vectors: vectors,
         })
+    }
+
+    /// Time on the GPU of each kernel of one forward pass (all logits), grouped by
+    /// [`Op::label`] in the order they first run, from timestamp queries: every
+    /// dispatch in its own compute pass, so the figures include a pass boundary
+    /// each. `Ok(None)` where the device has no timestamp queries.
+    pub async fn kernel_times(&self, tokens: &[u32]) -> Result<Option<Vec<KernelTime>>, GpuError> {
+        if !self.ctx.timestamps {
+            return Ok(None);
+        }
+        self.ctx.check_alive()?;
+        self.load_sequence(tokens)?;
+        let t = tokens.len();
+        let ops: Vec<&Op> = self.forward_ops.iter().chain([&self.head_all]).collect();
+        let dev = &self.ctx.device;
+        let n = 2 * ops.len() as u32;
+        let set = dev.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("kernel times"),
+            ty: wgpu::QueryType::Timestamp,
+            count: n,
+        });
+        let buf = |usage| {
+            dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("kernel times"),
+                size: 8 * n as u64,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let resolved = buf(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+        let staging = buf(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+        let mut enc = dev.create_command_encoder(&Default::default());
+        for (i, op) in ops.iter().enumerate() {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&op.label),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &set,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            op.record(&mut pass, t);
+        }
+        self.ctx.count(|c| c.dispatches += ops.len() as u64);
+        enc.resolve_query_set(&set, 0..n, &resolved, 0);
+        enc.copy_buffer_to_buffer(&resolved, 0, &staging, 0, 8 * n as u64);
+        self.ctx.submit(enc);
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&self.ctx.read(&staging).await?);
+        let ns_per_tick = self.ctx.queue.get_timestamp_period() as f64;
+        let mut out: Vec<KernelTime> = Vec::new();
+        for (op, pair) in ops.iter().zip(ticks.chunks_exact(2)) {
+            let ms = pair[1].saturating_sub(pair[0]) as f64 * ns_per_tick / 1e6;
+            match out.iter_mut().find(|k| k.kernel == op.label) {
+                Some(k) => {
+                    k.dispatches += 1;
+                    k.ms += ms;
+                }
+                None => out.push(KernelTime { kernel: op.label.clone(), dispatches: 1, ms }),
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The workgroup counts the unmasking loop's dispatches read now, three per

@@ -33,6 +33,19 @@ test("bench: WebGPU, the fast CPU path and the reference, each checked against t
     assert.ok(c.max_abs_diff.cpu < 1e-2, `${c.case}: CPU logits off by ${c.max_abs_diff.cpu}`);
     assert.ok(c.max_abs_diff.webgpu < 1e-2, `${c.case}: WebGPU logits off by ${c.max_abs_diff.webgpu}`);
     assert.ok(c.webgpu_dispatches > 0, "dispatches counted");
+    // Per-kernel times where the browser allows timestamp queries, else why not.
+    if (Array.isArray(c.webgpu_kernels)) {
+      assert.equal(c.webgpu_kernels.reduce((s, k) => s + k.dispatches, 0), c.webgpu_dispatches, "every dispatch timed once");
+      assert.ok(c.webgpu_kernels.some((k) => k.kernel.startsWith("attention")), JSON.stringify(c.webgpu_kernels));
+    } else {
+      assert.match(c.webgpu_kernels, /timestamp queries/);
+    }
+  }
+  const kernels = r.cases[0].webgpu_kernels;
+  if (Array.isArray(kernels)) {
+    assert.equal(await page.locator("#kernels tbody tr").count(), kernels.length, "a row per kernel");
+  } else {
+    assert.match(await page.textContent("#kernels-note"), /No per-kernel times: .*timestamp queries/);
   }
   // The table shows the same figures.
   assert.equal(await page.locator("#table tbody tr").count(), 2);

@@ -108,6 +108,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     }
     let p = SamplerParams { steps: a.steps, ..Default::default() };
     let mut report = Vec::new();
+    let mut kernels = Vec::new();
     for (case, prompt) in &cases {
         let tokens = &prompt.tokens;
         println!("\n{case}: T = {} positions", tokens.len());
@@ -177,10 +178,28 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 counted.2 as f64 / reps
             );
         }
+        if let Some(g) = &gpu {
+            match pollster::block_on(g.kernel_times(tokens))? {
+                Some(times) => {
+                    let total: f64 = times.iter().map(|k| k.ms).sum();
+                    println!("gpu kernels, one forward (timestamp queries, a pass each):");
+                    for k in &times {
+                        println!(
+                            "  {:<28} {:>3}× {:>10.3} ms {:>5.1}%",
+                            k.kernel,
+                            k.dispatches,
+                            k.ms,
+                            100.0 * k.ms / total.max(f64::MIN_POSITIVE)
+                        );
+                    }
+                    kernels.push(serde_json::json!({ "case": case, "kernels": times }));
+                }
+                None => println!("gpu kernels: the adapter has no timestamp queries"),
+            }
+        }
     }
     if let Some(path) = &a.json_out {
-        let json =
-            serde_json::json!({ "cpu_kernel": fast.isa().name(), "threads": 1, "reps": a.reps, "results": report });
+        let json = serde_json::json!({ "cpu_kernel": fast.isa().name(), "threads": 1, "reps": a.reps, "results": report, "gpu_kernels": kernels });
         std::fs::write(path, json.to_string() + "\n")?;
     }
     Ok(())

@@ -91,6 +91,21 @@ impl BenchModel {
         Ok(Some(g.context().counters().dispatches as u32))
     }
 
+    /// Per-kernel WebGPU times of one forward of case `i` from timestamp queries, as
+    /// JSON: `[{kernel, dispatches, ms}]`, or a sentence saying why there are none
+    /// (no WebGPU, or a browser that does not allow timestamp queries).
+    pub async fn webgpu_kernel_times(&self, i: usize) -> Result<String, JsValue> {
+        let t = self.tokens(i)?;
+        let Runner::Gpu(g) = self.engine.runner() else {
+            return Ok(serde_json::json!("no WebGPU").to_string());
+        };
+        Ok(match g.kernel_times(&t).await.map_err(js)? {
+            Some(times) => serde_json::json!(times),
+            None => serde_json::json!("this browser does not allow timestamp queries"),
+        }
+        .to_string())
+    }
+
     /// `{cpu, webgpu}`: each backend's largest |logit − reference logit| on case
     /// `i` (`webgpu` null without it).
     pub async fn check(&self, i: usize) -> Result<String, JsValue> {
