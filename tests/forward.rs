@@ -374,3 +374,32 @@ fn kernel_times_cover_every_dispatch_of_a_forward() {
     }
     assert!(times.iter().all(|k| k.ms.is_finite() && k.ms >= 0.0) && times.iter().any(|k| k.ms > 0.0), "{times:?}");
 }
+
+/// Natively, compiled pipelines are kept on disk between runs where the backend has
+/// a pipeline cache: the file appears when the context is dropped, and a context
+/// opened on it builds models that compute the same.
+#[test]
+fn pipelines_are_kept_on_disk_between_runs() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("unmask-pipeline-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let w = tiny_model(WeightFormat::Q8, 14);
+    let prompt = poem_prompt(&w);
+    let run = || {
+        let ctx = std::rc::Rc::new(block_on(unmask::gpu::GpuContext::open(Some(dir.clone()))).unwrap());
+        let model = GpuModel::new(ctx.clone(), &w).unwrap();
+        let out = block_on(model.generate(&prompt, &SamplerParams::default(), false)).unwrap().tokens;
+        (out, ctx.pipeline_cache_path().map(|p| p.to_path_buf()))
+    };
+    let (first, path) = run();
+    let Some(path) = path else {
+        eprintln!("this backend has no pipeline cache");
+        return;
+    };
+    assert!(std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false), "{} not written", path.display());
+    let (second, _) = run();
+    assert_eq!(first, second);
+    let _ = std::fs::remove_dir_all(&dir);
+}

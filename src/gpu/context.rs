@@ -51,12 +51,93 @@ pub struct GpuContext {
     counters: Cell<Counters>,
     /// Compiled kernels, shared by every model and test run on this device.
     pipelines: RefCell<Pipelines>,
+    /// The driver's compiled pipelines, kept on disk between runs (natively).
+    pipeline_cache: Option<PipelineCacheFile>,
+}
+
+/// Where compiled pipelines are kept natively: `$UNMASK_PIPELINE_CACHE`, else
+/// `$XDG_CACHE_HOME/unmask` or `~/.cache/unmask`; none in the browser.
+fn default_cache_dir() -> Option<std::path::PathBuf> {
+    #[cfg(target_arch = "wasm32")]
+    return None;
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let env = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        env("UNMASK_PIPELINE_CACHE")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("unmask")))
+            .or_else(|| env("HOME").map(|d| d.join(".cache/unmask")))
+    }
+}
+
+/// A wgpu pipeline cache and the file it is loaded from and saved to when the
+/// context is dropped.
+struct PipelineCacheFile {
+    cache: wgpu::PipelineCache,
+    path: std::path::PathBuf,
+}
+
+/// Larger cache files are ignored (ours are a few hundred KiB).
+const MAX_PIPELINE_CACHE_BYTES: u64 = 64 << 20;
+
+impl PipelineCacheFile {
+    fn open(device: &wgpu::Device, info: &wgpu::AdapterInfo, dir: &std::path::Path) -> Option<Self> {
+        if !device.features().contains(wgpu::Features::PIPELINE_CACHE) {
+            return None;
+        }
+        let path = dir.join(wgpu::util::pipeline_cache_key(info)?);
+        let fits = std::fs::metadata(&path).is_ok_and(|m| m.len() <= MAX_PIPELINE_CACHE_BYTES);
+        let data = if fits { std::fs::read(&path).ok() } else { None };
+        // SAFETY: the data is what `get_data` gave an earlier run for the same
+        // adapter key; wgpu checks its header (wgpu version, adapter, driver) and,
+        // with `fallback`, starts an empty cache when it does not match.
+        let cache = unsafe {
+            device.create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                label: Some("unmask pipelines"),
+                data: data.as_deref(),
+                fallback: true,
+            })
+        };
+        Some(PipelineCacheFile { cache, path })
+    }
+
+    fn save(&self) {
+        let Some(data) = self.cache.get_data() else { return };
+        // A name no other context writes to (tests open many at once).
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SAVES.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.path.with_extension(format!("{}-{n}.tmp", std::process::id()));
+        let written = self
+            .path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(&tmp, &data))
+            .and_then(|_| std::fs::rename(&tmp, &self.path));
+        if let Err(e) = written {
+            log::warn!("could not save the pipeline cache to {}: {e}", self.path.display());
+        }
+    }
+}
+
+impl Drop for GpuContext {
+    fn drop(&mut self) {
+        if let Some(c) = &self.pipeline_cache {
+            if self.check_alive().is_ok() {
+                c.save();
+            }
+        }
+    }
 }
 
 impl GpuContext {
     /// Picks the default adapter (high performance preferred) and opens a device
     /// with WebGPU's default limits (what every WebGPU browser guarantees).
     pub async fn new() -> Result<Self, GpuError> {
+        Self::open(default_cache_dir()).await
+    }
+
+    /// As [`GpuContext::new`], keeping compiled pipelines in `cache_dir` across runs
+    /// (natively, where the backend supports a pipeline cache; `None`: no cache).
+    pub async fn open(cache_dir: Option<std::path::PathBuf>) -> Result<Self, GpuError> {
         #[cfg_attr(target_arch = "wasm32", allow(unused_mut))]
         let mut desc = wgpu::InstanceDescriptor::from_env_or_default();
         // Natively, skip the GL backend (it only adds noise probing for a display);
@@ -74,7 +155,11 @@ impl GpuContext {
             })
             .await
             .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
-        Self::from_adapter(adapter).await
+        let mut ctx = Self::from_adapter(adapter).await?;
+        if let Some(dir) = cache_dir {
+            ctx.pipeline_cache = PipelineCacheFile::open(&ctx.device, &ctx.adapter_info, &dir);
+        }
+        Ok(ctx)
     }
 
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self, GpuError> {
@@ -98,7 +183,7 @@ impl GpuContext {
             return Err(GpuError::Limits(format!("{what}: adapter has {h}, needs {n}")));
         }
         // Timestamp queries where the adapter has them (per-kernel times in benches).
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::PIPELINE_CACHE);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("unmask"),
@@ -142,6 +227,7 @@ impl GpuContext {
             error,
             counters: Cell::new(Counters::default()),
             pipelines: RefCell::new(Pipelines::default()),
+            pipeline_cache: None,
         })
     }
 
@@ -177,7 +263,13 @@ impl GpuContext {
 
     /// `def`'s pipeline for `weights`, compiled on first use.
     pub fn pipeline(&self, def: &'static KernelDef, weights: Option<GpuWeights>) -> Pipeline {
-        self.pipelines.borrow_mut().get(&self.device, def, weights)
+        let cache = self.pipeline_cache.as_ref().map(|c| &c.cache);
+        self.pipelines.borrow_mut().get(&self.device, cache, def, weights)
+    }
+
+    /// The file compiled pipelines are kept in between runs, if any.
+    pub fn pipeline_cache_path(&self) -> Option<&std::path::Path> {
+        self.pipeline_cache.as_ref().map(|c| c.path.as_path())
     }
 
     /// Pipelines compiled on this device so far.

@@ -285,7 +285,13 @@ impl Pipelines {
         self.cache.is_empty()
     }
 
-    pub fn get(&mut self, device: &wgpu::Device, def: &KernelDef, weights: Option<GpuWeights>) -> Pipeline {
+    pub fn get(
+        &mut self,
+        device: &wgpu::Device,
+        cache: Option<&wgpu::PipelineCache>,
+        def: &KernelDef,
+        weights: Option<GpuWeights>,
+    ) -> Pipeline {
         self.cache
             .entry((def.name, weights))
             .or_insert_with(|| {
@@ -306,7 +312,7 @@ impl Pipelines {
                     module: &module,
                     entry_point: Some("main"),
                     compilation_options: Default::default(),
-                    cache: None,
+                    cache,
                 });
                 Pipeline { pipeline, layout }
             })
