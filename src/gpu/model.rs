@@ -112,7 +112,7 @@ impl GpuModel {
             history: storage(dev, "history", f4(2 * sm * tm)),
             indirect: dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("indirect"),
-                size: 12 * dispatches_per_step(c.n_layers),
+                size: 12 * (dispatches_per_step(c.n_layers) - 1),
                 usage: wgpu::BufferUsages::STORAGE
                     | wgpu::BufferUsages::INDIRECT
                     | wgpu::BufferUsages::COPY_DST
@@ -240,7 +240,8 @@ impl GpuModel {
     }
 
     /// The workgroup counts the unmasking loop's dispatches read now, three per
-    /// dispatch of a step: the current grids while a loop runs, zeros once it ended.
+    /// dispatch of a step but commit: the current grids while a loop runs, zeros
+    /// once it ended.
     pub async fn step_workgroups(&self) -> Result<Vec<u32>, GpuError> {
         let size = self.bufs.indirect.size();
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -326,7 +327,10 @@ impl GpuModel {
         // Every step is recorded ahead of time (the number that runs is known only on
         // the GPU); each dispatch reads its workgroup counts from `indirect`, which
         // the commit that ends the loop zeroes, so later steps cost next to nothing.
-        let step_ops: Vec<&Op> = self.forward_ops.iter().chain([&self.head_masked, &self.pick, &self.commit]).collect();
+        // Commit itself writes `indirect`, and a dispatch may not read its workgroup
+        // counts from a buffer it binds for writing (WebGPU's usage scopes): it is
+        // dispatched directly, one workgroup that returns at once after the loop.
+        let step_ops: Vec<&Op> = self.forward_ops.iter().chain([&self.head_masked, &self.pick]).collect();
         let args: Vec<u32> = step_ops.iter().flat_map(|op| op.grid.at(t)).collect();
         q.write_buffer(&self.bufs.indirect, 0, bytemuck::cast_slice(&args));
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
@@ -336,9 +340,10 @@ impl GpuModel {
                 for (i, op) in step_ops.iter().enumerate() {
                     op.record_indirect(&mut pass, &self.bufs.indirect, 12 * i as u64);
                 }
+                self.commit.record(&mut pass, t);
             }
         }
-        self.ctx.count(|c| c.dispatches += (steps * step_ops.len()) as u64);
+        self.ctx.count(|c| c.dispatches += (steps * (step_ops.len() + 1)) as u64);
         // One staging buffer: tokens (T) | state (4) | history tokens (S, T) | history probs (S, T).
         let st = &self.bufs.staging;
         let tb = (t * 4) as u64;
