@@ -72,6 +72,9 @@ export RAYON_NUM_THREADS=1
 # Segment 10 branches from segment 8 (the best reversal) with the weight where it
 # helps only: MIX="--anthology-boost 1 --couplet-boost 3 --couplet-share 0.4
 # --poem-share 0.25" — anthologies 3x in couplet batches, 1x in whole-poem ones.
+# It kept recall with the best held-out loss, but its free poems loop more; segment
+# 11 continues it with more whole poems (none of them weighted up): MIX="--anthology-boost 1
+# --couplet-boost 3 --couplet-share 0.35 --poem-share 0.35" FROM=runs/v2/seg-10.
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
   ${MIX:---anthology-boost 3 --couplet-share 0.4 --poem-share 0.25} --line-mask 0.5 \
