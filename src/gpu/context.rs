@@ -55,13 +55,18 @@ pub struct GpuContext {
     pipeline_cache: Option<PipelineCacheFile>,
 }
 
-/// Where compiled pipelines are kept natively: `$UNMASK_PIPELINE_CACHE`, else
-/// `$XDG_CACHE_HOME/unmask` or `~/.cache/unmask`; none in the browser.
+/// Where compiled pipelines are kept natively: `$UNMASK_PIPELINE_CACHE` (set but
+/// empty: nowhere), else `$XDG_CACHE_HOME/unmask` or `~/.cache/unmask`; none in
+/// the browser.
 fn default_cache_dir() -> Option<std::path::PathBuf> {
     #[cfg(target_arch = "wasm32")]
     return None;
     #[cfg(not(target_arch = "wasm32"))]
     {
+        // UNMASK_PIPELINE_CACHE set but empty: no cache.
+        if std::env::var_os("UNMASK_PIPELINE_CACHE").is_some_and(|v| v.is_empty()) {
+            return None;
+        }
         let env = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
         env("UNMASK_PIPELINE_CACHE")
             .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("unmask")))
@@ -87,9 +92,13 @@ impl PipelineCacheFile {
         let path = dir.join(wgpu::util::pipeline_cache_key(info)?);
         let fits = std::fs::metadata(&path).is_ok_and(|m| m.len() <= MAX_PIPELINE_CACHE_BYTES);
         let data = if fits { std::fs::read(&path).ok() } else { None };
-        // SAFETY: the data is what `get_data` gave an earlier run for the same
-        // adapter key; wgpu checks its header (wgpu version, adapter, driver) and,
-        // with `fallback`, starts an empty cache when it does not match.
+        // SAFETY: the data is what `get_data` gave an earlier run, written whole
+        // (temp file + rename, `save`). wgpu checks its header — magic, wgpu and
+        // cache ABI versions, backend, adapter key, the driver's validation key,
+        // and the body's exact length (a truncated or extended file is refused) —
+        // and with `fallback` starts an empty cache when any of it does not match.
+        // It does not hash the body: only a file altered from outside could pass
+        // the header with a damaged body (UNMASK_PIPELINE_CACHE= turns the cache off).
         let cache = unsafe {
             device.create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
                 label: Some("unmask pipelines"),
