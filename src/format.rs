@@ -294,6 +294,15 @@ impl Matrix {
         }
     }
 
+    /// How many words `gpu_words` gives, without building them.
+    pub fn gpu_word_count(&self) -> usize {
+        match &self.data {
+            WeightData::Dense { values, .. } => values.len(),
+            WeightData::Q8 { codes, .. } => codes.len().div_ceil(4),
+            WeightData::Q4 { packed, .. } => packed.len().div_ceil(4),
+        }
+    }
+
     /// Block scales (rows, cols/32), or an empty slice for dense matrices.
     pub fn scales(&self) -> &[f32] {
         match &self.data {

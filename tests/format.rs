@@ -8,7 +8,7 @@ use common::*;
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use unmask::format::tensor_plan;
-use unmask::{ExportFormat, FormatError, ModelWeights, WeightFormat};
+use unmask::{ExportFormat, FormatError, Matrix, ModelWeights, WeightFormat};
 
 fn bytes() -> Vec<u8> {
     tiny_model(WeightFormat::Q4, 1).to_bytes()
@@ -256,4 +256,13 @@ fn safetensors_level_errors_name_the_tensor() {
         matches!(&r, Err(FormatError::Safetensors(m)) if m.contains("tensor `") && m.contains("truncated")),
         "{r:?}"
     );
+}
+
+/// The GPU word count the engine checks limits with matches the words it uploads.
+#[test]
+fn gpu_word_count_matches_the_words() {
+    for fmt in [WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8, WeightFormat::Q4] {
+        let m = Matrix::from_f32(&vec![0.5; 3 * 64], 3, 64, fmt);
+        assert_eq!(m.gpu_word_count(), m.gpu_words().len(), "{fmt:?}");
+    }
 }

@@ -675,11 +675,6 @@ impl GpuMatrix {
             scales: (!scales.is_empty()).then(|| storage_init(device, label, bytemuck::cast_slice(&scales))),
         }
     }
-
-    /// Bytes of the largest buffer this matrix binds.
-    pub fn largest_binding(&self) -> u64 {
-        self.words.size().max(self.scales.as_ref().map_or(0, |s| s.size()))
-    }
 }
 
 pub fn storage_init(device: &wgpu::Device, label: &str, bytes: &[u8]) -> wgpu::Buffer {

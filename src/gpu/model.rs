@@ -76,7 +76,7 @@ impl GpuModel {
         // Checked before anything is uploaded: the largest binding (the embeddings,
         // the head, the logits, the stacked gate/up) against the device's limit.
         let f4 = |n: usize| (n * 4) as u64;
-        let words = |m: &crate::Matrix| f4(m.gpu_words().len());
+        let words = |m: &crate::Matrix| f4(m.gpu_word_count());
         let biggest = [
             words(&w.tok_embeddings),
             words(&w.output),
@@ -243,17 +243,7 @@ impl GpuModel {
     /// dispatch of a step but commit: the current grids while a loop runs, zeros
     /// once it ended.
     pub async fn step_workgroups(&self) -> Result<Vec<u32>, GpuError> {
-        let size = self.bufs.indirect.size();
-        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("indirect staging"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&self.bufs.indirect, 0, &staging, 0, size);
-        self.ctx.submit(enc);
-        Ok(bytemuck::pod_collect_to_vec(&self.ctx.read(&staging).await?))
+        run_and_read(&self.ctx, &[], 0, &self.bufs.indirect).await
     }
 
     pub fn context(&self) -> &Rc<GpuContext> {
