@@ -30,6 +30,8 @@ if [ -z "${FROM:-}" ] && [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.json" ] 
   from="runs/v2/seg-$last"
   next=$last
   RESUME=(--resume --extra-steps 0)
+  # The data mix the segment started with, unless MIX says otherwise.
+  MIX="${MIX:-$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["args"]; cb=a.get("couplet_boost"); print("--anthology-boost %s --couplet-share %s --poem-share %s" % (a["anthology_boost"], a["couplet_share"], a["poem_share"]) + ("" if cb is None else " --couplet-boost %s" % cb))' "runs/v2/seg-$last/ckpt.json")}"
 elif [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   from="${FROM:-runs/v2/seg-$last}"
   next=$((last + 1))

@@ -1,6 +1,6 @@
 // The commit step of the unmasking loop, in one workgroup (T ≤ 256): candidates
 // are the masked positions of the first block that still has masks, less those
-// whose pick clashes under the repeat rule with a better-ranked one's (same line,
+// whose pick clashes under the repeat rule with a better-ranked one's (same set,
 // not adjacent, same character; not on the last step); the k with the highest key
 // (lower position on ties) take their predicted token. k comes from the schedule
 // (raised when earlier steps left positions waiting), or in threshold mode is the
@@ -70,8 +70,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     keys[i] = select(-3.4e38, key[min(i, t - 1u)], in_block);
     cand[i] = select(0u, 1u, in_block);
     workgroupBarrier();
-    // The repeat rule: a pick that a better-ranked one of its line already makes
-    // (not next to it) waits; on the last step nothing waits.
+    // The repeat rule: a pick that a better-ranked one of its sets (its line; the
+    // rhyme positions) already makes (not next to it) waits; on the last step nothing
+    // waits.
     let line = select(0u, schedule[sp.max_steps + min(i, t - 1u)], i < t);
     var clash = false;
     if (in_block && line != 0u && step + 1u < sp.max_steps) {
@@ -79,7 +80,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         for (var j = 0u; j < t; j++) {
             let far = j + 1u < i || j > i + 1u;
             let better = keys[j] > ki || (keys[j] == ki && j < i);
-            if (cand[j] != 0u && far && better && schedule[sp.max_steps + j] == line && pred[j] == pred[i]) {
+            if (cand[j] != 0u && far && better && same_set(line, schedule[sp.max_steps + j]) && pred[j] == pred[i]) {
                 clash = true;
             }
         }

@@ -4,8 +4,8 @@
 // A logit that is NaN or ±∞ anywhere in a masked position's row sets `state.fault`
 // (tested on the bits: WGSL may assume floats are finite), and commit then stops
 // the loop without committing. The repeat rule also bans the characters the
-// position's line holds at positions not next to it. Reference: `sampler::pick`,
-// `sampler::repeats_at`, `sampler::finite_row`.
+// position's sets (its line; the rhyme positions) hold at positions not next to it.
+// Reference: `sampler::pick`, `sampler::repeats_at`, `sampler::finite_row`.
 
 // Bindings: generated from `gpu::kernels::PICK` (names, types, order).
 
@@ -45,12 +45,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let ex_row = MAX_SEQ + (exclude[pos] & 0xffu) * ((dims.v + 31u) / 32u);
     if (lid.x == 0u) {
         atomicStore(&bad, 0u);
-        // The repeat rule: what this position's line holds away from it.
+        // The repeat rule: what this position's sets hold away from it.
         let line = exclude[pos] >> 8u;
         var n = 0u;
         for (var q = 0u; line != 0u && q < dims.t && n < MAX_LINE; q++) {
             let far = q + 1u < pos || q > pos + 1u;
-            if ((exclude[q] >> 8u) == line && far && tokens[q] != sp.mask_id) {
+            if (same_set(line, exclude[q] >> 8u) && far && tokens[q] != sp.mask_id) {
                 held[n] = tokens[q];
                 n++;
             }

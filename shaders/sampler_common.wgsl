@@ -13,3 +13,12 @@ struct Sampler {
     max_steps: u32,      // rows of the schedule and of the history
     _pad: u32,
 }
+
+const RHYME: u32 = 0x80u; // sampler::RHYME
+
+// Whether two positions' line words share a set of the repeat rule (the same line,
+// or both rhyme positions): `sampler::same_set`.
+fn same_set(a: u32, b: u32) -> bool {
+    let la = a & ~RHYME;
+    return (la != 0u && la == (b & ~RHYME)) || (a & b & RHYME) != 0u;
+}

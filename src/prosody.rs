@@ -768,12 +768,15 @@ pub fn poem_constraints(
         }
     }
     let plan = Plan { pattern, rhyme_group: Some(p.group(g).name.clone()), group_from: from, conflicts };
-    // The repeat rule in every line.
+    // The repeat rule in every line, and across the rhyme positions (no 重韵).
     let mut line = vec![0u8; tokens.len()];
     for l in 0..n {
         for i in 0..width {
             line[pos(l, i)] = l as u8 + 1;
         }
+    }
+    for &k in &rhyme_pos {
+        line[k] |= crate::sampler::RHYME;
     }
     Ok((crate::sampler::Constraints { classes: vec![level, oblique, rhyme], at, line }, plan))
 }

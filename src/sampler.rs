@@ -76,7 +76,9 @@ pub const CLEANUP_STEPS: usize = 2;
 /// `line` is the repeat rule (empty: none): positions with the same nonzero id form
 /// a line in which the model writes no character that the line already holds, except
 /// right next to itself — 叠字 such as 萋萋 are part of the art, loops such as
-/// 不知人不知人 are not. Characters the user pinned or gave count as held, and may
+/// 不知人不知人 are not. The [`RHYME`] bit puts a position in one more such set, the
+/// poem's rhyme positions, whatever their lines: a regulated poem never rhymes on one
+/// character twice (重韵). Characters the user pinned or gave count as held, and may
 /// repeat among themselves. Two picks of one step that would clash are settled in
 /// `commit`: the better one is committed, the other waits a step.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -86,12 +88,24 @@ pub struct Constraints {
     pub line: Vec<u8>,
 }
 
-/// Line ids of `c` per position (0 for positions past `line`).
+/// The bit of a `Constraints::line` word that puts a position in the rhyme set; the
+/// other bits are its line id (0: none).
+pub const RHYME: u8 = 0x80;
+
+/// Whether two positions with these `Constraints::line` words share a set of the
+/// repeat rule: the same line, or both rhyme positions. (`shaders/pick.wgsl` and
+/// `shaders/commit.wgsl` test the same.)
+pub fn same_set(a: u8, b: u8) -> bool {
+    let (la, lb) = (a & !RHYME, b & !RHYME);
+    (la != 0 && la == lb) || (a & b & RHYME) != 0
+}
+
+/// `Constraints::line` word of `c` per position (0 for positions past `line`).
 fn line_of(c: &Constraints, pos: usize) -> u8 {
     c.line.get(pos).copied().unwrap_or(0)
 }
 
-/// The characters the repeat rule forbids at `pos`: those its line holds at a
+/// The characters the repeat rule forbids at `pos`: those its sets hold at a
 /// position not next to it.
 pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
     let l = line_of(c, pos);
@@ -99,7 +113,7 @@ pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> 
         return Vec::new();
     }
     (0..tokens.len())
-        .filter(|&q| line_of(c, q) == l && q.abs_diff(pos) > 1 && tokens[q] != mask_id)
+        .filter(|&q| same_set(l, line_of(c, q)) && q.abs_diff(pos) > 1 && tokens[q] != mask_id)
         .map(|q| tokens[q])
         .collect()
 }
@@ -242,13 +256,16 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
     if !c.line.is_empty() && c.line.len() != x.len() {
         return Err(SampleError::BadConstraints(format!("{} line ids for a {}-position text", c.line.len(), x.len())));
     }
-    let mut per_line = [0usize; 256];
-    for &l in c.line.iter().filter(|&&l| l > 0) {
-        per_line[l as usize] += 1;
+    // A position's sets hold at most MAX_LINE positions together (the GPU's pick
+    // gathers what they hold into a table of that size).
+    let mut per_line = [0usize; 128];
+    for &l in &c.line {
+        per_line[(l & !RHYME) as usize] += 1;
     }
-    if per_line.iter().any(|&n| n > MAX_LINE) {
+    let rhymes = c.line.iter().filter(|&&l| l & RHYME != 0).count();
+    if per_line[1..].iter().any(|&n| n + rhymes > MAX_LINE) {
         return Err(SampleError::BadConstraints(format!(
-            "a line of the repeat rule has more than {MAX_LINE} positions"
+            "a line of the repeat rule and the rhyme positions have more than {MAX_LINE} positions"
         )));
     }
     // With nothing allowed the pick would commit a special token with success.
@@ -388,7 +405,7 @@ pub struct CommitRule<'a> {
     /// The count in schedule mode ([`scheduled_k`]).
     pub k_scheduled: u32,
     pub threshold: Option<f32>,
-    /// The repeat rule's line ids (`Constraints::line`).
+    /// The repeat rule's sets (`Constraints::line`).
     pub line: &'a [u8],
     /// The last step: every candidate may commit, clash or not.
     pub last: bool,
@@ -396,7 +413,7 @@ pub struct CommitRule<'a> {
 
 /// The commit rule (reference of `shaders/commit.wgsl`). Candidates are the masked
 /// positions of the first block that still has masks, less those whose pick clashes
-/// under the repeat rule with a better-ranked candidate's (same line, not adjacent,
+/// under the repeat rule with a better-ranked candidate's (same set, not adjacent,
 /// same character; not on the last step); the `k` with the highest key (lower
 /// position first on ties) take their predicted token. `k` is the schedule's count,
 /// or in threshold mode the number of candidates whose probability reaches the
@@ -412,7 +429,9 @@ pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &C
     let clashes = |i: usize| {
         !r.last
             && line(i) != 0
-            && masked.iter().any(|&j| line(j) == line(i) && j.abs_diff(i) > 1 && pred[j] == pred[i] && above(j, i))
+            && masked
+                .iter()
+                .any(|&j| same_set(line(j), line(i)) && j.abs_diff(i) > 1 && pred[j] == pred[i] && above(j, i))
     };
     let cands: Vec<usize> = masked.iter().copied().filter(|&i| !clashes(i)).collect();
     let k = match r.threshold {

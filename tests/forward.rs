@@ -178,6 +178,20 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
                 ..Default::default()
             },
             SamplerParams { threshold: Some(0.1), constraints: lines(prompt.len(), 7), ..Default::default() },
+            // Lines of 6 and a rhyme set across them (every fourth position).
+            SamplerParams {
+                steps: 8,
+                constraints: Constraints {
+                    line: lines(prompt.len(), 6)
+                        .line
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &l)| if i % 4 == 3 { l | unmask::sampler::RHYME } else { l })
+                        .collect(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
         ] {
             let c = generate_cpu(&cpu, &prompt, &p, true, |_| true).unwrap();
             let g = block_on(gpu.generate(&prompt, &p, true)).unwrap();

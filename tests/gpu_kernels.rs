@@ -189,6 +189,11 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
     let mut key = prob.clone();
     key[4] = key[5]; // a tie, broken by position
     let lines: Vec<u8> = (0..t).map(|i| (i / 7) as u8).collect();
+    // A rhyme set across lines 0–2 whose picks are all 12: only the best may commit.
+    let mut rhymes = lines.clone();
+    for i in [2, 10, 14, 22, 26] {
+        rhymes[i] |= sampler::RHYME;
+    }
     for (block_length, threshold, k, line) in [
         (0, None, 3u32, vec![]),
         (8, None, 2, vec![]),
@@ -198,6 +203,8 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
         (0, None, 6, lines.clone()),
         (8, None, 3, lines.clone()),
         (0, Some(0.3), 0, lines.clone()),
+        (0, None, 12, rhymes.clone()),
+        (0, Some(0.3), 0, rhymes.clone()),
     ] {
         let constraints = sampler::Constraints { line: line.clone(), ..Default::default() };
         let p = SamplerParams { block_length, threshold, constraints, ..Default::default() };

@@ -154,6 +154,11 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     let at = |line: usize, i: usize| line * 6 + i;
     assert_eq!(c.at[at(1, 4)], 3, "line 2 ends on the rhyme");
     assert_eq!(c.at[at(0, 0)], 0, "first positions are free");
+    // The rhyme positions form one set of the repeat rule (no 重韵), each in its line too.
+    for (k, &l) in c.line.iter().enumerate() {
+        assert_eq!(l & unmask::sampler::RHYME != 0, c.at[k] == 3, "position {k}: rhyme set {l:#x}, class {}", c.at[k]);
+    }
+    assert_eq!(c.line[at(1, 4)] & !unmask::sampler::RHYME, 2, "a rhyme position stays in its line");
     let lou = tok.char_id('楼').unwrap();
     assert!(!c.excluded_at(at(1, 4)).contains(&lou) && c.excluded_at(at(1, 4)).contains(&tok.char_id('月').unwrap()));
     // A rhyme position is a key one too: 梦 is listed under 上平一东 but reads 仄 in the

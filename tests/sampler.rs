@@ -267,6 +267,41 @@ fn the_repeat_rule_allows_doubled_characters_but_no_repeat_in_a_line() {
     assert_eq!(g.steps_run, 4 + unmask::sampler::CLEANUP_STEPS.min(g.steps_run - 4));
 }
 
+/// The rhyme set: a random model rhymes on one character again and again without it
+/// (the ends of lines 2 and 4 of the 五绝 template); with it, never, while the lines
+/// keep their own rule.
+#[test]
+fn the_rhyme_positions_never_share_a_character() {
+    use unmask::sampler::RHYME;
+    let (m, prompt, _) = setup();
+    let line: Vec<u8> = (0..prompt.len()).map(|i| if i % 6 == 5 || i >= 24 { 0 } else { (i / 6 + 1) as u8 }).collect();
+    let rhyme_pos = [4, 10, 16, 22];
+    let mut with_rhyme = line.clone();
+    for &k in &rhyme_pos {
+        with_rhyme[k] |= RHYME;
+    }
+    let masks = prompt.iter().filter(|&&t| t == 0).count();
+    let rhymes = |tokens: &[u32]| -> Vec<u32> { rhyme_pos.iter().map(|&k| tokens[k]).collect() };
+    let distinct = |v: &[u32]| v.iter().collect::<std::collections::HashSet<_>>().len();
+    let mut repeated_without = 0;
+    for seed in 1..=8 {
+        let p = |line: &[u8]| SamplerParams {
+            steps: masks,
+            temperature: 1.0,
+            seed,
+            constraints: Constraints { line: line.to_vec(), ..Default::default() },
+            ..Default::default()
+        };
+        let free = generate_cpu(&m, &prompt, &p(&line), false, |_| true).unwrap();
+        repeated_without += usize::from(distinct(&rhymes(&free.tokens)) < rhyme_pos.len());
+        let g = generate_cpu(&m, &prompt, &p(&with_rhyme), false, |_| true).unwrap();
+        assert!(!g.tokens.contains(&0), "seed {seed}: masks left");
+        assert_eq!(distinct(&rhymes(&g.tokens)), rhyme_pos.len(), "seed {seed}: {:?}", rhymes(&g.tokens));
+        assert_eq!(repeats(&g.tokens, &line), vec![], "seed {seed}: a character repeats in its line");
+    }
+    assert!(repeated_without > 0, "the random model never repeats a rhyme: the test shows nothing");
+}
+
 #[test]
 fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let line = [1u8; 5];
@@ -283,4 +318,12 @@ fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let mut tokens = vec![0u32; 5];
     let last = CommitRule { last: true, k_scheduled: 5, ..rule };
     assert_eq!(commit(&mut tokens, &pred, &key, &key, &last), vec![0, 1, 2, 3, 4]);
+    // Rhyme positions clash across lines: 0 (line 1) and 3 (line 2) both pick 9, 3
+    // is better, 0 waits; 1 picks 9 too, but is in neither 3's line nor the rhyme set
+    // (and sits next to 0): the best three of the rest commit.
+    let r = unmask::sampler::RHYME;
+    let line = [1 | r, 1, 1, 2 | r, 2];
+    let rule = CommitRule { line: &line, ..rule };
+    let mut tokens = vec![0u32; 5];
+    assert_eq!(commit(&mut tokens, &[9, 9, 4, 9, 5], &key, &key, &rule), vec![1, 3, 4]);
 }

@@ -36,6 +36,9 @@ pub fn bundled_ar() -> PathBuf {
 pub const MAX_MODEL_BYTES: u64 = 256 << 20;
 pub const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
 pub const MAX_PAIRS_BYTES: u64 = 256 << 20;
+/// Largest training corpus (texts.jsonl) `eval-poems` reads for recited lines (the
+/// one scripts/data.sh builds is ~110 MB).
+pub const MAX_CORPUS_BYTES: u64 = 1 << 30;
 
 /// The bytes of `path`, refusing anything larger than `max` (`/dev/zero` or a
 /// mistaken path must not fill the memory).

@@ -53,6 +53,16 @@ struct Task {
     /// Model evaluations per pair, averaged.
     forward_passes: f64,
     seconds: f64,
+    /// Correct answers per book (the first ` · ` field of each pair's source), in
+    /// the order of `Report::books`.
+    correct_by_book: Vec<usize>,
+}
+
+/// Pairs per book (the first ` · ` field of their source; "" without one).
+#[derive(Serialize)]
+struct Book {
+    book: String,
+    n: usize,
 }
 
 #[derive(Serialize)]
@@ -62,6 +72,7 @@ struct Report {
     forward: f64,
     reversal: f64,
     tasks: Vec<Task>,
+    books: Vec<Book>,
     skipped: usize,
     model: String,
     /// The model file's size in bytes, and how its block matrices are stored (q8, q4, f32, f16).
@@ -134,11 +145,27 @@ pub fn run(a: EvalArgs) -> Result<()> {
         "all {skipped} pairs of {} were skipped (characters outside the vocabulary, or empty): nothing to score",
         a.pairs.display()
     );
+    // Books in order of first appearance, and each scored pair's book.
+    let mut books: Vec<Book> = Vec::new();
+    let book_of: Vec<usize> = pairs
+        .iter()
+        .zip(&prompts)
+        .map(|(p, pr)| {
+            let name = p.source.split(" · ").next().unwrap_or("").trim();
+            let i = books.iter().position(|b| b.book == name).unwrap_or_else(|| {
+                books.push(Book { book: name.to_string(), n: 0 });
+                books.len() - 1
+            });
+            books[i].n += pr.is_some() as usize;
+            i
+        })
+        .collect();
     let t0 = std::time::Instant::now();
     let mut out = Vec::new();
     for (key, name, reversal, solve) in &tasks {
         let t1 = std::time::Instant::now();
         let (mut correct, mut passes) = (0, 0);
+        let mut by_book = vec![0usize; books.len()];
         let progress = Progress::new(name, pairs.len() as u64, 100);
         for (i, (pair, pr)) in pairs.iter().zip(&prompts).enumerate() {
             let Some((fp, rp)) = pr else { continue };
@@ -148,6 +175,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             passes += k;
             let ok = got == norm(want);
             correct += ok as usize;
+            by_book[book_of[i]] += ok as usize;
             if a.verbose && !ok {
                 progress.println(&format!("{name}: {given} → {got} (want {want})"));
             }
@@ -161,6 +189,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             accuracy: correct as f64 / n.max(1) as f64,
             forward_passes: passes as f64 / n.max(1) as f64,
             seconds: t1.elapsed().as_secs_f64(),
+            correct_by_book: by_book,
         });
     }
     let rep = Report {
@@ -168,6 +197,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         forward: out[0].accuracy,
         reversal: out[1].accuracy,
         tasks: out,
+        books,
         skipped,
         model: format!("{} ({})", a.model.model.display(), eng.describe()),
         model_bytes: std::fs::metadata(&a.model.model).map(|m| m.len()).unwrap_or(0),
@@ -195,6 +225,17 @@ pub fn run(a: EvalArgs) -> Result<()> {
                 t.forward_passes,
                 t.seconds
             );
+        }
+        if rep.books.len() > 1 {
+            println!("by book ({}):", rep.tasks.iter().map(|t| t.key.as_str()).collect::<Vec<_>>().join(" / "));
+            for (i, b) in rep.books.iter().enumerate() {
+                let cells: Vec<String> = rep
+                    .tasks
+                    .iter()
+                    .map(|t| format!("{:.1}%", 100.0 * t.correct_by_book[i] as f64 / b.n.max(1) as f64))
+                    .collect();
+                println!("  {:<10} {:>5} pairs  {}", b.book, b.n, cells.join(" / "));
+            }
         }
         println!("model     {}", rep.model);
         println!("backend   {} · {:.1} s", rep.backend, rep.seconds);

@@ -1,5 +1,7 @@
 //! `unmask eval-poems`: whole poems generated in each form, measured as verse and
-//! against the anthologies' real poems of the same form (`eval/poems.jsonl`):
+//! against real poems of the same form — the anthologies' (`eval/poems.jsonl`, which
+//! the models have memorised) and held-out ones no model here has read
+//! (`eval/poems-heldout.jsonl`):
 //!
 //! - punctuation in character slots (the template fixes where `，` and `。` go; a slot
 //!   that holds one breaks the line);
@@ -7,10 +9,15 @@
 //!   or more (不知人，不知人，不知人); doubled characters (萋萋, 历历) are not loops;
 //! - distinct-2: distinct character pairs within lines over all pairs, for as many
 //!   generated poems as real ones measured (it falls as a sample grows);
+//! - recitation: the share of lines found verbatim in a text the models were trained
+//!   on (`data/corpus/texts.jsonl`, held-out texts excluded): a poem stitched from
+//!   memorised lines reads well to any model that memorised them too;
 //! - naturalness: the autoregressive twin's negative log-likelihood per character of
-//!   the generated poems over that of real poems (1.0 = as likely as real verse).
+//!   the generated poems over that of the held-out real poems (1.0 = as likely as
+//!   real verse the twin has not read); over the anthologies' too, which the twin
+//!   knows by heart (their NLL is a memorisation floor, not a naturalness one).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -37,6 +44,14 @@ pub struct EvalPoemsArgs {
     /// The real poems, one {"form", "text"} object a line.
     #[arg(long, default_value = "eval/poems.jsonl")]
     real: PathBuf,
+    /// Real poems no model here was trained on (same format): the reference of the
+    /// twin's NLL ratio.
+    #[arg(long, default_value = "eval/poems-heldout.jsonl")]
+    heldout: PathBuf,
+    /// The training corpus (texts.jsonl: {"text", "heldout"} objects), for the share
+    /// of lines recited from it; left out when the file is not there.
+    #[arg(long, default_value = "data/corpus/texts.jsonl")]
+    corpus: PathBuf,
     /// The autoregressive twin that scores naturalness.
     #[arg(long, default_value_os_t = engine::bundled_ar())]
     ar_model: PathBuf,
@@ -92,6 +107,8 @@ struct Measures {
     repeated_line: f64,
     looped: f64,
     distinct2: f64,
+    /// Share of lines found verbatim in a training text (None without the corpus).
+    recited: Option<f64>,
     /// Twin's NLL in nats per character (None without a twin).
     ar_nll: Option<f64>,
 }
@@ -103,8 +120,12 @@ struct FormReport {
     metre_constrained: bool,
     generated: Measures,
     real: Measures,
-    /// generated / real twin NLL.
+    /// The held-out real poems of the form.
+    heldout: Measures,
+    /// generated / held-out real twin NLL.
     nll_ratio: Option<f64>,
+    /// generated / anthology twin NLL.
+    nll_ratio_anthology: Option<f64>,
     examples: Vec<String>,
     /// The metre checker over the generated poems, and over the real ones.
     metre: unmask::prosody::Compliance,
@@ -154,8 +175,18 @@ fn distinct2(texts: &[String]) -> f64 {
 
 /// Measures of `texts`; `slots` = (punctuation in character slots, slots) when known;
 /// distinct-2 over the first `k` poems only (it depends on the sample size).
-fn measure(texts: &[String], k: usize, slots: (usize, usize), nll: Option<f64>) -> Measures {
+fn measure(
+    texts: &[String],
+    k: usize,
+    slots: (usize, usize),
+    nll: Option<f64>,
+    trained: Option<&HashSet<String>>,
+) -> Measures {
     let n = texts.len().max(1) as f64;
+    let recited = trained.map(|set| {
+        let all: Vec<String> = texts.iter().flat_map(|t| lines(t)).collect();
+        all.iter().filter(|l| set.contains(*l)).count() as f64 / all.len().max(1) as f64
+    });
     let l: Vec<(bool, bool)> = texts.iter().map(|t| loops(t)).collect();
     Measures {
         poems: texts.len(),
@@ -163,6 +194,7 @@ fn measure(texts: &[String], k: usize, slots: (usize, usize), nll: Option<f64>) 
         repeated_line: l.iter().filter(|x| x.0).count() as f64 / n,
         looped: l.iter().filter(|x| x.1).count() as f64 / n,
         distinct2: distinct2(&texts[..k.min(texts.len())]),
+        recited,
         ar_nll: nll,
     }
 }
@@ -170,13 +202,11 @@ fn measure(texts: &[String], k: usize, slots: (usize, usize), nll: Option<f64>) 
 pub fn run(a: EvalPoemsArgs) -> Result<()> {
     anyhow::ensure!((1..=MAX_COUNT).contains(&a.count), "--count must be 1..={MAX_COUNT}");
     let forms = if a.form.is_empty() { PoemForm::ALL.to_vec() } else { a.form.clone() };
-    let text = String::from_utf8(engine::read_capped(&a.real, engine::MAX_PAIRS_BYTES)?)
-        .with_context(|| format!("{} is not UTF-8 text", a.real.display()))?;
-    let mut real: HashMap<String, Vec<String>> = HashMap::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let p: RealPoem = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a {{form, text}} object", a.real.display(), i + 1))?;
-        real.entry(p.form).or_default().push(p.text);
+    let real = read_real(&a.real)?;
+    let heldout = read_real(&a.heldout)?;
+    let trained = trained_lines(&a.corpus)?;
+    if trained.is_none() {
+        eprintln!("{} is not there: recited lines not measured (bash scripts/data.sh builds it)", a.corpus.display());
     }
     let eng = engine::load(&a.model)?;
     let twin = if a.no_twin {
@@ -239,8 +269,13 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             progress.update(seed as u64, || "poems".into());
         }
         progress.finish();
-        let real_texts = real.get(form.key()).cloned().unwrap_or_default();
-        anyhow::ensure!(!real_texts.is_empty(), "{} holds no {} poems", a.real.display(), form.key());
+        let of_form = |set: &HashMap<String, Vec<String>>, path: &std::path::Path| {
+            let texts = set.get(form.key()).cloned().unwrap_or_default();
+            anyhow::ensure!(!texts.is_empty(), "{} holds no {} poems", path.display(), form.key());
+            Ok(texts)
+        };
+        let real_texts = of_form(&real, &a.real)?;
+        let held_texts = of_form(&heldout, &a.heldout)?;
         let mut real_metre = unmask::prosody::Compliance::default();
         if let Some(p) = &prosody {
             for t in &real_texts {
@@ -249,15 +284,18 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         }
         // Distinct-2 depends on the sample size: measure equal numbers of poems.
         let k = a.count.min(real_texts.len());
-        let r = measure(&real_texts, k, (0, 0), nll(&real_texts)?);
+        let r = measure(&real_texts, k, (0, 0), nll(&real_texts)?, trained.as_ref());
+        let h = measure(&held_texts, a.count.min(held_texts.len()), (0, 0), nll(&held_texts)?, trained.as_ref());
         for ((gen, in_slots, metre, seconds), &metred) in sets.into_iter().zip(variants) {
-            let g = measure(&gen, k, (in_slots, slots * a.count), nll(&gen)?);
+            let g = measure(&gen, k, (in_slots, slots * a.count), nll(&gen)?, trained.as_ref());
             reports.push(FormReport {
                 form: form.key(),
                 metre_constrained: metred,
-                nll_ratio: g.ar_nll.zip(r.ar_nll).map(|(x, y)| x / y),
+                nll_ratio: g.ar_nll.zip(h.ar_nll).map(|(x, y)| x / y),
+                nll_ratio_anthology: g.ar_nll.zip(r.ar_nll).map(|(x, y)| x / y),
                 generated: g,
                 real: r.clone(),
+                heldout: h.clone(),
                 examples: gen.into_iter().take(3).collect(),
                 metre,
                 real_metre: real_metre.clone(),
@@ -266,17 +304,28 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         }
     }
     println!(
-        "{:<6} {:>6} {:>6} {:>7} {:>11} {:>9} {:>13} {:>15} {:>7}",
-        "form", "metre", "poems", "punct%", "rep. line%", "loops%", "distinct-2", "twin NLL", "ratio"
+        "{:<6} {:>6} {:>6} {:>7} {:>11} {:>9} {:>13} {:>10} {:>22} {:>7} {:>7}",
+        "form",
+        "metre",
+        "poems",
+        "punct%",
+        "rep. line%",
+        "loops%",
+        "distinct-2",
+        "recited%",
+        "twin NLL",
+        "ratio",
+        "(anth.)"
     );
     for r in &reports {
         let (g, re) = (&r.generated, &r.real);
-        let nll = match (g.ar_nll, re.ar_nll) {
-            (Some(x), Some(y)) => format!("{x:.2} / {y:.2}"),
+        let nll = match (g.ar_nll, r.heldout.ar_nll, re.ar_nll) {
+            (Some(x), Some(h), Some(y)) => format!("{x:.2} / {h:.2} / {y:.2}"),
             _ => "–".into(),
         };
+        let ratio = |x: Option<f64>| x.map_or("–".into(), |x| format!("{x:.2}×"));
         println!(
-            "{:<6} {:>6} {:>6} {:>7.1} {:>11} {:>9} {:>13} {:>15} {:>7}",
+            "{:<6} {:>6} {:>6} {:>7.1} {:>11} {:>9} {:>13} {:>10} {:>22} {:>7} {:>7}",
             r.form,
             if r.metre_constrained { "on" } else { "off" },
             g.poems,
@@ -284,8 +333,14 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             format!("{:.0} / {:.0}", g.repeated_line * 100.0, re.repeated_line * 100.0),
             format!("{:.0} / {:.0}", g.looped * 100.0, re.looped * 100.0),
             format!("{:.3} / {:.3}", g.distinct2, re.distinct2),
+            g.recited.zip(r.heldout.recited).map_or("–".into(), |(x, h)| format!(
+                "{:.0} / {:.0}",
+                x * 100.0,
+                h * 100.0
+            )),
             nll,
-            r.nll_ratio.map_or("–".into(), |x| format!("{x:.2}×")),
+            ratio(r.nll_ratio),
+            ratio(r.nll_ratio_anthology),
         );
         println!("       e.g. {}", r.examples.first().map_or("", String::as_str));
         if prosody.is_some() {
@@ -309,11 +364,19 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         Some(p) if a.pairs > 0 => Some(eval_pairs(&a, &eng, p, &nll)?),
         _ => None,
     };
-    let counts: Vec<String> = reports.iter().map(|r| format!("{} {}", r.real.poems, r.form)).collect();
+    let counts = |m: fn(&FormReport) -> usize| -> String {
+        let mut v: Vec<String> = reports.iter().map(|r| format!("{} {}", m(r), r.form)).collect();
+        v.dedup();
+        v.join(", ")
+    };
     println!(
-        "(generated / real; real: {} from {}; distinct-2 over equal numbers of poems; NLL in nats per character)",
-        counts.join(", "),
-        a.real.display()
+        "(generated / real: {} from {}; distinct-2 over equal numbers of poems; twin NLL in nats per character: \
+         generated / held-out real ({} from {}) / real; ratio: generated over held-out, (anth.) over real; \
+         recited: lines found in a text trained on, generated / held-out real)",
+        counts(|r| r.real.poems),
+        a.real.display(),
+        counts(|r| r.heldout.poems),
+        a.heldout.display()
     );
     let json = serde_json::to_string(&serde_json::json!({
         "model": a.model.model.display().to_string(),
@@ -326,6 +389,43 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The lines of every text trained on in a texts.jsonl (None when there is no file).
+fn trained_lines(path: &std::path::Path) -> Result<Option<HashSet<String>>> {
+    #[derive(Deserialize)]
+    struct CorpusText {
+        text: String,
+        #[serde(default)]
+        heldout: bool,
+    }
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = String::from_utf8(engine::read_capped(path, engine::MAX_CORPUS_BYTES)?)
+        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+    let mut set = HashSet::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let t: CorpusText = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a {{text, heldout}} object", path.display(), i + 1))?;
+        if !t.heldout {
+            set.extend(lines(&t.text));
+        }
+    }
+    Ok(Some(set))
+}
+
+/// Real poems by form from a JSONL file of {"form", "text"} objects.
+fn read_real(path: &std::path::Path) -> Result<HashMap<String, Vec<String>>> {
+    let text = String::from_utf8(engine::read_capped(path, engine::MAX_PAIRS_BYTES)?)
+        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+    let mut real: HashMap<String, Vec<String>> = HashMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let p: RealPoem = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a {{form, text}} object", path.display(), i + 1))?;
+        real.entry(p.form).or_default().push(p.text);
+    }
+    Ok(real)
 }
 
 /// A whole-poem request as eval-poems runs it (one step per character by default).

@@ -129,15 +129,31 @@ fn eval_prints_json_accuracies() {
     let dir = tempfile::tempdir().unwrap();
     let (m, t) = setup(dir.path());
     let pairs = dir.path().join("pairs.jsonl");
-    std::fs::write(&pairs, "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\"}\n\n{\"first\":\"举头望明月\",\"second\":\"低头思故乡\"}\n").unwrap();
+    std::fs::write(
+        &pairs,
+        "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\",\"source\":\"唐诗三百首 · 李白 · 静夜思\"}\n\n\
+         {\"first\":\"举头望明月\",\"second\":\"低头思故乡\",\"source\":\"千家诗 · 静夜思\"}\n\
+         {\"first\":\"白日依山尽\",\"second\":\"黄河入海流\",\"source\":\"唐诗三百首 · 王之涣 · 登鹳雀楼\"}\n",
+    )
+    .unwrap();
     let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--json", "--backend", "cpu"], &m, &t);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["n"], 2);
+    assert_eq!(v["n"], 3);
     for k in ["forward", "reversal"] {
         let x = v[k].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&x), "{k} = {x}");
     }
+    // Scores per book (the first field of the source), which add up to the total.
+    assert_eq!(v["books"], serde_json::json!([{"book": "唐诗三百首", "n": 2}, {"book": "千家诗", "n": 1}]));
+    for task in v["tasks"].as_array().unwrap() {
+        let by_book: Vec<u64> =
+            task["correct_by_book"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+        assert_eq!(by_book.len(), 2);
+        assert_eq!(by_book.iter().sum::<u64>(), task["correct"].as_u64().unwrap(), "{task}");
+    }
+    let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu"], &m, &t);
+    assert!(ok && out.contains("by book") && out.contains("千家诗"), "{out}{err}");
     std::fs::write(&pairs, "{\"first\": 1}\n").unwrap();
     let (ok, _, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu"], &m, &t);
     assert!(!ok && err.contains("pairs.jsonl:1"), "{err}");
@@ -411,10 +427,24 @@ fn eval_poems_measures_generated_against_real_poems() {
          {\"form\":\"wujue\",\"text\":\"春眠不觉晓，处处闻啼鸟。春眠不觉晓，花落知多少。\"}\n",
     )
     .unwrap();
+    let heldout = dir.path().join("poems-heldout.jsonl");
+    std::fs::write(&heldout, "{\"form\":\"wujue\",\"text\":\"白日依山尽，黄河入海流。欲穷千里目，更上一层楼。\"}\n")
+        .unwrap();
+    // The corpus trained on holds the first real poem; the held-out poem's text is
+    // there too, but held out, so its lines do not count as recited.
+    let corpus = dir.path().join("texts.jsonl");
+    std::fs::write(
+        &corpus,
+        "{\"text\":\"床前明月光，疑是地上霜。举头望明月，低头思故乡。\",\"heldout\":false}\n\
+         {\"text\":\"白日依山尽，黄河入海流。欲穷千里目，更上一层楼。\",\"heldout\":true}\n",
+    )
+    .unwrap();
     let json = dir.path().join("report.json");
     let (ok, out, err) = unmask(
         &[
             "eval-poems",
+            "--corpus",
+            corpus.to_str().unwrap(),
             "--backend",
             "cpu",
             "--count",
@@ -423,6 +453,8 @@ fn eval_poems_measures_generated_against_real_poems() {
             "wujue",
             "--real",
             real.to_str().unwrap(),
+            "--heldout",
+            heldout.to_str().unwrap(),
             "--ar-model",
             ma.to_str().unwrap(),
             "--json-out",
@@ -441,9 +473,15 @@ fn eval_poems_measures_generated_against_real_poems() {
     assert_eq!(f["generated"]["punct_in_slots"], 0.0);
     assert_eq!(f["real"]["repeated_line"], 0.5);
     assert_eq!(f["real"]["looped"], 0.5);
-    let ratio = f["nll_ratio"].as_f64().unwrap();
-    let (g, r) = (f["generated"]["ar_nll"].as_f64().unwrap(), f["real"]["ar_nll"].as_f64().unwrap());
-    assert!(g > 0.0 && r > 0.0 && (ratio - g / r).abs() < 1e-9, "{f}");
+    assert_eq!(f["real"]["recited"], 0.5);
+    assert_eq!(f["heldout"]["recited"], 0.0);
+    // The ratio is over the held-out poems' NLL; over the anthology's beside it.
+    assert_eq!(f["heldout"]["poems"], 1);
+    let nll = |k: &str| f[k]["ar_nll"].as_f64().unwrap();
+    let (g, r, h) = (nll("generated"), nll("real"), nll("heldout"));
+    assert!(g > 0.0 && r > 0.0 && h > 0.0 && r != h, "{f}");
+    assert!((f["nll_ratio"].as_f64().unwrap() - g / h).abs() < 1e-9, "{f}");
+    assert!((f["nll_ratio_anthology"].as_f64().unwrap() - g / r).abs() < 1e-9, "{f}");
     for e in f["examples"].as_array().unwrap() {
         assert_eq!(e.as_str().unwrap().chars().count(), 24, "{e}");
     }
@@ -462,6 +500,8 @@ fn eval_poems_measures_generated_against_real_poems() {
             "--metre",
             "--real",
             real.to_str().unwrap(),
+            "--heldout",
+            heldout.to_str().unwrap(),
         ],
         &m,
         &t,
@@ -469,7 +509,18 @@ fn eval_poems_measures_generated_against_real_poems() {
     assert!(!ok && err.contains("prosody"), "{err}");
     // A real-poem file without the form asked for is a clear error.
     let (ok, _, err) = unmask(
-        &["eval-poems", "--backend", "cpu", "--form", "qilv", "--real", real.to_str().unwrap(), "--no-twin"],
+        &[
+            "eval-poems",
+            "--backend",
+            "cpu",
+            "--form",
+            "qilv",
+            "--real",
+            real.to_str().unwrap(),
+            "--heldout",
+            heldout.to_str().unwrap(),
+            "--no-twin",
+        ],
         &m,
         &t,
     );

@@ -333,8 +333,12 @@ fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, Samp
         0 => Vec::new(),
         k => rest_bytes.iter().map(|&b| b % (k as u8 + 1)).collect(),
     };
-    // Flag bit 7: the repeat rule over two lines (ids from the bytes).
-    let line: Vec<u8> = if flags & 128 != 0 { rest_bytes.iter().map(|&b| b % 3).collect() } else { Vec::new() };
+    // Flag bit 7: the repeat rule over two lines and a rhyme set (from the bytes).
+    let line: Vec<u8> = if flags & 128 != 0 {
+        rest_bytes.iter().map(|&b| b % 3 | if b & 64 != 0 { unmask::sampler::RHYME } else { 0 }).collect()
+    } else {
+        Vec::new()
+    };
     let p = SamplerParams {
         steps: usize::from(steps),
         block_length: usize::from(block) % 40,

@@ -33,6 +33,16 @@ pub struct SourceSpec {
     pub rank: Vec<String>,
 }
 
+/// Collections a reader meets at school or in the classics, beyond the two anthologies
+/// of the first couplet test: the broader famous-couplet set counts every couplet in
+/// them as known (`couplets::famous`), and `--canon-boost` weights them up in training.
+pub const CANON: [&str; 7] = ["shijing", "lunyu", "sishu", "chuci", "guwenguanzhi", "mengxue-verse", "shuimotangshi"];
+
+/// Whether a text belongs to the [`CANON`] (百家姓, a list of surnames, does not).
+pub fn is_canon(source: &str, title: &str) -> bool {
+    CANON.contains(&source) && title != "百家姓"
+}
+
 /// One cleaned text as stored in texts.jsonl.
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Text {
@@ -211,7 +221,7 @@ fn clean_paragraph(p: &str, alternate_end: char) -> Option<String> {
     Some(s)
 }
 
-fn fnv(s: &str) -> u64 {
+pub fn fnv(s: &str) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in s.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x100000001b3);

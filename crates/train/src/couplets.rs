@@ -1,9 +1,13 @@
-//! The eval sets drawn from the two anthologies. The famous-couplet set
-//! (ARCHITECTURE.md, "Couplet evaluation"): consecutive lines `A，B。` of one sentence
-//! from 唐诗三百首 / 千家诗 that the whole corpus pins down — A is followed by B wherever
-//! it occurs and B preceded by A — so exact match is a fair score in both directions.
-//! The real-poem set: the anthologies' 绝句 and 律诗, the reference the verse measures
-//! of generated poems (`unmask eval-poems`) are compared with.
+//! The eval sets (ARCHITECTURE.md, "Couplet evaluation" and "Poem evaluation"):
+//!
+//! - the famous-couplet set: consecutive lines `A，B。` of one sentence from 唐诗三百首 /
+//!   千家诗 that the whole corpus pins down — A is followed by B wherever it occurs and B
+//!   preceded by A — so exact match is a fair score in both directions;
+//! - the broader famous-couplet set ([`famous`]): the same from the whole corpus, known
+//!   by the canon or by quotation, in a dev half and a test half;
+//! - the real-poem sets: the anthologies' 绝句 and 律诗, and held-out ones no model has
+//!   read, the references the verse measures of generated poems (`unmask eval-poems`)
+//!   are compared with.
 
 use std::collections::{HashMap, HashSet};
 
@@ -74,6 +78,141 @@ pub fn extract(texts: &[Text], vocab: &HashSet<char>) -> Vec<Couplet> {
     cands.into_iter().filter(|c| next[&c.first].len() == 1 && prev[&c.second].len() == 1).collect()
 }
 
+/// Books named in a couplet's `source`.
+fn book(source: &str) -> &str {
+    match source {
+        "shijing" => "诗经",
+        "lunyu" => "论语",
+        "sishu" => "四书",
+        "chuci" => "楚辞",
+        "guwenguanzhi" => "古文观止",
+        "mengxue-verse" => "蒙学",
+        "shuimotangshi" => "水墨唐诗",
+        "tangshisanbaishou" => "唐诗三百首",
+        "qianjiashi" => "千家诗",
+        "tang" => "全唐诗",
+        "song" => "全宋诗",
+        "songci" => "全宋词",
+        "wudai" => "五代诗词",
+        "yuanqu" => "元曲",
+        other => other,
+    }
+}
+
+/// Share of equal characters at equal positions (0 when the lengths differ).
+fn likeness(a: &str, b: &str) -> f64 {
+    let (n, m) = (a.chars().count(), b.chars().count());
+    if n != m || n == 0 {
+        return 0.0;
+    }
+    a.chars().zip(b.chars()).filter(|(x, y)| x == y).count() as f64 / n as f64
+}
+
+/// The broader famous-couplet set (ARCHITECTURE.md, "Couplet evaluation"): a sentence
+/// `A，B。` (equal lines of 4–7 characters) that the corpus pins down as [`extract`]
+/// does, outside `exclude` (the first set), and known by the corpus's own evidence:
+///
+/// - **canon**: it stands in one of the [`crate::corpus::CANON`] collections (诗经, 论语, 四书, 楚辞,
+///   古文观止, 蒙学, 水墨唐诗), or
+/// - **quoted**: it stands in two or more independent works by two or more authors —
+///   works whose other lines differ (no pair of lines alike in 60% of their positions,
+///   which catches one poem filed twice under variant readings or authors), a bare
+///   fragment (句) not counting as a work — and not only in Buddhist 偈/颂, which hand
+///   their formulas around.
+///
+/// The package's search-rank data would be the obvious popularity signal, but it is
+/// keyed by (author, title) and counts hits for the title: its top texts are
+/// fragments titled 句 and poems titled 月 or 梅 (README, campaign log).
+pub fn famous(texts: &[Text], vocab: &HashSet<char>, exclude: &[Couplet]) -> Vec<Couplet> {
+    const CLOSE: [char; 4] = ['。', '？', '！', '；'];
+    let excluded: HashSet<(&str, &str)> = exclude.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect();
+    let lines: Vec<(Vec<&str>, Vec<&str>)> = texts
+        .iter()
+        .map(|t| {
+            let raw = split_lines(&t.text);
+            let bare_lines = raw.iter().map(|l| bare(l)).collect();
+            (raw, bare_lines)
+        })
+        .collect();
+    // Every occurrence of each candidate sentence, in corpus order.
+    let mut order: Vec<(&str, &str)> = Vec::new();
+    let mut occ: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, (raw, b)) in lines.iter().enumerate() {
+        for j in 1..raw.len() {
+            let (a, c) = (b[j - 1], b[j]);
+            let n = a.chars().count();
+            if !raw[j - 1].ends_with('，')
+                || !raw[j].ends_with(CLOSE)
+                || !(4..=7).contains(&n)
+                || c.chars().count() != n
+                || !a.chars().chain(c.chars()).all(|ch| vocab.contains(&ch))
+            {
+                continue;
+            }
+            let e = occ.entry((a, c)).or_default();
+            if e.is_empty() {
+                order.push((a, c));
+            }
+            if e.last() != Some(&i) {
+                e.push(i);
+            }
+        }
+    }
+    let firsts: HashSet<&str> = occ.keys().map(|k| k.0).collect();
+    let seconds: HashSet<&str> = occ.keys().map(|k| k.1).collect();
+    let mut next: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut prev: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (_, b) in &lines {
+        for (j, l) in b.iter().enumerate() {
+            if firsts.contains(l) {
+                next.entry(l).or_default().insert(b.get(j + 1).copied().unwrap_or(""));
+            }
+            if seconds.contains(l) {
+                prev.entry(l).or_default().insert(if j == 0 { "" } else { b[j - 1] });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for key @ (a, c) in order {
+        if excluded.contains(&key) || next[a].len() != 1 || prev[c].len() != 1 {
+            continue;
+        }
+        let found = &occ[&key];
+        let canon = found.iter().find(|&&i| crate::corpus::is_canon(&texts[i].source, &texts[i].title));
+        let others = |i: usize| -> Vec<&str> { lines[i].1.iter().copied().filter(|l| *l != a && *l != c).collect() };
+        let mut works: Vec<usize> = Vec::new();
+        for &i in found {
+            let mine = others(i);
+            if !mine.is_empty()
+                && !works.iter().any(|&w| others(w).iter().any(|x| mine.iter().any(|y| likeness(x, y) >= 0.6)))
+            {
+                works.push(i);
+            }
+        }
+        let authors: HashSet<&str> = works.iter().map(|&i| texts[i].author.as_str()).collect();
+        let quoted = works.len() >= 2
+            && authors.len() >= 2
+            && works.iter().any(|&i| !texts[i].title.contains('偈') && !texts[i].title.contains('颂'));
+        let source = if let Some(&i) = canon {
+            format!("{} · {}", book(&texts[i].source), texts[i].title)
+        } else if quoted {
+            let t = &texts[works[0]];
+            format!("{} · {} · {} (in {} works)", book(&t.source), t.author, t.title, works.len())
+        } else {
+            continue;
+        };
+        out.push(Couplet { first: a.to_string(), second: c.to_string(), source });
+    }
+    out
+}
+
+/// The half of the broader set used to choose checkpoints and recipes (`true`), or the
+/// half reported only at the end: a stable hash of the couplet.
+pub fn is_dev(c: &Couplet) -> bool {
+    // A high bit: FNV-1a's lowest bit is only the parity of the bytes.
+    crate::corpus::fnv(&format!("{}，{}", c.first, c.second)) >> 40 & 1 == 0
+}
+
 #[derive(Serialize)]
 pub struct RealPoem {
     pub form: &'static str,
@@ -84,26 +223,50 @@ pub struct RealPoem {
 /// Every regular poem of the anthologies in one of the page's forms (4 or 8 lines of 5
 /// or 7 characters, `，` and `。` alternating, all characters in the vocabulary), once.
 pub fn poems(texts: &[Text], vocab: &HashSet<char>) -> Vec<RealPoem> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for t in texts.iter().filter(|t| t.source == "tangshisanbaishou" || t.source == "qianjiashi") {
-        let lines = split_lines(&t.text);
-        let Some(form) = PoemForm::ALL
-            .into_iter()
-            .find(|f| f.lines() == lines.len() && lines.iter().all(|l| bare(l).chars().count() == f.chars_per_line()))
-        else {
-            continue;
-        };
-        let alternating = lines.iter().enumerate().all(|(i, l)| l.ends_with(if i % 2 == 0 { '，' } else { '。' }));
-        if alternating
-            && t.text.chars().all(|c| vocab.contains(&c) || c == '，' || c == '。')
-            && seen.insert(t.text.clone())
-        {
+    let anthology = texts.iter().filter(|t| t.source == "tangshisanbaishou" || t.source == "qianjiashi");
+    regular(anthology, vocab)
+        .map(|(t, form)| {
             let book = if t.source == "qianjiashi" { "千家诗" } else { "唐诗三百首" };
-            out.push(RealPoem { form: form.key(), text: t.text.clone(), source: format!("{book} · {}", t.title) });
-        }
-    }
-    out
+            RealPoem { form, text: t.text.clone(), source: format!("{book} · {}", t.title) }
+        })
+        .collect()
+}
+
+/// The regular poems of the held-out split (`corpus::is_heldout`) that share no line
+/// with a text trained on (one poem filed twice, once on each side of the split, would
+/// otherwise be known to the models): real verse no model here has read, the reference
+/// of the twin's NLL ratio in `unmask eval-poems`.
+pub fn heldout_poems(texts: &[Text], vocab: &HashSet<char>) -> Vec<RealPoem> {
+    let trained: HashSet<&str> =
+        texts.iter().filter(|t| !t.heldout).flat_map(|t| split_lines(&t.text)).map(bare).collect();
+    let unseen = texts.iter().filter(|t| t.heldout && !split_lines(&t.text).iter().any(|l| trained.contains(bare(l))));
+    regular(unseen, vocab)
+        .map(|(t, form)| RealPoem {
+            form,
+            text: t.text.clone(),
+            source: format!("{} · {} · {}", book(&t.source), t.author, t.title),
+        })
+        .collect()
+}
+
+/// The texts in one of the page's forms (4 or 8 lines of 5 or 7 characters, `，` and
+/// `。` alternating, all characters in the vocabulary), each text once, with the form.
+fn regular<'a>(
+    texts: impl Iterator<Item = &'a Text>,
+    vocab: &'a HashSet<char>,
+) -> impl Iterator<Item = (&'a Text, &'static str)> {
+    let mut seen = HashSet::new();
+    texts.filter_map(move |t| {
+        let lines = split_lines(&t.text);
+        let form = PoemForm::ALL.into_iter().find(|f| {
+            f.lines() == lines.len() && lines.iter().all(|l| bare(l).chars().count() == f.chars_per_line())
+        })?;
+        let alternating = lines.iter().enumerate().all(|(i, l)| l.ends_with(if i % 2 == 0 { '，' } else { '。' }));
+        (alternating
+            && t.text.chars().all(|c| vocab.contains(&c) || c == '，' || c == '。')
+            && seen.insert(t.text.clone()))
+        .then_some((t, form.key()))
+    })
 }
 
 #[cfg(test)]
@@ -120,6 +283,76 @@ mod tests {
             anthology,
             text: body.into(),
         }
+    }
+
+    fn by(source: &str, author: &str, title: &str, body: &str) -> Text {
+        Text { author: author.into(), title: title.into(), ..text(source, false, body) }
+    }
+
+    #[test]
+    fn the_broader_set_keeps_canon_and_quoted_couplets_only() {
+        let texts = vec![
+            // Canon: every sentence of the 诗经 counts.
+            by("shijing", "", "关雎", "关关雎鸠，在河之洲。窈窕淑女，君子好逑。"),
+            // Quoted: a line pair in two different works by two authors.
+            by("tang", "王维", "终南别业", "中岁颇好道，晚家南山陲。行到水穷处，坐看云起时。"),
+            by("song", "某甲", "偶题", "春来无事做，闲步过前溪。行到水穷处，坐看云起时。"),
+            // One poem filed twice under variant readings and two authors: not a quote.
+            by("tang", "钱起", "江行", "坠露晓犹浓，秋花不易逢。涉江虽已晚，高树搴芙蓉。"),
+            by("tang", "钱珝", "江行", "垂露晚犹浓，清风不易逢。涉江虽已晚，高树搴芙蓉。"),
+            // Only in Buddhist verse: a formula, not a quote.
+            by("song", "释甲", "偈颂二首", "山高石头大，水阔浪花多。一二三四五，五四三二一。"),
+            by("song", "释乙", "颂古三首", "门前松柏老，屋后竹林深。一二三四五，五四三二一。"),
+            // A bare fragment (句) does not count as a work.
+            by("song", "某乙", "晚眺", "独上高楼望，青山万里长。落日孤城闭，寒云古渡遥。"),
+            by("song", "某丙", "句", "落日孤城闭，寒云古渡遥。"),
+        ];
+        let vocab: HashSet<char> = texts.iter().flat_map(|t| t.text.chars()).collect();
+        let first_set =
+            [Couplet { first: "窈窕淑女".into(), second: "君子好逑".into(), source: String::new() }];
+        let got = famous(&texts, &vocab, &first_set);
+        let pairs: Vec<(&str, &str, &str)> =
+            got.iter().map(|c| (c.first.as_str(), c.second.as_str(), c.source.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("关关雎鸠", "在河之洲", "诗经 · 关雎"),
+                ("行到水穷处", "坐看云起时", "全唐诗 · 王维 · 终南别业 (in 2 works)"),
+            ]
+        );
+    }
+
+    #[test]
+    fn real_poems_are_regular_and_held_out_ones_unseen() {
+        let held = |body: &str| Text { heldout: true, ..by("tang", "某", "题", body) };
+        let texts = vec![
+            text("tangshisanbaishou", true, "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"),
+            // Not regular: three lines.
+            text("tangshisanbaishou", true, "千山鸟飞绝，万径人踪灭。孤舟蓑笠翁。"),
+            held("春风吹野草，细雨润花枝。独坐思归客，孤灯照影时。"),
+            // Held out, but one of its lines is in a text trained on: known, left out.
+            held("秋水连天碧，寒山映日红。欲穷千里目，长啸大江东。"),
+            // Trained on: never a held-out poem.
+            by("tang", "某", "又", "江南三月雨，塞北一天霜。何处无芳草，春归不可量。"),
+        ];
+        let vocab: HashSet<char> = texts.iter().flat_map(|t| t.text.chars()).collect();
+        let anthology: Vec<&str> = poems(&texts, &vocab).iter().map(|p| p.form).collect();
+        assert_eq!(anthology, ["wujue"]);
+        let unseen = heldout_poems(&texts, &vocab);
+        assert_eq!(unseen.len(), 1);
+        assert!(unseen[0].text.starts_with("春风") && unseen[0].form == "wujue", "{}", unseen[0].text);
+    }
+
+    #[test]
+    fn the_broader_set_splits_in_two_halves_by_couplet() {
+        let all: Vec<Couplet> = (0..2000)
+            .map(|i| Couplet { first: format!("甲{i}"), second: format!("乙{i}"), source: format!("s{}", i % 3) })
+            .collect();
+        let dev = all.iter().filter(|c| is_dev(c)).count();
+        assert!((900..1100).contains(&dev), "{dev} of 2000 in the dev half");
+        // The source plays no part: a couplet stays in its half whatever book it is filed under.
+        let moved = Couplet { source: "elsewhere".into(), ..all[7].clone() };
+        assert_eq!(is_dev(&moved), is_dev(&all[7]));
     }
 
     #[test]

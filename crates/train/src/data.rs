@@ -21,20 +21,49 @@ pub struct Doc {
 
 pub struct Dataset {
     docs: std::sync::Arc<Vec<Doc>>,
-    /// Each text's sampling weight before any anthology boost, and whether it is in
-    /// an anthology (for [`Dataset::boosted`]).
-    base: std::sync::Arc<Vec<(f64, bool)>>,
+    /// Each text's sampling weight before any boost, and what [`Dataset::boosted`]
+    /// weights up.
+    base: std::sync::Arc<Vec<Base>>,
     /// Cumulative sampling weights for binary search.
     cum: Vec<f64>,
     /// Ids of the line-ending punctuation (`corpus::LINE_END`).
     line_ends: Vec<u32>,
 }
 
+#[derive(Clone, Copy)]
+struct Base {
+    weight: f64,
+    anthology: bool,
+    canon: bool,
+}
+
+/// Factors on the sampling weights of groups of texts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Boost {
+    /// The anthology texts (corpus `anthology = true`).
+    pub anthology: f64,
+    /// The canon (`corpus::is_canon`), anthology or not; `None`: no factor of its own
+    /// (the canon texts that are anthology texts take `anthology`, the others 1).
+    pub canon: Option<f64>,
+}
+
+impl Boost {
+    pub const NONE: Boost = Boost { anthology: 1.0, canon: None };
+
+    fn factor(&self, b: &Base) -> f64 {
+        match (b.canon, self.canon) {
+            (true, Some(c)) => c,
+            _ if b.anthology => self.anthology,
+            _ => 1.0,
+        }
+    }
+}
+
 /// Which texts of texts.jsonl a [`Dataset`] draws from.
 #[derive(Clone, Copy, Debug)]
 pub enum Part {
-    /// Everything not held out; anthology texts' sampling weights multiplied by the boost.
-    Train { anthology_boost: f64 },
+    /// Everything not held out, sampling weights boosted.
+    Train { boost: Boost },
     /// The held-out split (corpus.rs `is_heldout`).
     Heldout,
     /// The anthologies the couplet test comes from (all of them are trained on): a
@@ -80,34 +109,36 @@ impl Dataset {
                 // Characters are tokens; one outside the vocabulary becomes [UNK].
                 ids.extend(l.chars().map(|c| table.get(&c).copied().unwrap_or(unmask::tokenizer::UNK_ID)));
             }
-            base.push((t.weight, t.anthology));
+            base.push(Base {
+                weight: t.weight,
+                anthology: t.anthology,
+                canon: crate::corpus::is_canon(&t.source, &t.title),
+            });
             docs.push(Doc { ids, line_starts });
         }
         let line_ends = crate::corpus::LINE_END.iter().filter_map(|c| table.get(c).copied()).collect();
         let boost = match part {
-            Part::Train { anthology_boost } => anthology_boost,
-            Part::Heldout | Part::Anthology => 1.0,
+            Part::Train { boost } => boost,
+            Part::Heldout | Part::Anthology => Boost::NONE,
         };
         Ok(Dataset::new(docs, base, line_ends, boost))
     }
 
-    /// Texts with their base weights and anthology flags, sampled with the anthology
-    /// texts weighted up by `anthology_boost`.
-    fn new(docs: Vec<Doc>, base: Vec<(f64, bool)>, line_ends: Vec<u32>, anthology_boost: f64) -> Dataset {
+    /// Texts with their base weights and groups, sampled with `boost`.
+    fn new(docs: Vec<Doc>, base: Vec<Base>, line_ends: Vec<u32>, boost: Boost) -> Dataset {
         let set =
             Dataset { docs: std::sync::Arc::new(docs), base: std::sync::Arc::new(base), cum: Vec::new(), line_ends };
-        set.boosted(anthology_boost)
+        set.boosted(boost)
     }
 
-    /// The same texts (shared, not copied) with the anthology texts' sampling weights
-    /// multiplied by `anthology_boost` instead.
-    pub fn boosted(&self, anthology_boost: f64) -> Dataset {
+    /// The same texts (shared, not copied) sampled with `boost` instead.
+    pub fn boosted(&self, boost: Boost) -> Dataset {
         let mut total = 0.0;
         let cum = self
             .base
             .iter()
-            .map(|&(w, anthology)| {
-                total += if anthology { w * anthology_boost } else { w };
+            .map(|b| {
+                total += b.weight * boost.factor(b);
                 total
             })
             .collect();
@@ -303,7 +334,7 @@ mod tests {
     /// ones); the rest is prompt.
     #[test]
     fn response_spans_mask_whole_lines_only() -> Result<()> {
-        let ds = Dataset::new(vec![], vec![], vec![3, 4], 1.0);
+        let ds = Dataset::new(vec![], vec![], vec![3, 4], Boost::NONE);
         let seq: Vec<u32> = vec![10, 11, 12, 3, 13, 14, 15, 4, 16, 17, 4, PAD_ID, PAD_ID];
         let seqs = vec![seq.clone(); 400];
         let mut rng = Rng::new(5);
@@ -342,9 +373,9 @@ mod tests {
         let ids = vec![10, 11, 3, 12, 13, 4, 14, 15, 3, 16, 17, 4];
         let ds = Dataset::new(
             vec![Doc { ids: ids.clone(), line_starts: vec![0, 3, 6, 9] }],
-            vec![(1.0, false)],
+            vec![Base { weight: 1.0, anthology: false, canon: false }],
             vec![3, 4],
-            1.0,
+            Boost::NONE,
         );
         let mut rng = Rng::new(9);
         let pad = |v: &[u32]| {
@@ -360,21 +391,39 @@ mod tests {
         assert_eq!(ds.lines_of(&pad(&ids[0..6])), vec![0..2, 3..5]);
     }
 
-    /// The anthology boost multiplies only the anthology texts' weights, and a
-    /// reweighted copy samples by its own boost while sharing the texts.
+    /// Each boost multiplies only its group's weights (a canon text that is also an
+    /// anthology text takes the canon factor when there is one), and a reweighted copy
+    /// samples by its own boost while sharing the texts.
     #[test]
-    fn boosted_sets_draw_anthology_texts_by_their_own_weight() {
+    fn boosted_sets_draw_each_group_by_its_own_weight() {
         let doc = |id| Doc { ids: vec![id, 3], line_starts: vec![0] };
-        let plain = Dataset::new(vec![doc(10), doc(11)], vec![(1.0, false), (1.0, true)], vec![3], 1.0);
-        let boosted = plain.boosted(3.0);
-        assert!(std::sync::Arc::ptr_eq(&plain.docs, &boosted.docs));
-        let share = |ds: &Dataset| {
+        let base = |anthology, canon| Base { weight: 1.0, anthology, canon };
+        // 10 plain, 11 anthology, 12 canon, 13 canon and anthology.
+        let plain = Dataset::new(
+            vec![doc(10), doc(11), doc(12), doc(13)],
+            vec![base(false, false), base(true, false), base(false, true), base(true, true)],
+            vec![3],
+            Boost::NONE,
+        );
+        let shares = |ds: &Dataset| {
             let mut rng = Rng::new(4);
-            (0..20_000).filter(|_| ds.sample(&mut rng, 2)[0] == 11).count() as f64 / 20_000.0
+            let mut n = [0usize; 4];
+            for _ in 0..40_000 {
+                n[(ds.sample(&mut rng, 2)[0] - 10) as usize] += 1;
+            }
+            n.map(|k| k as f64 / 40_000.0)
         };
-        let (p, b) = (share(&plain), share(&boosted));
-        assert!((p - 0.5).abs() < 0.02, "unboosted anthology share {p}");
-        assert!((b - 0.75).abs() < 0.02, "3× boosted anthology share {b}");
+        let near = |got: [f64; 4], want: [f64; 4]| {
+            assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 0.015), "shares {got:?}, want {want:?}")
+        };
+        near(shares(&plain), [0.25; 4]);
+        let anthology = plain.boosted(Boost { anthology: 3.0, canon: None });
+        assert!(std::sync::Arc::ptr_eq(&plain.docs, &anthology.docs));
+        near(shares(&anthology), [1.0 / 8.0, 3.0 / 8.0, 1.0 / 8.0, 3.0 / 8.0]);
+        near(
+            shares(&plain.boosted(Boost { anthology: 3.0, canon: Some(4.0) })),
+            [1.0, 3.0, 4.0, 4.0].map(|x| x / 12.0),
+        );
     }
 
     /// Padding stays visible and unscored in both objectives, and the weights make the

@@ -2,6 +2,7 @@
 //!
 //!   unmask-train corpus --dist data/package/dist     # texts, vocab, tokenizer, couplets
 //!   unmask-train train --minutes 55                  # diffusion model (or --causal twin)
+//!   unmask-train eval-sets                           # eval/famous-{dev,test}.jsonl, eval/poems-heldout.jsonl
 //!   unmask-train heldout --run runs/main             # held-out LLaDA loss of a checkpoint
 //!   unmask-train export --run runs/main              # f32/q8/q4 + www/model/
 //!   unmask-train prosody …                           # www/model/prosody.json (scripts/prosody.sh)
@@ -45,6 +46,20 @@ enum Cmd {
         /// The anthologies' regular poems, the reference of `unmask eval-poems`.
         #[arg(long, default_value = "eval/poems.jsonl")]
         poems: PathBuf,
+    },
+    /// Build the eval sets drawn from the whole corpus — the broader famous-couplet set
+    /// (eval/famous-dev.jsonl, eval/famous-test.jsonl) and the held-out regular poems
+    /// (eval/poems-heldout.jsonl) — from data/corpus and eval/couplets.jsonl (the corpus
+    /// command writes them too).
+    EvalSets {
+        #[arg(long, default_value = "data/corpus")]
+        data: PathBuf,
+        /// The first set, left out of the broader one.
+        #[arg(long, default_value = "eval/couplets.jsonl")]
+        couplets: PathBuf,
+        /// Where the sets go.
+        #[arg(long, default_value = "eval")]
+        out: PathBuf,
     },
     Train(train::TrainArgs),
     /// Held-out loss of a checkpoint (nats per character; diffusion: the LLaDA bound).
@@ -110,20 +125,80 @@ fn corpus_cmd(dist: PathBuf, mix: PathBuf, out: PathBuf, couplets_path: PathBuf,
     }
     std::fs::write(&couplets_path, unmask::pairs::to_jsonl(&cps))?;
     s += &format!("eval couplets: {} → {}\n", cps.len(), couplets_path.display());
+    s += &write_eval_sets(&texts, &vocab, &cps, couplets_path.parent().unwrap_or(std::path::Path::new(".")))?;
     let poems = couplets::poems(&texts, &vocab);
-    let mut f = std::fs::File::create(&poems_path)?;
-    for p in &poems {
-        writeln!(f, "{}", serde_json::to_string(p)?)?;
-    }
+    write_jsonl(&poems_path, &poems)?;
     s += &format!("eval poems: {} → {}\n", poems.len(), poems_path.display());
     print!("{s}");
     std::fs::write(out.join("stats.txt"), s)?;
     Ok(())
 }
 
+fn write_jsonl<T: serde::Serialize>(path: &std::path::Path, items: &[T]) -> Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for it in items {
+        writeln!(f, "{}", serde_json::to_string(it)?)?;
+    }
+    Ok(f.flush()?)
+}
+
+/// Writes the broader famous-couplet set's two halves and the held-out poems into
+/// `dir`; returns a summary.
+fn write_eval_sets(
+    texts: &[corpus::Text],
+    vocab: &HashSet<char>,
+    first_set: &[unmask::pairs::Pair],
+    dir: &std::path::Path,
+) -> Result<String> {
+    let all = couplets::famous(texts, vocab, first_set);
+    let (dev, test): (Vec<_>, Vec<_>) = all.iter().cloned().partition(couplets::is_dev);
+    let mut s = String::new();
+    for (name, half) in [("famous-dev.jsonl", &dev), ("famous-test.jsonl", &test)] {
+        let path = dir.join(name);
+        std::fs::write(&path, unmask::pairs::to_jsonl(half))?;
+        s += &format!("famous couplets: {} → {}\n", half.len(), path.display());
+    }
+    let mut books: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &all {
+        let quoted = c.source.ends_with(" works)");
+        *books.entry(if quoted { "quoted" } else { c.source.split(" · ").next().unwrap_or("") }).or_default() += 1;
+    }
+    s += &format!("  by book: {}\n", books.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    let held = couplets::heldout_poems(texts, vocab);
+    let path = dir.join("poems-heldout.jsonl");
+    write_jsonl(&path, &held)?;
+    let mut forms: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &held {
+        *forms.entry(p.form).or_default() += 1;
+    }
+    s += &format!(
+        "held-out poems: {} ({}) → {}\n",
+        held.len(),
+        forms.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
+        path.display()
+    );
+    Ok(s)
+}
+
+fn eval_sets_cmd(data: PathBuf, couplets_path: PathBuf, out: PathBuf) -> Result<()> {
+    let tok = unmask::PoemTokenizer::from_bytes(&std::fs::read(data.join("tokenizer.json"))?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut texts = Vec::new();
+    for line in std::fs::read_to_string(data.join("texts.jsonl")).context("texts.jsonl")?.lines() {
+        texts.push(serde_json::from_str::<corpus::Text>(line)?);
+    }
+    let vocab: HashSet<char> =
+        texts.iter().flat_map(|t| t.text.chars()).filter(|&c| tok.char_id(c).is_some()).collect();
+    let first = unmask::pairs::parse(&std::fs::read_to_string(&couplets_path).context("the first couplet set")?)?;
+    std::fs::create_dir_all(&out)?;
+    print!("{}", write_eval_sets(&texts, &vocab, &first, &out)?);
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Corpus { dist, mix, out, couplets, poems } => corpus_cmd(dist, mix, out, couplets, poems),
+        Cmd::EvalSets { data, couplets, out } => eval_sets_cmd(data, couplets, out),
         Cmd::Train(a) => train::train(a),
         Cmd::Heldout { run, data, anthology } => {
             let (meta, params, _) = train::load_params(&run)?;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use unmask::progress::Progress;
 use unmask::{ModelConfig, PoemTokenizer};
 
-use crate::data::{causal_batch, diffusion_batch, Dataset, Part, Window};
+use crate::data::{causal_batch, diffusion_batch, Boost, Dataset, Part, Window};
 use crate::model::{loss, Model};
 use crate::rng::Rng;
 
@@ -94,6 +94,12 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub couplet_boost: Option<f64>,
+    /// Multiply the sampling weight of the canon (诗经, 论语, 四书, 楚辞, 古文观止, 蒙学,
+    /// 水墨唐诗: the broader famous-couplet set's collections) by this, in every batch
+    /// (default: canon texts in an anthology take the anthology boost, the others 1).
+    #[arg(long)]
+    #[serde(default)]
+    pub canon_boost: Option<f64>,
     /// With --resume: start a new warm-up + cosine over the remaining steps at --lr
     /// instead of continuing the checkpoint's schedule.
     #[arg(long)]
@@ -268,6 +274,17 @@ pub fn heldout_loss(model: &Model, held: &Dataset, seq: usize, causal: bool, n_s
     Ok(total / batches as f64)
 }
 
+/// The header and the rows of a trainer log (`step,…` CSV) up to and including `step`.
+fn log_upto(text: &str, step: usize) -> String {
+    text.lines()
+        .enumerate()
+        .filter(|(i, l)| {
+            *i == 0 || l.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s <= step)
+        })
+        .map(|(_, l)| format!("{l}\n"))
+        .collect()
+}
+
 pub fn train(a: TrainArgs) -> Result<()> {
     let dev = Device::Cpu;
     // A fresh run never writes over another run's checkpoint and log.
@@ -280,8 +297,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let tok = PoemTokenizer::from_bytes(&std::fs::read(a.data.join("tokenizer.json"))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let texts = a.data.join("texts.jsonl");
-    let train_set = Dataset::load(&texts, &tok, Part::Train { anthology_boost: a.anthology_boost })?;
-    let couplet_set = train_set.boosted(a.couplet_boost.unwrap_or(a.anthology_boost));
+    let boost = Boost { anthology: a.anthology_boost, canon: a.canon_boost };
+    let train_set = Dataset::load(&texts, &tok, Part::Train { boost })?;
+    let couplet_set = train_set.boosted(Boost { anthology: a.couplet_boost.unwrap_or(a.anthology_boost), ..boost });
     let held = Dataset::load(&texts, &tok, Part::Heldout)?;
     eprintln!("train: {} texts, {} tokens; held-out: {} texts", train_set.len(), train_set.tokens(), held.len());
     let config = ModelConfig {
@@ -338,6 +356,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let n_params: usize = model.names.iter().map(|n| model.vars[n].as_tensor().elem_count()).sum();
     eprintln!("model: {:?}, {n_params} parameters", model.config);
     let log_path = a.run.join("log.csv");
+    if a.resume && log_path.exists() {
+        // Rows logged after the checkpoint (a run stopped between checkpoints) are
+        // trained again: drop them, so the log holds each step once.
+        let text = std::fs::read_to_string(&log_path)?;
+        std::fs::write(&log_path, log_upto(&text, step))?;
+    }
     let new_log = !log_path.exists() || !a.resume;
     let mut log =
         std::fs::OpenOptions::new().create(true).append(a.resume).write(true).truncate(!a.resume).open(&log_path)?;
@@ -489,6 +513,16 @@ pub fn probe(model: &Model, held: &Dataset, seq: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_log_drops_the_rows_after_its_checkpoint() {
+        let log = "step,loss,lr,tokens_per_s,elapsed_s,heldout_loss\n399,1.6,4e-4,1146,1425.9,\n400,1.7,4e-4,1147,1428.3,5.96\n401,3.1,4e-4,1149,1430.1,\n";
+        assert_eq!(
+            log_upto(log, 400),
+            "step,loss,lr,tokens_per_s,elapsed_s,heldout_loss\n399,1.6,4e-4,1146,1425.9,\n400,1.7,4e-4,1147,1428.3,5.96\n"
+        );
+        assert_eq!(log_upto(log, 0), "step,loss,lr,tokens_per_s,elapsed_s,heldout_loss\n");
+    }
 
     /// End-to-end learning check on a copy task: the second half of each sequence
     /// repeats the first, so masked tokens are predictable only through attention.
