@@ -14,7 +14,8 @@ var<workgroup> best_s: array<f32, 64>;
 var<workgroup> best_i: array<u32, 64>;
 var<workgroup> bad: atomic<u32>;
 const MAX_LINE: u32 = 32u; // sampler::MAX_LINE
-var<workgroup> held: array<u32, 32>;
+// What a position's sets hold (≤ MAX_LINE) and one copy ban per other line (< MAX_LINE).
+var<workgroup> held: array<u32, 64>;
 var<workgroup> n_held: u32;
 
 fn non_finite(l: f32) -> bool {
@@ -31,6 +32,64 @@ fn banned(id: u32, row: u32) -> bool {
         repeat = repeat || held[j] == id;
     }
     return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id || excluded || repeat;
+}
+
+// The line id of position q (0: none).
+fn line_id(q: u32) -> u32 {
+    return (exclude[q] >> 8u) & ~RHYME;
+}
+
+// `sampler::copies_at`: appends to `held` (from n) what would finish a copy of
+// another written line at `pos`; returns the new count.
+fn copies(pos: u32, l: u32, n0: u32) -> u32 {
+    var n = n0;
+    if (l == 0u) {
+        return n;
+    }
+    var mine: array<u32, 32>;
+    var count = 0u;
+    var off = 0u;
+    for (var q = 0u; q < dims.t && count < MAX_LINE; q++) {
+        if (line_id(q) == l) {
+            if (q == pos) {
+                off = count;
+            } else if (tokens[q] == sp.mask_id) {
+                return n;
+            }
+            mine[count] = q;
+            count++;
+        }
+    }
+    for (var first = 0u; first < dims.t; first++) {
+        let o = line_id(first);
+        var seen = o == 0u || o == l;
+        for (var q = 0u; q < first && !seen; q++) {
+            seen = line_id(q) == o;
+        }
+        if (seen) {
+            continue;
+        }
+        var j = 0u;
+        var copy = true;
+        var ban = 0u;
+        for (var q = first; q < dims.t && copy; q++) {
+            if (line_id(q) == o) {
+                if (j >= count || tokens[q] == sp.mask_id) {
+                    copy = false;
+                } else if (j == off) {
+                    ban = tokens[q];
+                } else if (tokens[q] != tokens[mine[j]]) {
+                    copy = false;
+                }
+                j++;
+            }
+        }
+        if (copy && j == count && n < 2u * MAX_LINE) {
+            held[n] = ban;
+            n++;
+        }
+    }
+    return n;
 }
 
 @compute @workgroup_size(64)
@@ -55,7 +114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 n++;
             }
         }
-        n_held = n;
+        n_held = copies(pos, line & ~RHYME, n);
     }
     workgroupBarrier();
     var bs = NEG;

@@ -62,7 +62,8 @@ pub struct SamplerParams {
 /// The most constraint classes a request may use (a 对对子 answer of 30 characters
 /// needs one per position: its tone and the given line's character there).
 pub const MAX_CLASSES: usize = 32;
-/// The most positions one line of the repeat rule may have.
+/// The most positions one line of the repeat rule may have (with the rhyme
+/// positions), and the most lines.
 pub const MAX_LINE: usize = 32;
 /// Steps added to a schedule when the repeat rule holds: a step may leave a position
 /// masked whose pick clashes with a better one in its line, and these finish them.
@@ -78,7 +79,8 @@ pub const CLEANUP_STEPS: usize = 2;
 /// right next to itself — 叠字 such as 萋萋 are part of the art, loops such as
 /// 不知人不知人 are not. The [`RHYME`] bit puts a position in one more such set, the
 /// poem's rhyme positions, whatever their lines: a regulated poem never rhymes on one
-/// character twice (重韵). Characters the user pinned or gave count as held, and may
+/// character twice (重韵). Nor does a pick finish a copy of a written line
+/// ([`copies_at`]). Characters the user pinned or gave count as held, and may
 /// repeat among themselves. Two picks of one step that would clash are settled in
 /// `commit`: the better one is committed, the other waits a step.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -106,16 +108,52 @@ fn line_of(c: &Constraints, pos: usize) -> u8 {
 }
 
 /// The characters the repeat rule forbids at `pos`: those its sets hold at a
-/// position not next to it.
+/// position not next to it, and [`copies_at`].
 pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
     let l = line_of(c, pos);
     if l == 0 {
         return Vec::new();
     }
-    (0..tokens.len())
+    let mut out: Vec<u32> = (0..tokens.len())
         .filter(|&q| same_set(l, line_of(c, q)) && q.abs_diff(pos) > 1 && tokens[q] != mask_id)
         .map(|q| tokens[q])
-        .collect()
+        .collect();
+    out.extend(copies_at(tokens, c, mask_id, pos));
+    out
+}
+
+/// The characters that would make `pos`'s line a copy of another line: when every
+/// other position of its line is written, each written line of as many positions
+/// that holds the same characters in the same order everywhere else bans its own
+/// character at `pos`'s place (a line is its positions in order, whatever lies
+/// between them).
+pub fn copies_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
+    let id = |q: usize| line_of(c, q) & !RHYME;
+    let l = id(pos);
+    if l == 0 {
+        return Vec::new();
+    }
+    let mine: Vec<usize> = (0..tokens.len()).filter(|&q| id(q) == l).collect();
+    let off = mine.iter().position(|&q| q == pos).expect("pos is in its line");
+    if mine.iter().any(|&q| q != pos && tokens[q] == mask_id) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for first in 0..tokens.len() {
+        let o = id(first);
+        // Each other line once, from its first position.
+        if o == 0 || o == l || (0..first).any(|q| id(q) == o) {
+            continue;
+        }
+        let theirs: Vec<usize> = (first..tokens.len()).filter(|&q| id(q) == o).collect();
+        let copy = theirs.len() == mine.len()
+            && theirs.iter().all(|&q| tokens[q] != mask_id)
+            && (0..mine.len()).all(|j| j == off || tokens[theirs[j]] == tokens[mine[j]]);
+        if copy {
+            out.push(tokens[theirs[off]]);
+        }
+    }
+    out
 }
 
 impl Constraints {
@@ -267,6 +305,9 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
         return Err(SampleError::BadConstraints(format!(
             "a line of the repeat rule and the rhyme positions have more than {MAX_LINE} positions"
         )));
+    }
+    if per_line[1..].iter().filter(|&&n| n > 0).count() > MAX_LINE {
+        return Err(SampleError::BadConstraints(format!("the repeat rule has more than {MAX_LINE} lines")));
     }
     // With nothing allowed the pick would commit a special token with success.
     let mut skip = vec![false; vocab];

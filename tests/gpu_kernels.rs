@@ -133,6 +133,44 @@ fn attention_matches_cpu_bidirectional_and_causal() {
     }
 }
 
+/// The repeat rule on the GPU: a pick never takes what its line holds away from it,
+/// what another rhyme position holds, or the character that would finish a copy of
+/// another written line — the CPU's choice in every case.
+#[test]
+fn pick_keeps_the_repeat_rule_like_the_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let cfg = tiny_config(false);
+    let (t, v) = (12, cfg.vocab_size);
+    let m = cfg.mask_id;
+    // Lines 0–2, 4–6, 8–10 (ids 1–3), punctuation between; 2 and 10 rhyme.
+    let rh = sampler::RHYME;
+    let line = vec![1, 1, 1 | rh, 0, 2, 2, 2, 0, 3, 3, 3 | rh, 0];
+    // Line 2 is line 1 but for position 5; line 3 waits on its rhyme.
+    let tokens = vec![15, 16, 17, 4, 15, m, 17, 4, 20, 21, m, 4];
+    let mut logits = randn(t * v, 7, 1.0);
+    logits[5 * v + 16] = 50.0; // the copy of line 1
+    logits[5 * v + 18] = 40.0; // the next best
+    logits[10 * v + 17] = 50.0; // line 1's rhyme
+    logits[10 * v + 20] = 45.0; // held by its own line, away from it
+    let constraints = sampler::Constraints { line: line.clone(), ..Default::default() };
+    for constraints in [sampler::Constraints::default(), constraints] {
+        let ruled = !constraints.line.is_empty();
+        let p = SamplerParams { constraints, ..Default::default() };
+        let (gp, _, _) = block_on(r.pick(&logits, &tokens, &cfg, &p, 0)).unwrap();
+        for pos in [5, 10] {
+            let (tok, _, _) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, &tokens, 0, pos as u32);
+            assert_eq!(gp[pos], tok, "position {pos}, rule {ruled}: GPU {} CPU {tok}", gp[pos]);
+        }
+        if ruled {
+            assert_eq!(gp[5], 18, "a copy of line 1 was finished");
+            assert!(![17, 20].contains(&gp[10]), "rhymed on 17 again, or repeated 20 in its line: {}", gp[10]);
+        } else {
+            assert_eq!((gp[5], gp[10]), (16, 17));
+        }
+    }
+}
+
 #[test]
 fn pick_matches_cpu_greedy_gumbel_and_random() {
     let Some(ctx) = gpu() else { return };

@@ -215,6 +215,22 @@ fn constraints_are_checked_before_sampling() {
         Err(SampleError::BadConstraints(_))
     ));
     assert_eq!(prepare(&tokens, &with(vec![vec![99]], vec![0, 1, 0, 0]), &cfg), Err(SampleError::BadToken(99)));
+    // The repeat rule's limits: a line and the rhyme positions together, and the lines.
+    let lines = |line: Vec<u8>| {
+        let t = vec![m; line.len()];
+        prepare(
+            &t,
+            &SamplerParams { constraints: Constraints { line, ..Default::default() }, ..Default::default() },
+            &cfg,
+        )
+    };
+    let rh = unmask::sampler::RHYME;
+    let limit = unmask::sampler::MAX_LINE;
+    assert!(lines(vec![1; limit]).is_ok());
+    assert!(matches!(lines([vec![1; limit - 1], vec![2 | rh]].concat()), Ok(_)));
+    assert!(matches!(lines([vec![1; limit], vec![2 | rh]].concat()), Err(SampleError::BadConstraints(_))));
+    assert!(lines((1..=limit as u8).collect()).is_ok());
+    assert!(matches!(lines((1..=limit as u8 + 1).collect()), Err(SampleError::BadConstraints(_))));
     // A class that leaves nothing at a masked position is refused, naming it.
     let all: Vec<u32> = (3..40).collect();
     assert_eq!(
@@ -300,6 +316,30 @@ fn the_rhyme_positions_never_share_a_character() {
         assert_eq!(repeats(&g.tokens, &line), vec![], "seed {seed}: a character repeats in its line");
     }
     assert!(repeated_without > 0, "the random model never repeats a rhyme: the test shows nothing");
+}
+
+/// A pick may not finish a copy of another written line of as many positions; a
+/// line still open elsewhere, or different elsewhere, bans nothing.
+#[test]
+fn no_pick_finishes_a_copy_of_a_line() {
+    use unmask::sampler::{copies_at, repeats_at};
+    let m = 0;
+    let line = vec![1u8, 1, 1, 0, 2, 2, 2, 0, 3, 3, 3, 0, 4, 4, 0];
+    let c = Constraints { line, ..Default::default() };
+    // Line 2 is line 1 (5 6 7) but for position 5; line 3 is 5 8 7; line 4 is shorter.
+    let tokens = vec![5, 6, 7, 9, 5, m, 7, 9, 5, 8, 7, 9, 5, 7, 9];
+    let mut banned = copies_at(&tokens, &c, m, 5);
+    banned.sort();
+    assert_eq!(banned, vec![6, 8]);
+    assert!(repeats_at(&tokens, &c, m, 5).contains(&6), "the repeat rule bans the copies too");
+    // A line with another open position bans no copy yet.
+    let mut open = tokens.clone();
+    open[4] = m;
+    assert_eq!(copies_at(&open, &c, m, 5), Vec::<u32>::new());
+    // Nor does a line that differs elsewhere.
+    let mut other = tokens.clone();
+    other[6] = 10;
+    assert_eq!(copies_at(&other, &c, m, 5), Vec::<u32>::new());
 }
 
 #[test]
