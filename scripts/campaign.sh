@@ -77,6 +77,11 @@ export RAYON_NUM_THREADS=1
 # It kept recall with the best held-out loss, but its free poems loop more; segment
 # 11 continues it with more whole poems (none of them weighted up): MIX="--anthology-boost 1
 # --couplet-boost 3 --couplet-share 0.35 --poem-share 0.35" FROM=runs/v2/seg-10.
+# The broader famous-couplet set (eval/famous-*.jsonl: the canon and quoted couplets)
+# showed that the lineage knows none of the canon (0% both ways), so segment 12
+# weights it up in every batch: MIX="--anthology-boost 1 --couplet-boost 3
+# --canon-boost 6 --couplet-share 0.35 --poem-share 0.3" (canon ~34% of the whole-poem
+# and line samples, ~20% of the couplets).
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
   ${MIX:---anthology-boost 3 --couplet-share 0.4 --poem-share 0.25} --line-mask 0.5 \
