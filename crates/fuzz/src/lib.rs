@@ -335,7 +335,7 @@ fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, Samp
     };
     // Flag bit 7: the repeat rule over two lines and a rhyme set (from the bytes).
     let line: Vec<u8> = if flags & 128 != 0 {
-        rest_bytes.iter().map(|&b| b % 3 | if b & 64 != 0 { unmask::sampler::RHYME } else { 0 }).collect()
+        rest_bytes.iter().map(|&b| (b % 3) | if b & 64 != 0 { unmask::sampler::RHYME } else { 0 }).collect()
     } else {
         Vec::new()
     };
