@@ -133,7 +133,7 @@ fn eval_prints_json_accuracies() {
         &pairs,
         "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\",\"source\":\"唐诗三百首 · 李白 · 静夜思\"}\n\n\
          {\"first\":\"举头望明月\",\"second\":\"低头思故乡\",\"source\":\"千家诗 · 静夜思\"}\n\
-         {\"first\":\"白日依山尽\",\"second\":\"黄河入海流\",\"source\":\"唐诗三百首 · 王之涣 · 登鹳雀楼\"}\n",
+         {\"first\":\"疑是地上霜\",\"second\":\"举头望明月\",\"source\":\"唐诗三百首 · 李白 · 静夜思\"}\n",
     )
     .unwrap();
     let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--json", "--backend", "cpu"], &m, &t);
