@@ -31,7 +31,14 @@ if [ -z "${FROM:-}" ] && [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.json" ] 
   next=$last
   RESUME=(--resume --extra-steps 0)
   # The data mix the segment started with, unless MIX says otherwise.
-  MIX="${MIX:-$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["args"]; cb=a.get("couplet_boost"); print("--anthology-boost %s --couplet-share %s --poem-share %s" % (a["anthology_boost"], a["couplet_share"], a["poem_share"]) + ("" if cb is None else " --couplet-boost %s" % cb))' "runs/v2/seg-$last/ckpt.json")}"
+  MIX="${MIX:-$(python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))["args"]
+flags = ["--anthology-boost %s --couplet-share %s --poem-share %s" % (a["anthology_boost"], a["couplet_share"], a["poem_share"])]
+for k in ("couplet_boost", "canon_boost", "couplet_canon_boost"):
+    if a.get(k) is not None:
+        flags.append("--%s %s" % (k.replace("_", "-"), a[k]))
+print(" ".join(flags))' "runs/v2/seg-$last/ckpt.json")}"
 elif [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   from="${FROM:-runs/v2/seg-$last}"
   next=$((last + 1))

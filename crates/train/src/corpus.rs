@@ -12,6 +12,9 @@ use serde_json::Value;
 
 /// Punctuation that ends a line (a clause); the sampler cuts samples only after these.
 pub const LINE_END: [char; 6] = ['，', '。', '？', '！', '；', '：'];
+/// The line ends that close a sentence: a famous couplet `A，B。` ends with one and
+/// starts after one.
+pub const SENTENCE_END: [char; 4] = ['。', '？', '！', '；'];
 /// Punctuation kept as tokens (`、` is an enumeration comma inside a line).
 const KEEP_PUNCT: [char; 7] = ['，', '。', '？', '！', '；', '：', '、'];
 

@@ -124,7 +124,6 @@ fn likeness(a: &str, b: &str) -> f64 {
 /// keyed by (author, title) and counts hits for the title: its top texts are
 /// fragments titled 句 and poems titled 月 or 梅 (README, campaign log).
 pub fn famous(texts: &[Text], vocab: &HashSet<char>, exclude: &[Couplet]) -> Vec<Couplet> {
-    const CLOSE: [char; 4] = ['。', '？', '！', '；'];
     let excluded: HashSet<(&str, &str)> = exclude.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect();
     let lines: Vec<(Vec<&str>, Vec<&str>)> = texts
         .iter()
@@ -142,7 +141,7 @@ pub fn famous(texts: &[Text], vocab: &HashSet<char>, exclude: &[Couplet]) -> Vec
             let (a, c) = (b[j - 1], b[j]);
             let n = a.chars().count();
             if !raw[j - 1].ends_with('，')
-                || !raw[j].ends_with(CLOSE)
+                || !raw[j].ends_with(crate::corpus::SENTENCE_END)
                 || !(4..=7).contains(&n)
                 || c.chars().count() != n
                 || !a.chars().chain(c.chars()).all(|ch| vocab.contains(&ch))

@@ -28,6 +28,8 @@ pub struct Dataset {
     cum: Vec<f64>,
     /// Ids of the line-ending punctuation (`corpus::LINE_END`).
     line_ends: Vec<u32>,
+    /// Ids of the marks that close a sentence (`corpus::SENTENCE_END`), a subset.
+    sentence_ends: Vec<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -116,18 +118,25 @@ impl Dataset {
             });
             docs.push(Doc { ids, line_starts });
         }
-        let line_ends = crate::corpus::LINE_END.iter().filter_map(|c| table.get(c).copied()).collect();
+        let ids_of = |cs: &[char]| cs.iter().filter_map(|c| table.get(c).copied()).collect();
+        let (line_ends, sentence_ends) = (ids_of(&crate::corpus::LINE_END), ids_of(&crate::corpus::SENTENCE_END));
         let boost = match part {
             Part::Train { boost } => boost,
             Part::Heldout | Part::Anthology => Boost::NONE,
         };
-        Ok(Dataset::new(docs, base, line_ends, boost))
+        Ok(Dataset::new(docs, base, (line_ends, sentence_ends), boost))
     }
 
-    /// Texts with their base weights and groups, sampled with `boost`.
-    fn new(docs: Vec<Doc>, base: Vec<Base>, line_ends: Vec<u32>, boost: Boost) -> Dataset {
-        let set =
-            Dataset { docs: std::sync::Arc::new(docs), base: std::sync::Arc::new(base), cum: Vec::new(), line_ends };
+    /// Texts with their base weights and groups, sampled with `boost`; `ends`: the ids
+    /// of the line-ending marks and of the sentence-closing ones.
+    fn new(docs: Vec<Doc>, base: Vec<Base>, ends: (Vec<u32>, Vec<u32>), boost: Boost) -> Dataset {
+        let set = Dataset {
+            docs: std::sync::Arc::new(docs),
+            base: std::sync::Arc::new(base),
+            cum: Vec::new(),
+            line_ends: ends.0,
+            sentence_ends: ends.1,
+        };
         set.boosted(boost)
     }
 
@@ -142,7 +151,13 @@ impl Dataset {
                 total
             })
             .collect();
-        Dataset { docs: self.docs.clone(), base: self.base.clone(), cum, line_ends: self.line_ends.clone() }
+        Dataset {
+            docs: self.docs.clone(),
+            base: self.base.clone(),
+            cum,
+            line_ends: self.line_ends.clone(),
+            sentence_ends: self.sentence_ends.clone(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -207,8 +222,20 @@ impl Dataset {
         let first = match w {
             Window::Any => rng.below(n_lines),
             Window::Poem => 0,
-            // A couplet starts at an even line, as couplets of regular verse do.
-            Window::Couplet => 2 * rng.below(n_lines.div_ceil(2)),
+            // A couplet is two lines of which the second closes a sentence: from an
+            // even line in regular verse (its odd lines end with 。), and wherever such
+            // a pair sits in prose and ci — where the famous couplets of the canon are,
+            // whatever the parity of their line. A text without one: its first line.
+            Window::Couplet => {
+                let line_end = |k: usize| doc.ids[doc.line_starts.get(k + 1).copied().unwrap_or(doc.ids.len()) - 1];
+                let starts: Vec<usize> =
+                    (1..n_lines).filter(|&k| self.sentence_ends.contains(&line_end(k))).map(|k| k - 1).collect();
+                if starts.is_empty() {
+                    0
+                } else {
+                    starts[rng.below(starts.len())]
+                }
+            }
         };
         let max_lines = if let Window::Couplet = w { 2 } else { usize::MAX };
         // Whole lines that fit.
@@ -241,7 +268,7 @@ pub enum Window {
     Any,
     /// The text from its first line, as many whole lines as fit: a whole poem.
     Poem,
-    /// Two consecutive lines starting at an even line: the couplet test's shape.
+    /// Two consecutive lines, the second closing a sentence: the couplet test's shape.
     Couplet,
 }
 
@@ -334,7 +361,7 @@ mod tests {
     /// ones); the rest is prompt.
     #[test]
     fn response_spans_mask_whole_lines_only() -> Result<()> {
-        let ds = Dataset::new(vec![], vec![], vec![3, 4], Boost::NONE);
+        let ds = Dataset::new(vec![], vec![], (vec![3, 4], vec![4]), Boost::NONE);
         let seq: Vec<u32> = vec![10, 11, 12, 3, 13, 14, 15, 4, 16, 17, 4, PAD_ID, PAD_ID];
         let seqs = vec![seq.clone(); 400];
         let mut rng = Rng::new(5);
@@ -365,8 +392,8 @@ mod tests {
         Ok(())
     }
 
-    /// Poem windows start at the first line, couplet windows hold two lines from an
-    /// even line, and neither is cut short.
+    /// Poem windows start at the first line, couplet windows hold two lines of which
+    /// the second closes a sentence, and neither is cut short.
     #[test]
     fn windows_hold_what_their_kind_says() {
         // Four lines of 2 characters + punctuation: ids 10.., ends 3 (，) and 4 (。).
@@ -374,7 +401,7 @@ mod tests {
         let ds = Dataset::new(
             vec![Doc { ids: ids.clone(), line_starts: vec![0, 3, 6, 9] }],
             vec![Base { weight: 1.0, anthology: false, canon: false }],
-            vec![3, 4],
+            (vec![3, 4], vec![4]),
             Boost::NONE,
         );
         let mut rng = Rng::new(9);
@@ -389,6 +416,23 @@ mod tests {
             assert!(c == pad(&ids[0..6]) || c == pad(&ids[6..12]), "{c:?}");
         }
         assert_eq!(ds.lines_of(&pad(&ids[0..6])), vec![0..2, 3..5]);
+        // Prose: 3 lines then 2 then 2 (，，。，。，。): the couplets that close a
+        // sentence start at lines 1, 3 and 5, whatever their parity.
+        let prose = vec![10, 3, 11, 3, 12, 4, 13, 3, 14, 4, 15, 3, 16, 4];
+        let ds = Dataset::new(
+            vec![Doc { ids: prose.clone(), line_starts: (0..7).map(|k| 2 * k).collect() }],
+            vec![Base { weight: 1.0, anthology: false, canon: false }],
+            (vec![3, 4], vec![4]),
+            Boost::NONE,
+        );
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let c = ds.sample_window(&mut rng, 16, Window::Couplet);
+            let at = prose.windows(4).position(|w| w == &c[..4]).expect("a window of the text");
+            assert!([2, 6, 10].contains(&at), "couplet from offset {at}: {c:?}");
+            seen.insert(at);
+        }
+        assert_eq!(seen.len(), 3);
     }
 
     /// Each boost multiplies only its group's weights (a canon text that is also an
@@ -402,7 +446,7 @@ mod tests {
         let plain = Dataset::new(
             vec![doc(10), doc(11), doc(12), doc(13)],
             vec![base(false, false), base(true, false), base(false, true), base(true, true)],
-            vec![3],
+            (vec![3], vec![3]),
             Boost::NONE,
         );
         let shares = |ds: &Dataset| {

@@ -100,6 +100,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub canon_boost: Option<f64>,
+    /// The canon boost for couplet batches only (default: --canon-boost): the canon's
+    /// famous couplets weighted up without filling the whole-poem batches with prose.
+    #[arg(long)]
+    #[serde(default)]
+    pub couplet_canon_boost: Option<f64>,
     /// With --resume: start a new warm-up + cosine over the remaining steps at --lr
     /// instead of continuing the checkpoint's schedule.
     #[arg(long)]
@@ -299,7 +304,10 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let texts = a.data.join("texts.jsonl");
     let boost = Boost { anthology: a.anthology_boost, canon: a.canon_boost };
     let train_set = Dataset::load(&texts, &tok, Part::Train { boost })?;
-    let couplet_set = train_set.boosted(Boost { anthology: a.couplet_boost.unwrap_or(a.anthology_boost), ..boost });
+    let couplet_set = train_set.boosted(Boost {
+        anthology: a.couplet_boost.unwrap_or(a.anthology_boost),
+        canon: a.couplet_canon_boost.or(a.canon_boost),
+    });
     let held = Dataset::load(&texts, &tok, Part::Heldout)?;
     eprintln!("train: {} texts, {} tokens; held-out: {} texts", train_set.len(), train_set.tokens(), held.len());
     let config = ModelConfig {
