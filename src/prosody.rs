@@ -537,22 +537,26 @@ pub enum VerseError {
     UnknownGroup(String),
     #[error("{0}")]
     Template(String),
+    #[error("对对子 needs the tone data (prosody.json), which is not loaded")]
+    NoProsody,
 }
 
-/// The constraints regulated verse puts on a request's template, and how they were
-/// planned: a whole poem with `metre` on keeps its form's tone pattern, one rhyme
-/// group (`rhyme`, else the model's choice) and the repeat rule; 对对子 always keeps
-/// the couplet rules. Other tasks, and poems with `metre` off, get none.
+/// The constraints a request's template is sampled under, and how regulated verse
+/// planned them: a whole poem with `metre` on keeps its form's tone pattern, one rhyme
+/// group (`rhyme`, else the model's choice) and the repeat rule; with `metre` off, or
+/// without the tone data `p`, the repeat rule alone (no loops, whatever the rules: 叠字
+/// stay allowed), without a plan; 对对子 always keeps the couplet rules (an error
+/// without the data). Other tasks get none.
 pub fn request_constraints(
-    p: &Prosody,
+    p: Option<&Prosody>,
     tok: &PoemTokenizer,
     model: &dyn crate::cpu::Forward,
     req: &crate::request::Request,
     prompt: &crate::tasks::Prompt,
-) -> Result<Option<(crate::sampler::Constraints, Plan)>, VerseError> {
+) -> Result<Option<(crate::sampler::Constraints, Option<Plan>)>, VerseError> {
     use crate::tasks::Task;
-    match req.task {
-        Task::Poem if req.metre => {
+    match (req.task, p) {
+        (Task::Poem, Some(p)) if req.metre => {
             let group = match req.rhyme.trim() {
                 "" => None,
                 name => Some(find_group(p, tok, name).ok_or_else(|| VerseError::UnknownGroup(name.into()))?),
@@ -563,9 +567,19 @@ pub fn request_constraints(
             };
             let rows = |at: &[usize]| model.forward_rows(&prompt.tokens, at);
             let choice = Choice { pattern, group, seed: req.params.seed, temperature: req.params.temperature };
-            poem_constraints(p, tok, &prompt.tokens, req.form, choice, rows).map(Some).map_err(VerseError::Template)
+            let (c, plan) =
+                poem_constraints(p, tok, &prompt.tokens, req.form, choice, rows).map_err(VerseError::Template)?;
+            Ok(Some((c, Some(plan))))
         }
-        Task::Pair | Task::PairPrev => Ok(Some(pair_constraints(p, tok, prompt))),
+        (Task::Poem, _) => {
+            let line = poem_lines(&prompt.tokens, req.form).map_err(VerseError::Template)?;
+            Ok(Some((crate::sampler::Constraints { line, ..Default::default() }, None)))
+        }
+        (Task::Pair | Task::PairPrev, Some(p)) => {
+            let (c, plan) = pair_constraints(p, tok, prompt);
+            Ok(Some((c, Some(plan))))
+        }
+        (Task::Pair | Task::PairPrev, None) => Err(VerseError::NoProsody),
         _ => Ok(None),
     }
 }
@@ -647,6 +661,20 @@ pub struct Choice {
 /// (`rows(positions)` returns the model's logits there, row by row), or with a
 /// temperature > 0 one drawn by those scores with the seed
 /// (so each seed may rhyme differently, as each seed writes differently).
+/// The repeat rule's `Constraints::line` words of a whole poem's template of `form`:
+/// its n-th line's characters are line n + 1, its punctuation and padding 0.
+pub fn poem_lines(tokens: &[u32], form: PoemForm) -> Result<Vec<u8>, String> {
+    let (width, n) = (form.chars_per_line(), form.lines());
+    if tokens.len() < n * (width + 1) {
+        return Err(format!("the template is too short for a {}", form.name()));
+    }
+    let mut line = vec![0u8; tokens.len()];
+    for l in 0..n {
+        line[l * (width + 1)..][..width].fill(l as u8 + 1);
+    }
+    Ok(line)
+}
+
 pub fn poem_constraints(
     p: &Prosody,
     tok: &PoemTokenizer,
@@ -769,12 +797,7 @@ pub fn poem_constraints(
     }
     let plan = Plan { pattern, rhyme_group: Some(p.group(g).name.clone()), group_from: from, conflicts };
     // The repeat rule in every line, and across the rhyme positions (no 重韵).
-    let mut line = vec![0u8; tokens.len()];
-    for l in 0..n {
-        for i in 0..width {
-            line[pos(l, i)] = l as u8 + 1;
-        }
-    }
+    let mut line = poem_lines(tokens, form)?;
     for &k in &rhyme_pos {
         line[k] |= crate::sampler::RHYME;
     }

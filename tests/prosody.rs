@@ -228,7 +228,7 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
 /// given punctuation; both ways.
 #[test]
 fn pair_constraints_oppose_the_given_line() {
-    use unmask::prosody::{pair_constraints, request_constraints};
+    use unmask::prosody::{pair_constraints, request_constraints, VerseError};
     use unmask::request::Request;
     use unmask::tasks::{Task, TaskBuilder};
     let (tok, bytes) = bundled();
@@ -272,7 +272,8 @@ fn pair_constraints_oppose_the_given_line() {
         let ex = c.excluded_at(at);
         assert!(!ex.contains(&tok.char_id(ok).unwrap()) && ex.contains(&tok.char_id(bad).unwrap()), "{text}");
     }
-    // Through a request (the front ends' one path): pairs always, poems with metre.
+    // Through a request (the front ends' one path): pairs always, poems with metre,
+    // and poems without it the repeat rule alone, with no plan.
     let model = unmask::cpu::CpuModel::new(&unmask::ModelWeights::random(
         cfg.clone(),
         unmask::ExportFormat { blocks: unmask::WeightFormat::Q8, embeddings: unmask::WeightFormat::Q8 },
@@ -283,18 +284,32 @@ fn pair_constraints_oppose_the_given_line() {
         Request { task, text: text.into(), metre, ..Default::default() }
     };
     for (task, metre, some) in
-        [(Task::Pair, false, true), (Task::PairPrev, true, true), (Task::Next, true, false), (Task::Poem, false, false)]
+        [(Task::Pair, false, true), (Task::PairPrev, true, true), (Task::Next, true, false), (Task::Poem, true, true)]
     {
         let r = req(task, metre);
         let prompt = r.prompt(&tb).unwrap();
-        assert_eq!(
-            request_constraints(&p, &tok, &model, &r, &prompt).unwrap().is_some(),
-            some,
-            "{task:?} metre {metre}"
-        );
+        let got = request_constraints(Some(&p), &tok, &model, &r, &prompt).unwrap();
+        assert_eq!(got.is_some(), some, "{task:?} metre {metre}");
+        assert!(got.is_none_or(|(_, plan)| plan.is_some()), "{task:?} metre {metre}: a plan");
     }
+    let free = req(Task::Poem, false);
+    let prompt = free.prompt(&tb).unwrap();
+    let (c, plan) = request_constraints(Some(&p), &tok, &model, &free, &prompt).unwrap().expect("the repeat rule");
+    assert!(plan.is_none() && c.classes.is_empty() && c.at.is_empty());
+    // 五绝: four lines of five characters, each its own set; punctuation in none.
+    let want: Vec<u8> = (1..=4u8).flat_map(|l| [l; 5].into_iter().chain([0])).collect();
+    assert_eq!(&c.line[..24], &want[..]);
+    assert!(c.line[24..].iter().all(|&l| l == 0));
     let bad = Request { task: Task::Poem, text: String::new(), rhyme: "月".into(), ..Default::default() };
     let prompt = bad.prompt(&tb).unwrap();
-    let e = request_constraints(&p, &tok, &model, &bad, &prompt).unwrap_err();
+    let e = request_constraints(Some(&p), &tok, &model, &bad, &prompt).unwrap_err();
     assert!(e.to_string().contains("unknown rhyme group `月`"), "{e}");
+    // Without the tone data: a poem keeps the repeat rule, 对对子 says what is missing.
+    let metred = req(Task::Poem, true);
+    let prompt = metred.prompt(&tb).unwrap();
+    let (c, plan) = request_constraints(None, &tok, &model, &metred, &prompt).unwrap().expect("the repeat rule");
+    assert!(plan.is_none() && c.classes.is_empty() && c.line.iter().any(|&l| l != 0));
+    let pair = req(Task::Pair, false);
+    let prompt = pair.prompt(&tb).unwrap();
+    assert_eq!(request_constraints(None, &tok, &model, &pair, &prompt), Err(VerseError::NoProsody));
 }

@@ -233,6 +233,26 @@ test("regulated verse: constrained poems scan and rhyme, 对对子 both ways, th
   await page.waitForFunction(() => document.querySelector("#error").textContent.length > 0, null, { timeout: 60_000 });
   assert.match(await page.textContent("#error"), /unknown rhyme group `月`/);
   assert.equal(await page.inputValue("#text"), "春江花月");
+  // With the rules off a 五律 has no plan, but still no loops: no line holds a
+  // character twice apart (叠字, side by side, are allowed), none is written twice.
+  await page.fill("#rhyme", "");
+  await page.dispatchEvent("#rhyme", "change");
+  await page.uncheck("#metre-on");
+  await page.selectOption("#form", "wulv");
+  await generate(page, "Whole poem", "");
+  assert.equal(await page.$("#plan"), null, "no plan with the rules off");
+  const free = await page.textContent("#output");
+  assert.match(free, /^(.{5}[，。]){8}$/u, free);
+  const freeLines = free.split(/[，。]/u).filter((l) => l.length > 0);
+  assert.equal(new Set(freeLines).size, freeLines.length, free);
+  for (const line of freeLines) {
+    const cs = [...line];
+    for (let i = 0; i < cs.length; i++) {
+      for (let j = i + 2; j < cs.length; j++) assert.notEqual(cs[i], cs[j], `a loop in ${line}: ${free}`);
+    }
+  }
+  await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-wulv-free.png") });
+  await page.check("#metre-on");
   // 对对子, given the first line, then given the second.
   await generate(page, "Couplet: answer a line", "白日依山尽");
   const second = await checkCouplet(page, "白日依山尽");

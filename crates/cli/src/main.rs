@@ -194,11 +194,11 @@ fn generate(a: GenerateArgs) -> Result<()> {
     // Regulated verse: the constraints (with pins in place, so a pinned character
     // that breaks the pattern is reported), and the checker under the result.
     // 对对子 is its rules and needs the data; a poem without data that fits this
-    // tokenizer (another model's files) is written free, with a warning.
+    // tokenizer (another model's files) is written without tone pattern and rhyme,
+    // with a warning. Every whole poem keeps the repeat rule: no loops.
     let pair = matches!(a.mode, Task::Pair | Task::PairPrev);
     let verse = pair || (a.mode == Task::Poem && !a.no_metre);
-    let prosody =
-        if verse || a.mode == Task::Poem { Some(engine::load_prosody(&a.prosody, &eng.tokenizer)) } else { None };
+    let prosody = (verse || a.mode == Task::Poem).then(|| engine::load_prosody(&a.prosody, &eng.tokenizer));
     let prosody = match prosody {
         Some(Ok(pr)) => Some(pr),
         Some(Err(e)) if pair => return Err(e.context("对对子 needs the tone data")),
@@ -208,17 +208,17 @@ fn generate(a: GenerateArgs) -> Result<()> {
         }
         _ => None,
     };
-    if let (Some(pr), true) = (&prosody, verse) {
-        let mut pinned = prompt.clone();
-        for &(i, id) in &p.pinned {
-            if let Some(t) = pinned.tokens.get_mut(i) {
-                *t = id;
-            }
+    let mut pinned = prompt.clone();
+    for &(i, id) in &p.pinned {
+        if let Some(t) = pinned.tokens.get_mut(i) {
+            *t = id;
         }
-        if let Some((c, plan)) =
-            unmask::prosody::request_constraints(pr, &eng.tokenizer, eng.cpu_model(), &req, &pinned)?
-        {
-            p.constraints = c;
+    }
+    if let Some((c, plan)) =
+        unmask::prosody::request_constraints(prosody.as_ref(), &eng.tokenizer, eng.cpu_model(), &req, &pinned)?
+    {
+        p.constraints = c;
+        if let Some(plan) = plan {
             let group = plan.rhyme_group.map(|g| format!(" · 韵 {g} ({})", plan.group_from)).unwrap_or_default();
             eprintln!("{}{group}", plan.pattern);
             for (at, why) in &plan.conflicts {

@@ -69,9 +69,14 @@ pub struct EvalPoemsArgs {
     verbose: bool,
     /// Also generate each poem under the regulated-verse constraints (tone pattern,
     /// one rhyme group chosen by the model, the repeat rule), interleaved with the free
-    /// one: compliance, time and naturalness of both.
+    /// one (the repeat rule alone, as the page does with the rules off): compliance,
+    /// time and naturalness of both.
     #[arg(long)]
     metre: bool,
+    /// Also generate each poem with no constraint at all: the model alone (its own
+    /// loops), which no front end does.
+    #[arg(long)]
+    raw: bool,
     /// 对对子 on the first N couplets of --couplets, both ways (given the first line,
     /// and given the second), against next/previous line without the couplet rules.
     #[arg(long, default_value_t = 0)]
@@ -86,6 +91,28 @@ pub struct EvalPoemsArgs {
     json_out: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
+}
+
+/// What a poem is generated under.
+#[derive(Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Rules {
+    /// No constraint: the model alone.
+    None,
+    /// The repeat rule only: the page with the rules off.
+    Repeat,
+    /// Regulated verse: tone pattern, rhyme and the repeat rule.
+    Metre,
+}
+
+impl Rules {
+    fn label(self) -> &'static str {
+        match self {
+            Rules::None => "none",
+            Rules::Repeat => "off",
+            Rules::Metre => "on",
+        }
+    }
 }
 
 /// Most poems per form (each is a whole generation).
@@ -116,8 +143,8 @@ struct Measures {
 #[derive(Serialize)]
 struct FormReport {
     form: &'static str,
-    /// Generated under the regulated-verse constraints.
-    metre_constrained: bool,
+    /// What it was generated under.
+    rules: Rules,
     generated: Measures,
     real: Measures,
     /// The held-out real poems of the form.
@@ -240,7 +267,10 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         Err(e) if a.metre || a.pairs > 0 => return Err(e),
         Err(_) => None,
     };
-    let variants: &[bool] = if a.metre { &[false, true] } else { &[false] };
+    let variants: Vec<Rules> = [(a.raw, Rules::None), (true, Rules::Repeat), (a.metre, Rules::Metre)]
+        .into_iter()
+        .filter_map(|(on, r)| on.then_some(r))
+        .collect();
     let mut reports = Vec::new();
     for form in forms {
         // Per variant: poems, punctuation in slots, compliance, seconds.
@@ -250,10 +280,10 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         let progress = Progress::new(form.key(), a.count as u64, 4);
         // Seed by seed, the variants interleaved: their times compare on a noisy machine.
         for seed in 1..=a.count {
-            for (set, &metre) in sets.iter_mut().zip(variants) {
-                let req = poem_request(form, metre, &a, seed as u32);
+            for (set, &rules) in sets.iter_mut().zip(&variants) {
+                let req = poem_request(form, rules == Rules::Metre, &a, seed as u32);
                 let started = std::time::Instant::now();
-                let (g, prompt) = run_request(&eng, prosody.as_ref(), &req)?;
+                let (g, prompt) = run_request(&eng, prosody.as_ref(), &req, rules != Rules::None)?;
                 set.3 += started.elapsed().as_secs_f64();
                 slots = prompt.masked.len();
                 set.1 += prompt.masked.iter().filter(|&&i| punct.contains(&g.tokens[i])).count();
@@ -262,7 +292,7 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
                     set.2.add(&unmask::prosody::check(p, &eng.tokenizer, &poem));
                 }
                 if a.verbose {
-                    progress.println(&format!("{}{poem}", if metre { "律 " } else { "" }));
+                    progress.println(&format!("{:<5}{poem}", rules.label()));
                 }
                 set.0.push(poem);
             }
@@ -286,11 +316,11 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         let k = a.count.min(real_texts.len());
         let r = measure(&real_texts, k, (0, 0), nll(&real_texts)?, trained.as_ref());
         let h = measure(&held_texts, a.count.min(held_texts.len()), (0, 0), nll(&held_texts)?, trained.as_ref());
-        for ((gen, in_slots, metre, seconds), &metred) in sets.into_iter().zip(variants) {
+        for ((gen, in_slots, metre, seconds), &rules) in sets.into_iter().zip(&variants) {
             let g = measure(&gen, k, (in_slots, slots * a.count), nll(&gen)?, trained.as_ref());
             reports.push(FormReport {
                 form: form.key(),
-                metre_constrained: metred,
+                rules,
                 nll_ratio: g.ar_nll.zip(h.ar_nll).map(|(x, y)| x / y),
                 nll_ratio_anthology: g.ar_nll.zip(r.ar_nll).map(|(x, y)| x / y),
                 generated: g,
@@ -327,7 +357,7 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         println!(
             "{:<6} {:>6} {:>6} {:>7.1} {:>11} {:>9} {:>13} {:>10} {:>22} {:>7} {:>7}",
             r.form,
-            if r.metre_constrained { "on" } else { "off" },
+            r.rules.label(),
             g.poems,
             g.punct_in_slots * 100.0,
             format!("{:.0} / {:.0}", g.repeated_line * 100.0, re.repeated_line * 100.0),
@@ -354,8 +384,8 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         }
     }
     if a.metre {
-        for form in reports.chunks(2) {
-            if let [off, on] = form {
+        for form in reports.chunks(variants.len()) {
+            if let [.., off, on] = form {
                 println!("{}: constrained / free generation time {:.2}×", on.form, on.seconds / off.seconds.max(1e-9));
             }
         }
@@ -447,12 +477,18 @@ fn poem_request(form: PoemForm, metre: bool, a: &EvalPoemsArgs, seed: u32) -> Re
     }
 }
 
-/// A request's template, its verse constraints (with prosody data), and the generation.
-fn run_request(eng: &Engine, prosody: Option<&Prosody>, req: &Request) -> Result<(Generation, Prompt)> {
+/// A request's template, its constraints (with `constrained`; those of regulated
+/// verse with prosody data), and the generation.
+fn run_request(
+    eng: &Engine,
+    prosody: Option<&Prosody>,
+    req: &Request,
+    constrained: bool,
+) -> Result<(Generation, Prompt)> {
     let prompt = req.prompt(&TaskBuilder::new(&eng.tokenizer, &eng.weights.config))?;
     let mut p = req.params.clone();
-    if let Some(pr) = prosody {
-        if let Some((c, _)) = request_constraints(pr, &eng.tokenizer, eng.cpu_model(), req, &prompt)? {
+    if constrained {
+        if let Some((c, _)) = request_constraints(prosody, &eng.tokenizer, eng.cpu_model(), req, &prompt)? {
             p.constraints = c;
         }
     }
@@ -529,7 +565,7 @@ fn eval_pairs(
                     ..Default::default()
                 };
                 let started = std::time::Instant::now();
-                let (g, _) = run_request(eng, Some(p), &req)?;
+                let (g, _) = run_request(eng, Some(p), &req, true)?;
                 *secs += started.elapsed().as_secs_f64();
                 let t = eng.tokenizer.decode(&g.tokens);
                 let r = check(p, &eng.tokenizer, &t);

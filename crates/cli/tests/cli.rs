@@ -459,6 +459,7 @@ fn eval_poems_measures_generated_against_real_poems() {
             ma.to_str().unwrap(),
             "--json-out",
             json.to_str().unwrap(),
+            "--raw",
         ],
         &m,
         &t,
@@ -466,7 +467,12 @@ fn eval_poems_measures_generated_against_real_poems() {
     assert!(ok, "{err}");
     assert!(out.contains("wujue") && out.contains("ratio"), "{out}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let f = &v["forms"][0];
+    // The model alone, then as the page writes a poem with the rules off: the repeat
+    // rule (no prosody data needed), under which no line is written twice.
+    let rules: Vec<&str> = v["forms"].as_array().unwrap().iter().map(|f| f["rules"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["none", "repeat"]);
+    let f = &v["forms"][1];
+    assert_eq!(f["generated"]["repeated_line"], 0.0);
     assert_eq!(f["form"], "wujue");
     assert_eq!(f["generated"]["poems"], 3);
     // The sampler never puts punctuation in a character slot.

@@ -4,10 +4,10 @@
 
 use js_sys::{Reflect, Uint8Array};
 use unmask::engine::{EngineError, Runner};
-use unmask::prosody::{request_constraints, Plan, Prosody};
+use unmask::prosody::{request_constraints, Plan, Prosody, VerseError};
 use unmask::request::Request;
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
-use unmask::tasks::{Prompt, Task, TaskBuilder};
+use unmask::tasks::{Prompt, TaskBuilder};
 use unmask::{ModelWeights, PoemTokenizer};
 
 use crate::i18n::{t, task_error, verse_error, Lang, Msg};
@@ -320,20 +320,16 @@ impl Engine {
         let prompt =
             req.prompt(&TaskBuilder::new(&self.tokenizer, &self.weights.config)).map_err(|e| task_error(lang, &e))?;
         let mut params = req.params.clone();
-        let plan = match &self.prosody {
-            Some(p) => match request_constraints(p, &self.tokenizer, self.cpu_model(), req, &prompt) {
-                Ok(Some((c, plan))) => {
-                    params.constraints = c;
-                    Some(plan)
-                }
-                Ok(None) => None,
-                Err(e) => return Err(verse_error(lang, &e)),
-            },
-            // 对对子 is its rules; a poem without the data is generated free.
-            None if matches!(req.task, Task::Pair | Task::PairPrev) => {
-                return Err(t(lang, Msg::NoProsody).to_string());
+        // 对对子 is its rules (an error without the data); a poem without the data
+        // keeps the repeat rule only.
+        let plan = match request_constraints(self.prosody.as_ref(), &self.tokenizer, self.cpu_model(), req, &prompt) {
+            Ok(Some((c, plan))) => {
+                params.constraints = c;
+                plan
             }
-            None => None,
+            Ok(None) => None,
+            Err(VerseError::NoProsody) => return Err(t(lang, Msg::NoProsody).to_string()),
+            Err(e) => return Err(verse_error(lang, &e)),
         };
         Ok(Prepared { prompt, params, plan })
     }

@@ -189,7 +189,7 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
             "This model folder has no tone data (prosody.json), which couplets need.",
             "此模型目录没有平仄数据（prosody.json），对对子需要它。",
         ),
-        Msg::MetreOn => ("Regulated verse: tone pattern, one rhyme, no loops", "格律：平仄、一韵到底、不重复"),
+        Msg::MetreOn => ("Regulated verse: tone pattern, one rhyme, no 重韵", "格律：平仄、一韵到底、不重韵"),
         Msg::PatternField => ("Pattern", "格式"),
         Msg::PatternAuto => ("any that fits", "自动"),
         Msg::RhymeField => ("Rhyme (group or a character; empty: the model chooses)", "韵（韵部或一个字；空：模型自选）"),
