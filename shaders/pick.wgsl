@@ -4,8 +4,11 @@
 // A logit that is NaN or ±∞ anywhere in a masked position's row sets `state.fault`
 // (tested on the bits: WGSL may assume floats are finite), and commit then stops
 // the loop without committing. The repeat rule also bans the characters the
-// position's sets (its line; the rhyme positions) hold at positions not next to it.
-// Reference: `sampler::pick`, `sampler::repeats_at`, `sampler::finite_row`.
+// position's sets (its line; the rhyme positions) hold at positions not next to it,
+// those that would finish a copy of a line, and those that would write a run of two
+// characters a third time.
+// Reference: `sampler::pick`, `sampler::repeats_at`, `sampler::copies_at`,
+// `sampler::runs_at`, `sampler::finite_row`.
 
 // Bindings: generated from `gpu::kernels::PICK` (names, types, order).
 
@@ -14,8 +17,10 @@ var<workgroup> best_s: array<f32, 64>;
 var<workgroup> best_i: array<u32, 64>;
 var<workgroup> bad: atomic<u32>;
 const MAX_LINE: u32 = 32u; // sampler::MAX_LINE
-// What a position's sets hold (≤ MAX_LINE) and one copy ban per other line (< MAX_LINE).
-var<workgroup> held: array<u32, 64>;
+// What a position's sets hold (≤ MAX_LINE), one copy ban per other line (< MAX_LINE)
+// and the run bans (distinct, each of two runs: < MAX_SEQ / 2 a side): never full.
+const HELD: u32 = 320u;
+var<workgroup> held: array<u32, 320>;
 var<workgroup> n_held: u32;
 
 fn non_finite(l: f32) -> bool {
@@ -92,6 +97,62 @@ fn copies(pos: u32, l: u32, n0: u32) -> u32 {
     return n;
 }
 
+// Whether positions q − 1 and q are a written run of two characters in one line.
+fn is_run(q: u32) -> bool {
+    return q > 0u && line_id(q) != 0u && line_id(q - 1u) == line_id(q) && tokens[q - 1u] != sp.mask_id
+        && tokens[q] != sp.mask_id;
+}
+
+// Whether the text holds the run (a, b) twice or more.
+fn run_twice(a: u32, b: u32) -> bool {
+    var n = 0u;
+    for (var q = 1u; q < dims.t; q++) {
+        if (is_run(q) && tokens[q - 1u] == a && tokens[q] == b) {
+            n++;
+        }
+    }
+    return n >= 2u;
+}
+
+// Appends `id` to `held` (from n) unless it is there; returns the new count.
+fn hold(n: u32, id: u32) -> u32 {
+    for (var j = 0u; j < n; j++) {
+        if (held[j] == id) {
+            return n;
+        }
+    }
+    if (n < HELD) {
+        held[n] = id;
+        return n + 1u;
+    }
+    return n;
+}
+
+// `sampler::runs_at`: appends to `held` (from n) what would write, beside a written
+// neighbour in `pos`'s line `l`, a run the text holds twice; returns the new count.
+fn runs(pos: u32, l: u32, n0: u32) -> u32 {
+    var n = n0;
+    if (l == 0u) {
+        return n;
+    }
+    let left = pos > 0u && line_id(pos - 1u) == l && tokens[pos - 1u] != sp.mask_id;
+    let right = pos + 1u < dims.t && line_id(pos + 1u) == l && tokens[pos + 1u] != sp.mask_id;
+    for (var q = 1u; q < dims.t; q++) {
+        if (!is_run(q)) {
+            continue;
+        }
+        let a = tokens[q - 1u];
+        let b = tokens[q];
+        if (left && a == tokens[pos - 1u] && run_twice(a, b)) {
+            n = hold(n, b);
+        }
+        if (right && b == tokens[pos + 1u] && run_twice(a, b)) {
+            n = hold(n, a);
+        }
+    }
+    return n;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     if (loop_done(lid.x)) {
@@ -114,7 +175,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 n++;
             }
         }
-        n_held = copies(pos, line & ~RHYME, n);
+        n = copies(pos, line & ~RHYME, n);
+        n_held = runs(pos, line & ~RHYME, n);
     }
     workgroupBarrier();
     var bs = NEG;

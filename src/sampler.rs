@@ -80,7 +80,9 @@ pub const CLEANUP_STEPS: usize = 2;
 /// 不知人不知人 are not. The [`RHYME`] bit puts a position in one more such set, the
 /// poem's rhyme positions, whatever their lines: a regulated poem never rhymes on one
 /// character twice (重韵). Nor does a pick finish a copy of a written line
-/// ([`copies_at`]). Characters the user pinned or gave count as held, and may
+/// ([`copies_at`]), nor write a run of two characters that two other places of the
+/// text already hold ([`runs_at`]: 江南 … 江南 … 江南 is a loop across lines).
+/// Characters the user pinned or gave count as held, and may
 /// repeat among themselves. Two picks of one step that would clash are settled in
 /// `commit`: the better one is committed, the other waits a step.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -108,7 +110,7 @@ fn line_of(c: &Constraints, pos: usize) -> u8 {
 }
 
 /// The characters the repeat rule forbids at `pos`: those its sets hold at a
-/// position not next to it, and [`copies_at`].
+/// position not next to it, [`copies_at`] and [`runs_at`].
 pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
     let l = line_of(c, pos);
     if l == 0 {
@@ -119,6 +121,35 @@ pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> 
         .map(|q| tokens[q])
         .collect();
     out.extend(copies_at(tokens, c, mask_id, pos));
+    out.extend(runs_at(tokens, c, mask_id, pos));
+    out
+}
+
+/// The characters that would write, beside a written neighbour in `pos`'s line, a
+/// run of two characters (two written positions side by side in one line) that the
+/// text holds twice already. (Picks of one step are not settled against each other
+/// here: two of them may still make a third run together, rarely.)
+pub fn runs_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
+    let id = |q: usize| line_of(c, q) & !RHYME;
+    let l = id(pos);
+    if l == 0 {
+        return Vec::new();
+    }
+    let runs: Vec<(u32, u32)> = (1..tokens.len())
+        .filter(|&q| id(q) != 0 && id(q - 1) == id(q) && tokens[q - 1] != mask_id && tokens[q] != mask_id)
+        .map(|q| (tokens[q - 1], tokens[q]))
+        .collect();
+    let twice = |r: &(u32, u32)| runs.iter().filter(|&x| x == r).count() >= 2;
+    let written = |q: usize| id(q) == l && tokens[q] != mask_id;
+    let mut out = Vec::new();
+    if pos > 0 && written(pos - 1) {
+        out.extend(runs.iter().filter(|r| r.0 == tokens[pos - 1] && twice(r)).map(|r| r.1));
+    }
+    if pos + 1 < tokens.len() && written(pos + 1) {
+        out.extend(runs.iter().filter(|r| r.1 == tokens[pos + 1] && twice(r)).map(|r| r.0));
+    }
+    out.sort_unstable();
+    out.dedup();
     out
 }
 

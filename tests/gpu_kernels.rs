@@ -171,6 +171,36 @@ fn pick_keeps_the_repeat_rule_like_the_cpu() {
     }
 }
 
+/// The run ban on the GPU: a pick never writes, beside a written neighbour, a run of
+/// two characters the text holds twice — on either side — as the CPU.
+#[test]
+fn pick_writes_no_third_run_like_the_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let cfg = tiny_config(false);
+    let (t, v) = (16, cfg.vocab_size);
+    let m = cfg.mask_id;
+    let line = vec![1, 1, 1, 0, 2, 2, 2, 0, 3, 3, 3, 0, 4, 4, 4, 0];
+    // The run 15 16 twice; line 3 would write it after 15, line 4 before 16.
+    let tokens = vec![15, 16, 17, 4, 15, 16, 18, 4, 15, m, 19, 4, m, 16, 20, 4];
+    let mut logits = randn(t * v, 9, 1.0);
+    logits[9 * v + 16] = 50.0;
+    logits[9 * v + 21] = 40.0;
+    logits[12 * v + 15] = 50.0;
+    logits[12 * v + 22] = 40.0;
+    let constraints = sampler::Constraints { line, ..Default::default() };
+    for constraints in [sampler::Constraints::default(), constraints] {
+        let ruled = !constraints.line.is_empty();
+        let p = SamplerParams { constraints, ..Default::default() };
+        let (gp, _, _) = block_on(r.pick(&logits, &tokens, &cfg, &p, 0)).unwrap();
+        for pos in [9, 12] {
+            let (tok, _, _) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, &tokens, 0, pos as u32);
+            assert_eq!(gp[pos], tok, "position {pos}, rule {ruled}: GPU {} CPU {tok}", gp[pos]);
+        }
+        assert_eq!((gp[9], gp[12]), if ruled { (21, 22) } else { (16, 15) }, "rule {ruled}");
+    }
+}
+
 #[test]
 fn pick_matches_cpu_greedy_gumbel_and_random() {
     let Some(ctx) = gpu() else { return };

@@ -342,6 +342,33 @@ fn no_pick_finishes_a_copy_of_a_line() {
     assert_eq!(copies_at(&other, &c, m, 5), Vec::<u32>::new());
 }
 
+/// A pick may not write, beside a written neighbour in its line, a run of two
+/// characters the text holds twice (江南 … 江南 … 江南); once is allowed, and so is a
+/// run whose neighbour is still masked.
+#[test]
+fn no_pick_writes_a_run_a_third_time() {
+    use unmask::sampler::{repeats_at, runs_at};
+    let m = 0;
+    let line = vec![1u8, 1, 1, 0, 2, 2, 2, 0, 3, 3, 3, 0, 4, 4, 4, 0];
+    let c = Constraints { line, ..Default::default() };
+    // 5 6 twice (lines 1 and 2), 7 8 once (line 1 … and 9 8 in line 2).
+    let tokens = vec![5, 6, 7, 9, 5, 6, 8, 9, 5, m, 7, m, m, 6, m, 9];
+    // After 5: not 6; before 6 (position 12): not 5.
+    assert_eq!(runs_at(&tokens, &c, m, 9), vec![6]);
+    assert_eq!(runs_at(&tokens, &c, m, 12), vec![5]);
+    assert!(repeats_at(&tokens, &c, m, 9).contains(&6), "the repeat rule bans the runs too");
+    // Position 14 follows 6: 6 7 and 6 8 are each held once, so nothing is banned.
+    assert_eq!(runs_at(&tokens, &c, m, 14), Vec::<u32>::new());
+    // A run held once bans nothing; punctuation and other sets are no neighbours.
+    let mut once = tokens.clone();
+    once[4] = 10;
+    assert_eq!(runs_at(&once, &c, m, 9), Vec::<u32>::new());
+    assert_eq!(runs_at(&tokens, &Constraints::default(), m, 9), Vec::<u32>::new());
+    let mut apart = c.clone();
+    apart.line[8] = 5;
+    assert_eq!(runs_at(&tokens, &apart, m, 9), Vec::<u32>::new());
+}
+
 #[test]
 fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let line = [1u8; 5];
