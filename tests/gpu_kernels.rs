@@ -153,22 +153,35 @@ fn pick_keeps_the_repeat_rule_like_the_cpu() {
     logits[5 * v + 18] = 40.0; // the next best
     logits[10 * v + 17] = 50.0; // line 1's rhyme
     logits[10 * v + 20] = 45.0; // held by its own line, away from it
-    let constraints = sampler::Constraints { line: line.clone(), ..Default::default() };
-    for constraints in [sampler::Constraints::default(), constraints] {
-        let ruled = !constraints.line.is_empty();
+    let [free, ruled] = picks_with_and_without(&r, &logits, &tokens, &line, &[5, 10]);
+    assert_eq!(free, [16, 17]);
+    assert_eq!(ruled[0], 18, "a copy of line 1 was finished");
+    assert!(![17, 20].contains(&ruled[1]), "rhymed on 17 again, or repeated 20 in its line: {}", ruled[1]);
+}
+
+/// The GPU's picks at `at` without the repeat rule and with `line`, each the CPU's.
+fn picks_with_and_without(
+    r: &KernelRunner,
+    logits: &[f32],
+    tokens: &[u32],
+    line: &[u8],
+    at: &[usize],
+) -> [Vec<u32>; 2] {
+    let cfg = tiny_config(false);
+    let v = cfg.vocab_size;
+    let ruled = sampler::Constraints { line: line.to_vec(), ..Default::default() };
+    [sampler::Constraints::default(), ruled].map(|constraints| {
+        let rule = !constraints.line.is_empty();
         let p = SamplerParams { constraints, ..Default::default() };
-        let (gp, _, _) = block_on(r.pick(&logits, &tokens, &cfg, &p, 0)).unwrap();
-        for pos in [5, 10] {
-            let (tok, _, _) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, &tokens, 0, pos as u32);
-            assert_eq!(gp[pos], tok, "position {pos}, rule {ruled}: GPU {} CPU {tok}", gp[pos]);
-        }
-        if ruled {
-            assert_eq!(gp[5], 18, "a copy of line 1 was finished");
-            assert!(![17, 20].contains(&gp[10]), "rhymed on 17 again, or repeated 20 in its line: {}", gp[10]);
-        } else {
-            assert_eq!((gp[5], gp[10]), (16, 17));
-        }
-    }
+        let (gp, _, _) = block_on(r.pick(logits, tokens, &cfg, &p, 0)).unwrap();
+        at.iter()
+            .map(|&pos| {
+                let (tok, _, _) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, tokens, 0, pos as u32);
+                assert_eq!(gp[pos], tok, "position {pos}, rule {rule}: GPU {} CPU {tok}", gp[pos]);
+                tok
+            })
+            .collect()
+    })
 }
 
 /// The run ban on the GPU: a pick never writes, beside a written neighbour, a run of
@@ -188,17 +201,7 @@ fn pick_writes_no_third_run_like_the_cpu() {
     logits[9 * v + 21] = 40.0;
     logits[12 * v + 15] = 50.0;
     logits[12 * v + 22] = 40.0;
-    let constraints = sampler::Constraints { line, ..Default::default() };
-    for constraints in [sampler::Constraints::default(), constraints] {
-        let ruled = !constraints.line.is_empty();
-        let p = SamplerParams { constraints, ..Default::default() };
-        let (gp, _, _) = block_on(r.pick(&logits, &tokens, &cfg, &p, 0)).unwrap();
-        for pos in [9, 12] {
-            let (tok, _, _) = sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, &tokens, 0, pos as u32);
-            assert_eq!(gp[pos], tok, "position {pos}, rule {ruled}: GPU {} CPU {tok}", gp[pos]);
-        }
-        assert_eq!((gp[9], gp[12]), if ruled { (21, 22) } else { (16, 15) }, "rule {ruled}");
-    }
+    assert_eq!(picks_with_and_without(&r, &logits, &tokens, &line, &[9, 12]), [vec![16, 15], vec![21, 22]]);
 }
 
 #[test]
