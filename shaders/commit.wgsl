@@ -2,7 +2,9 @@
 // are the masked positions of the first block that still has masks, less those
 // whose pick clashes under the repeat rule with a better-ranked one's (same set,
 // not adjacent, same character; not on the last step); the k with the highest key
-// (lower position on ties) take their predicted token. k comes from the schedule
+// (lower position on ties) are chosen, and take their predicted token in rank order
+// unless the ones taken before make theirs finish a copy of a line or write a run of
+// two characters a third time (then it waits; not on the last step). k comes from the schedule
 // (raised when earlier steps left positions waiting), or in threshold mode is the
 // number of candidates at or above the threshold (at least one). Also writes the
 // history row and advances `state`. Reference: `sampler::commit`, `scheduled_k`.
@@ -30,6 +32,15 @@ fn stop_dispatching(i: u32) {
 }
 var<workgroup> keys: array<f32, 256>;
 var<workgroup> cand: array<u32, 256>;
+// The chosen positions by rank, whether each was taken, and how many were.
+var<workgroup> order: array<u32, 256>;
+var<workgroup> taken: array<u32, 256>;
+var<workgroup> n_taken: u32;
+
+// The repeat rule's word of position q (the table after the schedule).
+fn line_word(q: u32) -> u32 {
+    return schedule[sp.max_steps + q];
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
@@ -111,7 +122,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         k_u = min(k0, atomicLoad(&n_cand));
     }
     let k = workgroupUniformLoad(&k_u);
-    var chosen = false;
+    taken[i] = 0u;
     if (is_cand) {
         let ki = keys[i];
         var rank = 0u;
@@ -120,18 +131,43 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
                 rank++;
             }
         }
-        chosen = rank < k;
+        if (rank < k) {
+            order[rank] = i;
+        }
     }
-    if (chosen) {
-        tokens[i] = pred[i];
+    workgroupBarrier();
+    if (i == 0u) {
+        // In rank order, each against the tokens with the better ones taken.
+        let settle = step + 1u < sp.max_steps;
+        var n = 0u;
+        for (var r = 0u; r < k; r++) {
+            let c = order[r];
+            let lc = line_id(c);
+            var ok = true;
+            if (settle && lc != 0u) {
+                let nb = runs(c, lc, copies(c, lc, 0u));
+                for (var j = 0u; j < nb; j++) {
+                    ok = ok && held[j] != pred[c];
+                }
+            }
+            if (ok) {
+                tokens[c] = pred[c];
+                taken[c] = 1u;
+                n++;
+            }
+        }
+        n_taken = n;
     }
+    workgroupBarrier();
+    storageBarrier();
+    let chosen = taken[i] != 0u;
     if (sp.history != 0u && i < t && step < sp.max_steps) {
         // Tokens rows, then probability rows (as bits).
         history[step * t + i] = select(tokens[i], pred[i], chosen);
         history[(sp.max_steps + step) * t + i] = bitcast<u32>(select(-1.0, prob[i], masked));
     }
     if (i == 0u) {
-        let left = atomicLoad(&n_masked) - k;
+        let left = atomicLoad(&n_masked) - n_taken;
         state.step = step + 1u;
         state.steps_run = state.steps_run + 1u;
         ended = select(0u, 1u, left == 0u || step + 1u >= sp.max_steps);

@@ -16,11 +16,6 @@ const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;
 var<workgroup> best_i: array<u32, 64>;
 var<workgroup> bad: atomic<u32>;
-const MAX_LINE: u32 = 32u; // sampler::MAX_LINE
-// What a position's sets hold (≤ MAX_LINE), one copy ban per other line (< MAX_LINE)
-// and the run bans (distinct, each of two runs: < MAX_SEQ / 2 a side): never full.
-const HELD: u32 = 320u;
-var<workgroup> held: array<u32, 320>;
 var<workgroup> n_held: u32;
 
 fn non_finite(l: f32) -> bool {
@@ -39,118 +34,9 @@ fn banned(id: u32, row: u32) -> bool {
     return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id || excluded || repeat;
 }
 
-// The line id of position q (0: none).
-fn line_id(q: u32) -> u32 {
-    return (exclude[q] >> 8u) & ~RHYME;
-}
-
-// `sampler::copies_at`: appends to `held` (from n) what would finish a copy of
-// another written line at `pos`; returns the new count.
-fn copies(pos: u32, l: u32, n0: u32) -> u32 {
-    var n = n0;
-    if (l == 0u) {
-        return n;
-    }
-    var mine: array<u32, 32>;
-    var count = 0u;
-    var off = 0u;
-    for (var q = 0u; q < dims.t && count < MAX_LINE; q++) {
-        if (line_id(q) == l) {
-            if (q == pos) {
-                off = count;
-            } else if (tokens[q] == sp.mask_id) {
-                return n;
-            }
-            mine[count] = q;
-            count++;
-        }
-    }
-    for (var first = 0u; first < dims.t; first++) {
-        let o = line_id(first);
-        var seen = o == 0u || o == l;
-        for (var q = 0u; q < first && !seen; q++) {
-            seen = line_id(q) == o;
-        }
-        if (seen) {
-            continue;
-        }
-        var j = 0u;
-        var copy = true;
-        var ban = 0u;
-        for (var q = first; q < dims.t && copy; q++) {
-            if (line_id(q) == o) {
-                if (j >= count || tokens[q] == sp.mask_id) {
-                    copy = false;
-                } else if (j == off) {
-                    ban = tokens[q];
-                } else if (tokens[q] != tokens[mine[j]]) {
-                    copy = false;
-                }
-                j++;
-            }
-        }
-        if (copy && j == count && n < 2u * MAX_LINE) {
-            held[n] = ban;
-            n++;
-        }
-    }
-    return n;
-}
-
-// Whether positions q − 1 and q are a written run of two characters in one line.
-fn is_run(q: u32) -> bool {
-    return q > 0u && line_id(q) != 0u && line_id(q - 1u) == line_id(q) && tokens[q - 1u] != sp.mask_id
-        && tokens[q] != sp.mask_id;
-}
-
-// Whether the text holds the run (a, b) twice or more.
-fn run_twice(a: u32, b: u32) -> bool {
-    var n = 0u;
-    for (var q = 1u; q < dims.t; q++) {
-        if (is_run(q) && tokens[q - 1u] == a && tokens[q] == b) {
-            n++;
-        }
-    }
-    return n >= 2u;
-}
-
-// Appends `id` to `held` (from n) unless it is there; returns the new count.
-fn hold(n: u32, id: u32) -> u32 {
-    for (var j = 0u; j < n; j++) {
-        if (held[j] == id) {
-            return n;
-        }
-    }
-    if (n < HELD) {
-        held[n] = id;
-        return n + 1u;
-    }
-    return n;
-}
-
-// `sampler::runs_at`: appends to `held` (from n) what would write, beside a written
-// neighbour in `pos`'s line `l`, a run the text holds twice; returns the new count.
-fn runs(pos: u32, l: u32, n0: u32) -> u32 {
-    var n = n0;
-    if (l == 0u) {
-        return n;
-    }
-    let left = pos > 0u && line_id(pos - 1u) == l && tokens[pos - 1u] != sp.mask_id;
-    let right = pos + 1u < dims.t && line_id(pos + 1u) == l && tokens[pos + 1u] != sp.mask_id;
-    for (var q = 1u; q < dims.t; q++) {
-        if (!is_run(q)) {
-            continue;
-        }
-        let a = tokens[q - 1u];
-        let b = tokens[q];
-        if (left && a == tokens[pos - 1u] && run_twice(a, b)) {
-            n = hold(n, b);
-        }
-        if (right && b == tokens[pos + 1u] && run_twice(a, b)) {
-            n = hold(n, a);
-        }
-    }
-    return n;
+// The repeat rule's word of position q: its line id and RHYME bit (0: none).
+fn line_word(q: u32) -> u32 {
+    return exclude[q] >> 8u;
 }
 
 @compute @workgroup_size(64)

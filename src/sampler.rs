@@ -487,9 +487,12 @@ pub struct CommitRule<'a> {
 /// positions of the first block that still has masks, less those whose pick clashes
 /// under the repeat rule with a better-ranked candidate's (same set, not adjacent,
 /// same character; not on the last step); the `k` with the highest key (lower
-/// position first on ties) take their predicted token. `k` is the schedule's count,
-/// or in threshold mode the number of candidates whose probability reaches the
-/// threshold (at least one). Returns the committed positions.
+/// position first on ties) are chosen, and take their predicted token in rank order
+/// unless the ones taken before make it finish a copy of a line or write a run of
+/// two characters a third time ([`copies_at`], [`runs_at`]; then it waits a step,
+/// but not on the last). `k` is the schedule's count, or in threshold mode the number
+/// of candidates whose probability reaches the threshold (at least one). Returns the
+/// committed positions.
 pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &CommitRule) -> Vec<usize> {
     let t = tokens.len();
     let l = if r.block_length == 0 { t } else { r.block_length.min(t) };
@@ -511,17 +514,31 @@ pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &C
         None => r.k_scheduled as usize,
     }
     .min(cands.len());
-    let mut chosen = Vec::with_capacity(k);
+    let mut chosen: Vec<usize> = Vec::with_capacity(k);
     for &i in &cands {
         let rank = cands.iter().filter(|&&j| above(j, i)).count();
         if rank < k {
             chosen.push(i);
         }
     }
-    for &i in &chosen {
+    chosen.sort_by(|&a, &b| if above(a, b) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater });
+    let rule = Constraints { line: r.line.to_vec(), ..Default::default() };
+    let mut taken = Vec::with_capacity(chosen.len());
+    for i in chosen {
+        let settle = !r.last && line(i) & !RHYME != 0;
+        if settle
+            && copies_at(tokens, &rule, r.mask_id, i)
+                .into_iter()
+                .chain(runs_at(tokens, &rule, r.mask_id, i))
+                .any(|x| x == pred[i])
+        {
+            continue;
+        }
         tokens[i] = pred[i];
+        taken.push(i);
     }
-    chosen
+    taken.sort_unstable();
+    taken
 }
 
 /// The reverse process on the CPU reference, one step at a time, so a caller (the

@@ -296,4 +296,27 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
         assert_eq!(got, want, "commit block={block_length} threshold={threshold:?} k={k} lines {}", !line.is_empty());
         assert_eq!(state.step, 1, "commit advances the step");
     }
+    // Picks that would together finish a copy of a line (and a run a third time):
+    // taken in rank order, the second waits, either way round.
+    let line = vec![1u8, 1, 0, 2, 2, 0, 3, 3, 0, 4, 4, 0];
+    let tokens = vec![20, 21, 9, 20, 21, 9, m, m, 9, m, m, 9];
+    let pred = vec![20, 21, 9, 20, 21, 9, 20, 21, 9, 30, 31, 9];
+    for better in [6, 7] {
+        let mut key = vec![0.5f32; 12];
+        key[better] = 0.9;
+        let constraints = sampler::Constraints { line: line.clone(), ..Default::default() };
+        let p = SamplerParams { constraints, ..Default::default() };
+        let rule = sampler::CommitRule {
+            mask_id: m,
+            block_length: 0,
+            k_scheduled: 4,
+            threshold: None,
+            line: &line,
+            last: false,
+        };
+        let mut want = tokens.clone();
+        assert_eq!(sampler::commit(&mut want, &pred, &key, &key, &rule).len(), 3);
+        let (got, _) = block_on(r.commit(&tokens, &pred, &key, &key, &cfg, &p, &[4, 0], 0)).unwrap();
+        assert_eq!(got, want, "{better} is better");
+    }
 }

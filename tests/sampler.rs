@@ -369,6 +369,31 @@ fn no_pick_writes_a_run_a_third_time() {
     assert_eq!(runs_at(&tokens, &apart, m, 9), Vec::<u32>::new());
 }
 
+/// Picks of one step that would together finish a copy of a line or write a run a
+/// third time: the better one is taken, the other waits (not on the last step).
+#[test]
+fn picks_of_one_step_make_no_copy_or_third_run_together() {
+    let m = 0;
+    let line = [1u8, 1, 0, 2, 2, 0, 3, 3, 0, 4, 4, 0];
+    // Lines 1 and 2 hold 20 21 (pinned); line 3 picks it again, line 4 something else.
+    let tokens = vec![20, 21, 9, 20, 21, 9, m, m, 9, m, m, 9];
+    let pred = vec![20, 21, 9, 20, 21, 9, 20, 21, 9, 30, 31, 9];
+    let rule = CommitRule { mask_id: m, block_length: 0, k_scheduled: 4, threshold: None, line: &line, last: false };
+    for (better, waits) in [(6, 7), (7, 6)] {
+        let mut key = vec![0.5f32; 12];
+        key[better] = 0.9;
+        let mut t = tokens.clone();
+        let mut want: Vec<usize> = vec![better, 9, 10];
+        want.sort();
+        assert_eq!(commit(&mut t, &pred, &key, &key, &rule), want, "{better} is better");
+        assert_eq!(t[waits], m);
+        // On the last step nothing waits.
+        let mut t = tokens.clone();
+        let last = CommitRule { last: true, ..rule };
+        assert_eq!(commit(&mut t, &pred, &key, &key, &last), vec![6, 7, 9, 10]);
+    }
+}
+
 #[test]
 fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let line = [1u8; 5];
