@@ -123,8 +123,9 @@ struct GenerateArgs {
     /// Print the denoising trajectory, one line per step.
     #[arg(long)]
     show_steps: bool,
-    /// Whole poems: no tone pattern, rhyme or repeat rule (by default a poem keeps
-    /// its form's pattern, one rhyme group and no character twice in a line).
+    /// Whole poems: no tone pattern or rhyme (by default a poem keeps its form's
+    /// pattern and one rhyme group); the repeat rule stays either way: no character
+    /// twice in a line but as 叠字, no line or run of two characters loops.
     #[arg(long)]
     no_metre: bool,
     /// The rhyme group of a poem: a 平水韵 level group (下平十一尤), the last character
