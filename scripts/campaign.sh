@@ -89,6 +89,11 @@ export RAYON_NUM_THREADS=1
 # weights it up in every batch: MIX="--anthology-boost 1 --couplet-boost 3
 # --canon-boost 6 --couplet-share 0.35 --poem-share 0.3" (canon ~34% of the whole-poem
 # and line samples, ~20% of the couplets).
+# Segment 13 branches from the shipped model with the canon weighted up in couplet
+# batches only, and couplet windows that end a sentence (the canon's couplets sit at
+# any line parity in its prose): FROM=www/model/poem.safetensors MIX="--anthology-boost 1
+# --couplet-boost 3 --couplet-canon-boost 20 --couplet-share 0.5 --poem-share 0.2"
+# (couplet batches: ~45% canon, ~41% anthologies).
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
   ${MIX:---anthology-boost 3 --couplet-share 0.4 --poem-share 0.25} --line-mask 0.5 \
