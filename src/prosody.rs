@@ -652,15 +652,6 @@ pub struct Choice {
     pub temperature: f32,
 }
 
-/// Per-position constraints for a whole-poem template of `form` (as
-/// `TaskBuilder::poem` builds it, pins included): `pattern`, or the one that fits
-/// the pinned characters best, its tone at every key position (平 allows 平 and 中, 仄 allows
-/// 仄 and 中; characters without data are left out), and one level rhyme group at
-/// every rhyme position — `group` if given, else the group of a pinned rhyme
-/// character, else the one the model puts most probability on at the rhyme positions
-/// (`rows(positions)` returns the model's logits there, row by row), or with a
-/// temperature > 0 one drawn by those scores with the seed
-/// (so each seed may rhyme differently, as each seed writes differently).
 /// The repeat rule's `Constraints::line` words of a whole poem's template of `form`:
 /// its n-th line's characters are line n + 1, its punctuation and padding 0.
 pub fn poem_lines(tokens: &[u32], form: PoemForm) -> Result<Vec<u8>, String> {
@@ -675,6 +666,15 @@ pub fn poem_lines(tokens: &[u32], form: PoemForm) -> Result<Vec<u8>, String> {
     Ok(line)
 }
 
+/// Per-position constraints for a whole-poem template of `form` (as
+/// `TaskBuilder::poem` builds it, pins included): `pattern`, or the one that fits
+/// the pinned characters best, its tone at every key position (平 allows 平 and 中, 仄 allows
+/// 仄 and 中; characters without data are left out), and one level rhyme group at
+/// every rhyme position — `group` if given, else the group of a pinned rhyme
+/// character, else the one the model puts most probability on at the rhyme positions
+/// (`rows(positions)` returns the model's logits there, row by row), or with a
+/// temperature > 0 one drawn by those scores with the seed
+/// (so each seed may rhyme differently, as each seed writes differently).
 pub fn poem_constraints(
     p: &Prosody,
     tok: &PoemTokenizer,

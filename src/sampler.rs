@@ -127,8 +127,8 @@ pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> 
 
 /// The characters that would write, beside a written neighbour in `pos`'s line, a
 /// run of two characters (two written positions side by side in one line) that the
-/// text holds twice already. (Picks of one step are not settled against each other
-/// here: two of them may still make a third run together, rarely.)
+/// text holds twice already. (Picks of one step that would make a third run
+/// together are settled in [`commit`].)
 pub fn runs_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
     let id = |q: usize| line_of(c, q) & !RHYME;
     let l = id(pos);
@@ -521,7 +521,12 @@ pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &C
             chosen.push(i);
         }
     }
-    chosen.sort_by(|&a, &b| if above(a, b) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater });
+    // Rank order: `above` is a strict total order on distinct positions.
+    chosen.sort_by(|&a, &b| match (a == b, above(a, b)) {
+        (true, _) => std::cmp::Ordering::Equal,
+        (false, true) => std::cmp::Ordering::Less,
+        (false, false) => std::cmp::Ordering::Greater,
+    });
     let rule = Constraints { line: r.line.to_vec(), ..Default::default() };
     let mut taken = Vec::with_capacity(chosen.len());
     for i in chosen {
