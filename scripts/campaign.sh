@@ -44,7 +44,12 @@ elif [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   next=$((last + 1))
 else
   from=www/model/poem.safetensors
-  next=1
+  # Numbered after the lineage's last campaign segment, so that names stay unique.
+  next=$(python3 -c '
+import json, re
+runs = json.load(open("docs/charts/lineage.json"))["runs"]
+nums = [int(m.group(1)) for r in runs for m in [re.fullmatch(r"campaign segment (\d+)", r["name"])] if m]
+print(max(nums, default=0) + 1)')
 fi
 RUN="runs/v2/seg-$next"
 if [ ${#RESUME[@]} -eq 0 ] && [ -e "$RUN" ]; then
@@ -94,6 +99,10 @@ export RAYON_NUM_THREADS=1
 # any line parity in its prose): FROM=www/model/poem.safetensors MIX="--anthology-boost 1
 # --couplet-boost 3 --couplet-canon-boost 20 --couplet-share 0.5 --poem-share 0.2"
 # (couplet batches: ~45% canon, ~41% anthologies).
+# Segment 14 continues segment 13 (the shipped model) with the canon weighted up
+# further in couplet batches, and more of them, since segment 13 learnt the canon's
+# style but none of its lines: FROM=www/model/poem.safetensors MIX="--anthology-boost 1
+# --couplet-boost 3 --couplet-canon-boost 40 --couplet-share 0.55 --poem-share 0.2".
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
   ${MIX:---anthology-boost 3 --couplet-share 0.4 --poem-share 0.25} --line-mask 0.5 \

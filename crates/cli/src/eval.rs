@@ -50,6 +50,10 @@ struct Task {
     name: String,
     correct: usize,
     accuracy: f64,
+    /// Characters of the answer equal to the wanted line's at the same place, over
+    /// all of the wanted lines' characters: a graded measure that moves before whole
+    /// lines are recalled.
+    char_accuracy: f64,
     /// Model evaluations per pair, averaged.
     forward_passes: f64,
     seconds: f64,
@@ -165,6 +169,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
     for (key, name, reversal, solve) in &tasks {
         let t1 = std::time::Instant::now();
         let (mut correct, mut passes) = (0, 0);
+        let (mut chars_right, mut chars_wanted) = (0usize, 0usize);
         let mut by_book = vec![0usize; books.len()];
         let progress = Progress::new(name, pairs.len() as u64, 100);
         for (i, (pair, pr)) in pairs.iter().zip(&prompts).enumerate() {
@@ -173,7 +178,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
                 if *reversal { (rp, &pair.first, &pair.second) } else { (fp, &pair.second, &pair.first) };
             let (got, k) = solve(prompt)?;
             passes += k;
-            let ok = got == norm(want);
+            let want = norm(want);
+            let ok = got == want;
+            chars_right += got.chars().zip(want.chars()).filter(|(g, w)| g == w).count();
+            chars_wanted += want.chars().count();
             correct += ok as usize;
             by_book[book_of[i]] += ok as usize;
             if a.verbose && !ok {
@@ -187,6 +195,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             name: name.clone(),
             correct,
             accuracy: correct as f64 / n.max(1) as f64,
+            char_accuracy: chars_right as f64 / chars_wanted.max(1) as f64,
             forward_passes: passes as f64 / n.max(1) as f64,
             seconds: t1.elapsed().as_secs_f64(),
             correct_by_book: by_book,
@@ -218,10 +227,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
         println!("pairs     {n} ({skipped} skipped: characters outside the vocabulary or empty)");
         for t in &rep.tasks {
             println!(
-                "{:<44} {:>5.1}% ({}/{n})  {:.1} forward passes a pair, {:.1} s",
+                "{:<44} {:>5.1}% ({}/{n}), characters {:.1}%  {:.1} forward passes a pair, {:.1} s",
                 t.name,
                 t.accuracy * 100.0,
                 t.correct,
+                t.char_accuracy * 100.0,
                 t.forward_passes,
                 t.seconds
             );

@@ -151,6 +151,10 @@ fn eval_prints_json_accuracies() {
             task["correct_by_book"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
         assert_eq!(by_book.len(), 2);
         assert_eq!(by_book.iter().sum::<u64>(), task["correct"].as_u64().unwrap(), "{task}");
+        // Every line recalled whole counts all its characters (the lines here are all
+        // five long), so the graded measure is never below the exact one.
+        let (exact, chars) = (task["accuracy"].as_f64().unwrap(), task["char_accuracy"].as_f64().unwrap());
+        assert!((exact..=1.0).contains(&chars), "{task}");
     }
     let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu"], &m, &t);
     assert!(ok && out.contains("by book") && out.contains("千家诗"), "{out}{err}");
