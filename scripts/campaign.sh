@@ -4,7 +4,8 @@
 # on a machine without runs/, from the shipped model (www/model/poem.safetensors),
 # and fits its warm-up + cosine to MINUTES of wall clock, checkpointing every 100
 # steps. What a segment trains on, and why, is in the README's campaign log.
-# Usage: scripts/campaign.sh [minutes]   (default 95; env: LR, EXTRA_TRAIN_ARGS, and
+# Usage: scripts/campaign.sh [minutes]   (default 95; finishing an unfinished segment,
+# minutes refits the rest of its schedule to them; env: LR, EXTRA_TRAIN_ARGS, and
 # FROM=runs/v2/seg-K (or a model file) to branch a new segment from an earlier one
 # than the newest, MIX to replace the data mix flags below)
 # Afterwards: scripts/finish_training.sh runs/v2/seg-N /tmp/candidate, then evaluate.
@@ -29,7 +30,9 @@ RESUME=()
 if [ -z "${FROM:-}" ] && [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.json" ] && unfinished "runs/v2/seg-$last/ckpt.json"; then
   from="runs/v2/seg-$last"
   next=$last
-  RESUME=(--resume --extra-steps 0)
+  # A minutes argument refits the rest of its cosine to that many minutes from now
+  # (a session too short for the rest of the schedule); without one, no refit.
+  if [ -n "${1:-}" ]; then RESUME=(--resume); else RESUME=(--resume --extra-steps 0); fi
   # The data mix the segment started with, unless MIX says otherwise.
   MIX="${MIX:-$(python3 -c '
 import json, sys
@@ -57,7 +60,7 @@ if [ ${#RESUME[@]} -eq 0 ] && [ -e "$RUN" ]; then
   exit 1
 fi
 if [ ${#RESUME[@]} -gt 0 ]; then
-  echo "segment $next: finishing its schedule from its checkpoint"
+  echo "segment $next: finishing its schedule from its checkpoint${1:+ (refit to $1 min)}"
   INIT=()
   LOGMODE=-a
 else
