@@ -108,8 +108,8 @@ export RAYON_NUM_THREADS=1
 # --couplet-boost 3 --couplet-canon-boost 40 --couplet-share 0.55 --poem-share 0.2".
 # It lost 27 previous lines of the first set for 1.6 points of the canon's characters;
 # segment 15 goes back to segment 13's mix, from segment 13 (926 steps): 3 / 8 lines
-# fewer of the first set, 0.9 / 0.5 points more of the canon's characters. Each segment
-# warms up to 5e-4 again, shaking what the one before memorised; segment 16 continues
+# fewer of the first set, 0.9 / 0.5 points more of the canon's characters. Perhaps each
+# segment's warm-up to 5e-4 shakes what the one before memorised: segment 16 continues
 # segment 13 with segment 13's mix at a lower peak: LR=2e-4 FROM=www/model/poem.safetensors.
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
