@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES="${1:-95}"
+# (An unfinished segment resumes at its own peak unless LR says otherwise.)
+LR_ENV="${LR:-}"
 LR="${LR:-5e-4}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/train}"
 BIN="$CARGO_TARGET_DIR/release/unmask-train"
@@ -33,6 +35,9 @@ if [ -z "${FROM:-}" ] && [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.json" ] 
   # A minutes argument refits the rest of its cosine to that many minutes from now
   # (a session too short for the rest of the schedule); without one, no refit.
   if [ -n "${1:-}" ]; then RESUME=(--resume); else RESUME=(--resume --extra-steps 0); fi
+  # Its schedule's peak: the cosine is recomputed from --lr, so another peak would
+  # jump the learning rate mid-segment.
+  LR="${LR_ENV:-$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["args"]["lr"])' "runs/v2/seg-$last/ckpt.json")}"
   # The data mix the segment started with, unless MIX says otherwise.
   MIX="${MIX:-$(python3 -c '
 import json, sys
