@@ -109,7 +109,9 @@ impl Request {
                 "text" => r.text = v.chars().take(MAX_INPUT_CHARS).collect(),
                 "form" => r.form = v.parse().unwrap_or(r.form),
                 "metre" => r.metre = v != "0",
-                "rhyme" => r.rhyme = v.trim().chars().take(MAX_RHYME_CHARS).collect(),
+                // Trimmed after the cut too: a cut can end on a space, which the
+                // link would lose.
+                "rhyme" => r.rhyme = v.trim().chars().take(MAX_RHYME_CHARS).collect::<String>().trim_end().into(),
                 "pattern" => {
                     r.pattern = v.parse::<crate::prosody::Pattern>().map(|p| p.key().to_string()).unwrap_or_default()
                 }

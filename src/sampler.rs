@@ -225,6 +225,8 @@ pub enum SampleError {
     PinOutOfRange(usize),
     #[error("position {0} is not one the model fills; only masked positions can be pinned")]
     PinNotMasked(usize),
+    #[error("position {0} is a character slot: it cannot be pinned to punctuation or a special token")]
+    PinNotCharacter(usize),
     #[error("the model's vocabulary has no character it may generate here")]
     NothingAllowed,
     #[error("token id {0} is not in the vocabulary")]
@@ -306,6 +308,10 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
         if tokens[pos] != mask_id {
             return Err(SampleError::PinNotMasked(pos));
         }
+        // (Checked here too: a later pin of the same position hides it from `x`.)
+        if tok as usize >= vocab {
+            return Err(SampleError::BadToken(tok));
+        }
         x[pos] = tok;
     }
     let c = &p.constraints;
@@ -347,6 +353,10 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
     }
     if !(0..vocab as u32).any(|id| !banned(cfg, id) && !skip[id as usize]) {
         return Err(SampleError::NothingAllowed);
+    }
+    // A pin fills a character slot: never with what the model may not write there.
+    if let Some(&(pos, _)) = p.pinned.iter().find(|&&(_, tok)| banned(cfg, tok) || skip[tok as usize]) {
+        return Err(SampleError::PinNotCharacter(pos));
     }
     for (k, class) in c.classes.iter().enumerate() {
         let Some(pos) = (0..x.len()).find(|&i| x[i] == mask_id && c.at.get(i) == Some(&(k as u8 + 1))) else {

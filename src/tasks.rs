@@ -28,6 +28,10 @@ pub enum TaskError {
     Unknown(Vec<UnknownChar>),
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
+    /// A pinned line of a whole poem (or an acrostic head) holds punctuation: every
+    /// position of a line is a character slot, the form places the punctuation.
+    #[error("line {line} of the poem holds the punctuation '{ch}': give characters only (the form places the punctuation)")]
+    PunctuationInLine { line: usize, ch: char },
     #[error("{0}")]
     Invalid(String),
 }
@@ -337,6 +341,14 @@ impl<'a> TaskBuilder<'a> {
                     let mut s = self.tok.encode_template(p)?;
                     if !s.unknown.is_empty() {
                         return Err(TaskError::Unknown(s.unknown));
+                    }
+                    // (As typed or as normalised: ASCII `,` is `，` by now.)
+                    let punct = s.slots.iter().find_map(|slot| match slot {
+                        Slot::Token(t) => LINE_END.into_iter().find(|&c| self.tok.char_id(c) == Some(*t)),
+                        Slot::Mask => None,
+                    });
+                    if let Some(ch) = punct {
+                        return Err(TaskError::PunctuationInLine { line: li + 1, ch });
                     }
                     if s.slots.len() > w {
                         return Err(TaskError::Invalid(format!("line {} has more than {w} characters", li + 1)));

@@ -167,6 +167,15 @@ fn bad_requests_are_refused() {
         run(&prompt, SamplerParams { pinned: vec![(kept, 5)], ..Default::default() }),
         SampleError::PinNotMasked(kept)
     );
+    // A pin to a special token, or to an id the request excludes (the engine's
+    // punctuation), in a masked slot.
+    let slot = (0..prompt.len()).find(|&i| prompt[i] == 0).unwrap();
+    for (tok, exclude) in [(1, vec![]), (0, vec![]), (5, vec![5])] {
+        assert_eq!(
+            run(&prompt, SamplerParams { pinned: vec![(slot, tok)], exclude, ..Default::default() }),
+            SampleError::PinNotCharacter(slot)
+        );
+    }
     assert_eq!(run(&[0, 9999], SamplerParams::default()), SampleError::BadToken(9999));
     assert!(matches!(run(&vec![0; 300], SamplerParams::default()), SampleError::TooLong { .. }));
     assert_eq!(

@@ -223,10 +223,12 @@ pub fn check_poem_pins(form: PoemForm, pins: &[String]) {
     };
     check_prompt(&what, &p, cfg);
     let w = form.chars_per_line();
+    let punct: Vec<u32> = unmask::tasks::LINE_END.iter().filter_map(|&c| tok.char_id(c)).collect();
     for (li, pin) in pins.iter().enumerate() {
         let slots = tok.encode_template(pin.trim()).expect("encoded").slots;
         for (j, s) in slots.iter().enumerate() {
             if let Slot::Token(id) = s {
+                assert!(!punct.contains(id), "{what}: punctuation pinned into a character slot of line {li}");
                 assert_eq!(p.tokens[li * (w + 1) + j], *id, "{what}: pin of line {li} moved");
             }
         }

@@ -279,6 +279,9 @@ pub fn task_error(lang: Lang, e: &TaskError) -> String {
         }
         (Lang::Zh, TaskError::TooManyChars { len, max }) => format!("太长了：{len} 个字，最多 {max} 个。"),
         (Lang::Zh, TaskError::NoMasks) => "没有要填的位置：用 _ 标出要填的字。".into(),
+        (Lang::Zh, TaskError::PunctuationInLine { line, ch }) => {
+            format!("第 {line} 句里有标点「{ch}」：只填字，标点由诗体安排。")
+        }
         _ => e.to_string(),
     }
 }
