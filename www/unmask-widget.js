@@ -164,7 +164,7 @@ class UnmaskPoem extends HTMLElement {
       // The verse rules it was written to and the metre checker's verdict, when it has a form.
       const t = TEXT[this.lang];
       const verse = [r.pattern, r.rhyme && `${t.rhyme} ${r.rhyme}`, r.violations == null ? null : r.violations === 0 ? t.ok : t.bad(r.violations)].filter(Boolean);
-      this.$(".meta").textContent = [...verse, `${r.steps} steps · ${Math.round(r.ms)} ms · ${r.gpu ? "WebGPU" : "CPU"}`].join(" · ");
+      this.$(".meta").textContent = [...verse, r.run].join(" · ");
       this.$(".meta").dataset.violations = r.violations ?? "";
       this.dispatchEvent(new CustomEvent("unmask:result", { detail: r, bubbles: true, composed: true }));
     } catch (e) {

@@ -36,6 +36,10 @@ pub struct Counters {
     pub dispatches: u64,
 }
 
+/// What [`GpuContext::adapter_name`] says in a browser that hides the adapter's name
+/// (the page shows it in the visitor's language instead).
+pub const UNNAMED_WEBGPU: &str = "WebGPU (the browser does not name the GPU)";
+
 /// A device and queue plus what the engine needs to know about them.
 pub struct GpuContext {
     pub device: wgpu::Device,
@@ -240,12 +244,13 @@ impl GpuContext {
         })
     }
 
-    /// A one-line description of the adapter, for benches and the UI.
+    /// A one-line description of the adapter, for benches and the UI ([`UNNAMED_WEBGPU`]
+    /// in a browser that hides it).
     pub fn adapter_name(&self) -> String {
         let i = &self.adapter_info;
         // Browsers hide the adapter's name and type: say so in words, not as enum names.
         if i.backend == wgpu::Backend::BrowserWebGpu && i.name.is_empty() {
-            return "WebGPU (the browser does not name the GPU)".to_string();
+            return UNNAMED_WEBGPU.to_string();
         }
         let name = if i.name.is_empty() { "unnamed adapter" } else { i.name.as_str() };
         format!("{name} ({:?}, {:?})", i.backend, i.device_type)

@@ -237,6 +237,11 @@ test("regulated verse: constrained poems scan and rhyme, 对对子 both ways, th
   // character twice apart (叠字, side by side, are allowed), none is written twice.
   await page.fill("#rhyme", "");
   await page.dispatchEvent("#rhyme", "change");
+  // Punctuation in an acrostic head would stand in a character slot: refused in words.
+  await page.fill("#text", "春。");
+  await page.click("#generate");
+  await page.waitForFunction(() => /punctuation/.test(document.querySelector("#error").textContent), null, { timeout: 60_000 });
+  assert.match(await page.textContent("#error"), /line 2 of the poem holds the punctuation '。'/);
   await page.uncheck("#metre-on");
   await page.selectOption("#form", "wulv");
   await generate(page, "Whole poem", "");

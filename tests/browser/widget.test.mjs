@@ -37,6 +37,8 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
   assert.ok(b.text.endsWith("，疑是地上霜。") && [...b.answer].length === 5, JSON.stringify(b));
   assert.equal(modelFetches.length, 1, `one model download for all widgets: ${modelFetches}`);
   record("widget_results", { a: a.answer, b: b.answer });
+  // The line under #b's answer is in its language (Chinese), the run's figures included.
+  assert.match(await page.$eval("#b", (e) => e.shadowRoot.querySelector(".meta").textContent), /\d+ 步 · \d+ 毫秒 · (WebGPU|CPU)$/);
 
   // An attribute change re-renders the element.
   await page.evaluate(() => document.getElementById("a").setAttribute("text", "白日依山尽"));
@@ -63,7 +65,7 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
   assert.ok(pair.text.startsWith("白日依山尽，") && [...pair.answer].length === 5, JSON.stringify(pair));
   assert.equal(pair.pattern, "对对子");
   assert.equal(pair.violations, 0, JSON.stringify(pair));
-  assert.match(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".meta").textContent), /对对子 · follows the rules/);
+  assert.match(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".meta").textContent), /对对子 · follows the rules · \d+ steps · \d+ ms · (WebGPU|CPU)$/);
   // And the other way: the first line, given the second.
   await page.evaluate(() => document.getElementById("a").setAttribute("mode", "pair-prev"));
   await page.fill("#a .text", "黄河入海流");

@@ -383,7 +383,13 @@ pub fn App() -> impl IntoView {
             <crate::result::ResultView />
             <footer>
                 <a href="https://arxiv.org/abs/2502.09992">LLaDA</a>" · "
-                <span>{move || match load.get() { Load::Ready { backend: BackendInfo::WebGpu(n), .. } => n, _ => String::new() }}</span>
+                <span>{move || match load.get() {
+                    Load::Ready { backend: BackendInfo::WebGpu(n), .. } if n == unmask::gpu::context::UNNAMED_WEBGPU => {
+                        t(lang.get(), Msg::GpuUnnamed).to_string()
+                    }
+                    Load::Ready { backend: BackendInfo::WebGpu(n), .. } => n,
+                    _ => String::new()
+                }}</span>
             </footer>
         </main>
     }

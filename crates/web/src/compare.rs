@@ -180,12 +180,14 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
                 </button>
             </div>
             <p class="error" role="alert">{move || error.get()}</p>
+            // The table appears with the first comparison: a header over no rows reads as broken.
+            <Show when=move || rows.with(Option::is_some)>
             <div class="cmp-scroll"><table class="cmp-table">
                 <thead><tr>
                     <th>{move || t(lang.get(), Msg::CmpModel)}</th>
                     <th>{move || t(lang.get(), Msg::CmpAnswer)}</th>
                     <th>{move || t(lang.get(), Msg::CmpPasses)}</th>
-                    <th>"ms"</th>
+                    <th>{move || t(lang.get(), Msg::CmpMs)}</th>
                 </tr></thead>
                 <tbody>
                     {move || rows.get().unwrap_or_default().into_iter().map(|r| view! {
@@ -198,6 +200,7 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
                     }).collect_view()}
                 </tbody>
             </table></div>
+            </Show>
             <EvalChart lang=lang />
         </section>
     }

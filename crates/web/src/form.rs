@@ -161,7 +161,7 @@ fn Examples() -> impl IntoView {
     };
     view! {
         <div class="examples">
-            <span>{move || t(lang.get(), Msg::Examples)}:</span>
+            <span>{move || t(lang.get(), Msg::Examples)}</span>
             {EXAMPLES.into_iter().map(|ex| view! {
                 <button class="example" title=ex.2 on:click=move |_| { set_example(ex); p.generate(1); }>
                     {format!("{} · {}", ex.0.symbol(), ex.1)}

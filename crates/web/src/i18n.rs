@@ -66,6 +66,8 @@ pub enum Msg {
     Copied,
     Share,
     Examples,
+    /// The footer's adapter when the browser hides its name.
+    GpuUnnamed,
     Settings,
     Steps,
     Block,
@@ -124,6 +126,7 @@ pub enum Msg {
     CmpRun,
     CmpModel,
     CmpAnswer,
+    CmpMs,
     CmpPasses,
     CmpDiffusion,
     CmpAr,
@@ -154,7 +157,8 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
         Msg::Copy => ("Copy", "复制"),
         Msg::Copied => ("Copied", "已复制"),
         Msg::Share => ("Copy link", "复制链接"),
-        Msg::Examples => ("Examples", "示例"),
+        Msg::Examples => ("Examples:", "示例："),
+        Msg::GpuUnnamed => ("WebGPU (the browser does not name the GPU)", "WebGPU（浏览器不公开 GPU 型号）"),
         Msg::Settings => ("Settings", "设置"),
         Msg::Steps => ("Steps", "步数"),
         Msg::Block => ("Block length (0 = all at once)", "块长度（0 = 一次全部）"),
@@ -238,6 +242,7 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
         Msg::CmpModel => ("Model", "模型"),
         Msg::CmpAnswer => ("Answer", "答案"),
         Msg::CmpPasses => ("Forward passes", "前向次数"),
+        Msg::CmpMs => ("ms", "毫秒"),
         Msg::CmpDiffusion => ("Diffusion (unmasking)", "扩散（逐步揭开）"),
         Msg::CmpAr => ("Autoregressive, left to right", "自回归，从左到右"),
         Msg::CmpArPlain => ("Autoregressive, left to right (cannot see the given line)", "自回归，从左到右（看不到给出的句子）"),
@@ -263,6 +268,15 @@ pub fn verse_error(lang: Lang, e: &VerseError) -> String {
             format!("不认识的韵「{g}」：请给出平声韵部（上平一东 … 下平十五咸）、韵部名的末字，或一个要押韵的平声字。")
         }
         _ => e.to_string(),
+    }
+}
+
+/// The line under a result: steps, wall time and where it ran.
+pub fn run_meta(lang: Lang, steps: usize, ms: f64, on_gpu: bool) -> String {
+    let device = if on_gpu { "WebGPU" } else { "CPU" };
+    match lang {
+        Lang::En => format!("{steps} steps · {ms:.0} ms · {device}"),
+        Lang::Zh => format!("{steps} 步 · {ms:.0} 毫秒 · {device}"),
     }
 }
 

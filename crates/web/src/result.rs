@@ -114,7 +114,7 @@ pub fn ResultView() -> impl IntoView {
                 <button id="undo" disabled=move || past.get().is_empty() || p.busy() on:click=move |_| p.step_history(true)>{move || t(lang.get(), Msg::Undo)}</button>
                 <button id="redo" disabled=move || future.get().is_empty() || p.busy() on:click=move |_| p.step_history(false)>{move || t(lang.get(), Msg::Redo)}</button>
             </div>
-            <p class="meta">{move || outcome.get().map(|o| format!("{} steps · {:.0} ms · {}", o.steps, o.ms, if o.on_gpu { "WebGPU" } else { "CPU" }))}</p>
+            <p class="meta">{move || outcome.get().map(|o| crate::i18n::run_meta(lang.get(), o.steps, o.ms, o.on_gpu))}</p>
             <div class="actions">
                 <button id="copy" on:click=move |_| if let Some(o) = outcome.get_untracked() { copy_text(o.text) }>
                     {move || if copied.get() { t(lang.get(), Msg::Copied) } else { t(lang.get(), Msg::Copy) }}

@@ -60,8 +60,8 @@ fn describe(b: &BackendInfo) -> String {
 }
 
 /// Runs one request (`task=next&text=…&steps=…`, the page's query form) on the model
-/// in `base`. Resolves to JSON `{text, answer, steps, ms, gpu, pattern, rhyme,
-/// violations}` (the last three: the verse rules it was written to and the metre
+/// in `base`. Resolves to JSON `{text, answer, steps, ms, gpu, run, pattern, rhyme,
+/// violations}` (`run`: steps, time and device in words, in the widget's language) (the last three: the verse rules it was written to and the metre
 /// checker's count, or null); rejects with a readable message for bad input.
 #[wasm_bindgen]
 pub async fn widget_generate(base: String, query: String) -> Result<String, JsValue> {
@@ -84,12 +84,14 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
                         .as_ref()
                         .map(|p| check(p, &engine.tokenizer, &text))
                         .filter(|r| r.form.is_some() || r.couplet);
+                    let ms = crate::shared::now_ms() - t0;
                     Ok(serde_json::json!({
                         "answer": answer(&engine.tokenizer, &prompt, &g.tokens),
                         "text": text,
                         "steps": g.steps_run,
-                        "ms": crate::shared::now_ms() - t0,
+                        "ms": ms,
                         "gpu": engine.on_gpu(),
+                        "run": crate::i18n::run_meta(lang, g.steps_run, ms, engine.on_gpu()),
                         "pattern": plan.as_ref().map(|p| p.pattern.clone()),
                         "rhyme": plan.and_then(|p| p.rhyme_group),
                         "violations": metre.map(|r| r.violations),
