@@ -279,8 +279,54 @@ pub struct Mark {
     pub in_group: bool,
     /// Holds the pattern (or is free), and at a rhyme position is in the poem's group.
     pub ok: bool,
-    /// What is wrong, in words, when not ok.
-    pub why: Option<String>,
+    /// What is wrong, when not ok.
+    pub why: Option<Why>,
+}
+
+/// What breaks a rule at one character. `Display` says it in English (the CLI); the
+/// page says it in the visitor's language.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Why {
+    /// A tone where the pattern asks for another.
+    Tone { got: Tone, want: Tone },
+    /// A rhyme position outside the poem's level group (`None`: no group found).
+    OffRhyme { group: Option<String> },
+    /// The first line of a 对对子 ends 平; it ends 仄.
+    CoupletFirstEnd,
+    /// The answer's tone does not oppose the first line's character `of`.
+    CoupletTone { got: Tone, of: char, want: Tone },
+    /// The answer repeats the first line's character `ch` at the same position.
+    CoupletRepeat { ch: char },
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Tone { got, want } => write!(f, "{} where the pattern asks for {}", got.mark(), want.mark()),
+            Why::OffRhyme { group } => write!(f, "does not rhyme in {}", group.as_deref().unwrap_or("the poem's group")),
+            Why::CoupletFirstEnd => write!(f, "the first line of a couplet ends 仄"),
+            Why::CoupletTone { got, of, want } => write!(f, "{} where the answer to {of} needs {}", got.mark(), want.mark()),
+            Why::CoupletRepeat { ch } => write!(f, "{ch} repeats the first line's character here"),
+        }
+    }
+}
+
+/// A pinned character that breaks the plan's pattern or rhyme (reported, never changed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict {
+    /// Position in the template.
+    pub at: usize,
+    pub ch: char,
+    pub why: Why,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.why {
+            Why::Tone { .. } => write!(f, "pinned {} is {}", self.ch, self.why),
+            why => write!(f, "pinned {} {why}", self.ch),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -325,6 +371,18 @@ fn split_lines(text: &str) -> Vec<(Vec<char>, String)> {
 /// Checks `text` (any punctuation between lines). Characters outside the vocabulary
 /// have tone `Unknown` and never count as violations.
 pub fn check(p: &Prosody, tok: &PoemTokenizer, text: &str) -> Report {
+    check_shapes(p, tok, text, true)
+}
+
+/// [`check`] as the result of `task` is judged: two lines are a 对对子 only in the
+/// couplet tasks. A next or previous line makes one couplet (联) of some poem, whose
+/// rules depend on the poem around it (床前明月光，疑是地上霜 breaks the 对对子 rules
+/// and is no worse for it): tones only.
+pub fn check_task(p: &Prosody, tok: &PoemTokenizer, text: &str, task: crate::tasks::Task) -> Report {
+    check_shapes(p, tok, text, matches!(task, crate::tasks::Task::Pair | crate::tasks::Task::PairPrev))
+}
+
+fn check_shapes(p: &Prosody, tok: &PoemTokenizer, text: &str, couplets: bool) -> Report {
     let lines = split_lines(text);
     let id = |c: char| tok.char_id(c);
     let tone = |c: char| id(c).map_or(Tone::Unknown, |i| p.tone(i));
@@ -358,7 +416,7 @@ pub fn check(p: &Prosody, tok: &PoemTokenizer, text: &str) -> Report {
     let even = lines.iter().all(|l| l.0.len() == width);
     match lines.len() {
         // 对对子 come in any length.
-        2 if even && width >= 2 => check_couplet(&mut report, width),
+        2 if couplets && even && width >= 2 => check_couplet(&mut report, width),
         4 | 8 if even && (width == 5 || width == 7) => check_poem(p, tok, &mut report, width),
         _ => {}
     }
@@ -406,7 +464,7 @@ fn check_poem(p: &Prosody, tok: &PoemTokenizer, r: &mut Report, width: usize) {
             m.key = key(i, width);
             if m.key && !m.tone.fits(pat[i]) {
                 m.ok = false;
-                m.why = Some(format!("{} where the pattern asks for {}", m.tone.mark(), pat[i].mark()));
+                m.why = Some(Why::Tone { got: m.tone, want: pat[i] });
             }
         }
         let last = &mut line.marks[width - 1];
@@ -417,8 +475,7 @@ fn check_poem(p: &Prosody, tok: &PoemTokenizer, r: &mut Report, width: usize) {
             last.in_group = in_group || !known;
             if !last.in_group && last.ok {
                 last.ok = false;
-                last.why =
-                    Some(format!("does not rhyme in {}", r.rhyme_group.as_deref().unwrap_or("the poem's group")));
+                last.why = Some(Why::OffRhyme { group: r.rhyme_group.clone() });
             }
         }
     }
@@ -437,7 +494,7 @@ fn check_couplet(r: &mut Report, width: usize) {
             m.want = Some(Tone::Oblique);
             if !m.tone.fits(Tone::Oblique) {
                 m.ok = false;
-                m.why = Some("the first line of a couplet ends 仄".into());
+                m.why = Some(Why::CoupletFirstEnd);
             }
         }
     }
@@ -449,12 +506,12 @@ fn check_couplet(r: &mut Report, width: usize) {
             m.want = Some(want);
             if !m.tone.fits(want) {
                 m.ok = false;
-                m.why = Some(format!("{} where the answer to {} needs {}", m.tone.mark(), ch1, want.mark()));
+                m.why = Some(Why::CoupletTone { got: m.tone, of: ch1, want });
             }
         }
         if m.ch == ch1 {
             m.ok = false;
-            m.why = Some(format!("{} repeats the first line's character here", m.ch));
+            m.why = Some(Why::CoupletRepeat { ch: m.ch });
         }
     }
 }
@@ -510,8 +567,8 @@ pub struct Plan {
     pub rhyme_group: Option<String>,
     /// `given`, `pinned` (from a pinned rhyme character) or `model`.
     pub group_from: &'static str,
-    /// (position in the template, why) of pinned characters against the pattern.
-    pub conflicts: Vec<(usize, String)>,
+    /// Pinned characters against the pattern.
+    pub conflicts: Vec<Conflict>,
 }
 
 /// A level rhyme group by name (`下平十一尤`), by the last character of its name
@@ -773,12 +830,11 @@ pub fn poem_constraints(
             let k = pos(l, i);
             let rhymes = rhyme_pos.contains(&k);
             if let Some(t) = pinned_tone(k) {
-                let ch = tok.token(tokens[k]);
+                let ch = tok.token(tokens[k]).chars().next().unwrap_or('?');
                 if key(i, width) && !t.fits(want) {
-                    conflicts
-                        .push((k, format!("pinned {ch} is {} where the pattern asks for {}", t.mark(), want.mark())));
+                    conflicts.push(Conflict { at: k, ch, why: Why::Tone { got: t, want } });
                 } else if rhymes && !p.groups_of(tokens[k]).contains(&g) {
-                    conflicts.push((k, format!("pinned {ch} does not rhyme in {}", p.group(g).name)));
+                    conflicts.push(Conflict { at: k, ch, why: Why::OffRhyme { group: Some(p.group(g).name.clone()) } });
                 }
                 continue;
             }

@@ -2,8 +2,8 @@
 //! scansion is known: 登鹳雀楼 and 春望 follow their patterns, 静夜思 (an old-style
 //! quatrain) breaks two key positions, and a couplet is judged by the rules of 对对子.
 
-use unmask::prosody::{check, Compliance, Prosody, ProsodyError, ProsodyFile, Tone};
-use unmask::tasks::PoemForm;
+use unmask::prosody::{check, check_task, Compliance, Prosody, ProsodyError, ProsodyFile, Tone, Why};
+use unmask::tasks::{PoemForm, Task};
 use unmask::PoemTokenizer;
 
 fn bundled() -> (PoemTokenizer, Vec<u8>) {
@@ -79,6 +79,30 @@ fn couplets_answer_by_the_rules_of_dui_duizi() {
     // answer does not end 平.
     let r = check(&p, &tok, "白日依山尽，白日依山尽。");
     assert!(r.lines[1].marks.iter().all(|m| !m.ok), "{r:#?}");
+    assert_eq!(r.lines[1].marks[0].why, Some(Why::CoupletRepeat { ch: '白' }));
+}
+
+/// Two lines are judged as 对对子 only in the couplet tasks: a previous or next line
+/// is one couplet of a poem (床前明月光 ends 平 and 月 / 上 do not oppose, and it is no
+/// worse for it), so those results get tones only.
+#[test]
+fn only_the_couplet_tasks_judge_two_lines_as_dui_dui_zi() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let text = "床前明月光，疑是地上霜。";
+    for task in Task::ALL {
+        let r = check_task(&p, &tok, text, task);
+        let pair = matches!(task, Task::Pair | Task::PairPrev);
+        assert_eq!(r.couplet, pair, "{task:?}");
+        assert_eq!(r.violations > 0, pair, "{task:?}: {r:#?}");
+        assert!(pair || r.lines.iter().flat_map(|l| &l.marks).all(|m| m.want.is_none() && m.tone != Tone::Unknown));
+    }
+    let r = check_task(&p, &tok, text, Task::Pair);
+    assert_eq!(r.lines[0].marks[4].why, Some(Why::CoupletFirstEnd));
+    assert_eq!(r.lines[0].marks[4].why.as_ref().unwrap().to_string(), "the first line of a couplet ends 仄");
+    // A whole poem is judged in every task.
+    let poem = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。";
+    assert!(Task::ALL.iter().all(|&t| check_task(&p, &tok, poem, t).form.is_some()));
 }
 
 #[test]
@@ -207,7 +231,7 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
     assert_eq!(plan.group_from, "pinned");
     assert_eq!(c.at[at(1, 4)], 0, "a pinned position is not constrained");
     assert_eq!(plan.conflicts.len(), 1, "{:?}", plan.conflicts);
-    assert!(plan.conflicts[0].1.contains('山') || plan.conflicts[0].1.contains('河'), "{:?}", plan.conflicts);
+    assert!(['山', '河'].contains(&plan.conflicts[0].ch), "{:?}", plan.conflicts);
     // A chosen pattern is kept whatever is pinned; its name is the plan's, in both widths.
     for form in [PoemForm::WuJue, PoemForm::QiLv] {
         let prompt = tb.poem(form, &[]).unwrap();

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { ARTIFACTS, launch, record, watch, checkLine, setup } from "./harness.mjs";
+import { ARTIFACTS, STEP_TIMEOUT, launch, record, watch, checkLine, setup } from "./harness.mjs";
 
 const LOAD_TIMEOUT = 180_000;
 const env = setup();
@@ -63,6 +63,10 @@ test("loads the model on WebGPU and completes both directions, then reloads from
   const prev = await generate(page, "Previous line", "疑是地上霜");
   checkLine(prev.answer, 5);
   assert.ok(prev.output.endsWith("，疑是地上霜。"), prev.output);
+  // A previous line makes one couplet of some poem, not a 对对子: tones only, nothing
+  // flagged (床前明月光 would break the 对对子 rules twice).
+  assert.equal(await page.getAttribute("#metre", "data-violations"), "0");
+  assert.match(await page.textContent("#metre"), /tones only/);
 
   // A lost GPU device is recovered without a reload.
   assert.equal(await page.evaluate(() => window.unmaskDebug.loseDevice()), true);
@@ -176,6 +180,13 @@ test("the metre checker marks tones, the rhyme and what breaks the rules", async
   assert.deepEqual(bad.map((x) => x[0]), ["上", "头"], bad.join(" | "));
   assert.match(bad[0], /仄 where the pattern asks for 平/);
   assert.match(await page.textContent("#metre"), /breaks the rules at 2 places:/);
+  // In Chinese the reasons are Chinese too, on hover and in the list.
+  await page.click("header button.lang");
+  await page.waitForFunction(() => /不合格律/.test(document.querySelector("#metre").textContent), null, { timeout: STEP_TIMEOUT });
+  const zhBad = await page.$$eval("#output button.ch.tone-bad", (bs) => bs.map((b) => b.title));
+  assert.deepEqual(zhBad, ["仄，格律要求平", "平，格律要求仄"], zhBad.join(" | "));
+  assert.match(await page.textContent("#metre"), /第 2 句「上」：仄，格律要求平/);
+  await page.click("header button.lang");
   // The text is still the poem (the tones are drawn by CSS).
   assert.match(await page.textContent("#output"), /^.前明月光，疑是地上霜。举头望明月，低头思故乡。$/u);
   await page.locator("#result").screenshot({ path: path.join(ARTIFACTS, "page-metre.png") });

@@ -222,8 +222,8 @@ fn generate(a: GenerateArgs) -> Result<()> {
         if let Some(plan) = plan {
             let group = plan.rhyme_group.map(|g| format!(" · 韵 {g} ({})", plan.group_from)).unwrap_or_default();
             eprintln!("{}{group}", plan.pattern);
-            for (at, why) in &plan.conflicts {
-                eprintln!("  position {at}: {why}");
+            for c in &plan.conflicts {
+                eprintln!("  position {}: {c}", c.at);
             }
         }
     }
@@ -244,7 +244,7 @@ fn generate(a: GenerateArgs) -> Result<()> {
         eng.describe()
     );
     if let Some(pr) = &prosody {
-        let r = unmask::prosody::check(pr, &eng.tokenizer, &eng.tokenizer.decode(&g.tokens));
+        let r = unmask::prosody::check_task(pr, &eng.tokenizer, &eng.tokenizer.decode(&g.tokens), a.mode);
         if r.form.is_some() || r.couplet {
             eprint!("{}", check::render(&r));
         }

@@ -306,7 +306,7 @@ async fn run_one(
         .map(|f| f.iter().filter_map(|c| c.confidence).map(|p| f64::from(p.max(1e-9)).ln()).collect())
         .unwrap_or_default();
     Ok(Outcome {
-        metre: engine.prosody.as_ref().map(|p| unmask::prosody::check(p, &engine.tokenizer, &text)),
+        metre: engine.prosody.as_ref().map(|p| unmask::prosody::check_task(p, &engine.tokenizer, &text, req.task)),
         plan,
         req,
         score: logp.iter().sum::<f64>() / logp.len().max(1) as f64,
@@ -382,12 +382,13 @@ pub fn App() -> impl IntoView {
             <crate::result::Candidates />
             <crate::result::ResultView />
             <footer>
-                <a href="https://arxiv.org/abs/2502.09992">LLaDA</a>" · "
+                <a href="https://arxiv.org/abs/2502.09992">LLaDA</a>
+                // The adapter, once on WebGPU (the status bar names the CPU path).
                 <span>{move || match load.get() {
                     Load::Ready { backend: BackendInfo::WebGpu(n), .. } if n == unmask::gpu::context::UNNAMED_WEBGPU => {
-                        t(lang.get(), Msg::GpuUnnamed).to_string()
+                        format!(" · {}", t(lang.get(), Msg::GpuUnnamed))
                     }
-                    Load::Ready { backend: BackendInfo::WebGpu(n), .. } => n,
+                    Load::Ready { backend: BackendInfo::WebGpu(n), .. } => format!(" · {n}"),
                     _ => String::new()
                 }}</span>
             </footer>

@@ -183,14 +183,14 @@ fn TypedMetre(text: Memo<String>) -> impl IntoView {
             .with(|e| {
                 e.borrow().as_ref().and_then(|e| {
                     let pr = e.prosody.as_ref()?;
-                    let r = unmask::prosody::check(pr, &e.tokenizer, &txt);
+                    let r = unmask::prosody::check_task(pr, &e.tokenizer, &txt, p.form.with(|f| f.task));
                     (r.form.is_some() || r.couplet).then_some(r)
                 })
             })
             .map(|r| {
                 view! {
                     <div id="typed-metre" class="typed-metre" aria-label=t(l, Msg::TypedMetre)>
-                        <p class="poem metred">{crate::result::metre_rows(&r)}</p>
+                        <p class="poem metred">{crate::result::metre_rows(l, &r)}</p>
                         {crate::result::metre_summary(l, &r)}
                     </div>
                 }

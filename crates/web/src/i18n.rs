@@ -1,6 +1,7 @@
 //! UI text in English and Chinese.
 
 use unmask::prosody::VerseError;
+use unmask::prosody::{Conflict, Why};
 use unmask::tasks::{Task, TaskError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,8 +215,8 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
         Msg::Rhyme => ("rhyme", "韵"),
         Msg::MetreOk => ("follows the rules of regulated verse", "合乎格律"),
         Msg::MetreNone => (
-            "tones only (平 level, 仄 oblique, 中 either): not a 绝句, 律诗 or couplet by shape",
-            "只标平仄（中 为可平可仄）：不是绝句、律诗或对联的格式",
+            "tones only (平 level, 仄 oblique, 中 either): the rules are checked for a whole 绝句 or 律诗, and for 对对子",
+            "只标平仄（中 为可平可仄）：格律只检查完整的绝句、律诗和对对子",
         ),
         Msg::RemaskHint => ("Tap characters to mask them, then regenerate just those:", "点选要重写的字，只重新生成它们："),
         Msg::Remask => ("Regenerate marked", "重写所选"),
@@ -268,6 +269,27 @@ pub fn verse_error(lang: Lang, e: &VerseError) -> String {
             format!("不认识的韵「{g}」：请给出平声韵部（上平一东 … 下平十五咸）、韵部名的末字，或一个要押韵的平声字。")
         }
         _ => e.to_string(),
+    }
+}
+
+/// What breaks a rule at one character, in the visitor's language.
+pub fn why(lang: Lang, w: &Why) -> String {
+    match (lang, w) {
+        (Lang::En, w) => w.to_string(),
+        (Lang::Zh, Why::Tone { got, want }) => format!("{}，格律要求{}", got.mark(), want.mark()),
+        (Lang::Zh, Why::OffRhyme { group: Some(g) }) => format!("不押{g}"),
+        (Lang::Zh, Why::OffRhyme { group: None }) => "不押本诗的韵".into(),
+        (Lang::Zh, Why::CoupletFirstEnd) => "上联应以仄声收尾".into(),
+        (Lang::Zh, Why::CoupletTone { got, of, want }) => format!("{}，对「{of}」应为{}", got.mark(), want.mark()),
+        (Lang::Zh, Why::CoupletRepeat { ch }) => format!("「{ch}」与上联同一位置的字相同"),
+    }
+}
+
+/// A pinned character against the plan, in the visitor's language.
+pub fn conflict(lang: Lang, c: &Conflict) -> String {
+    match lang {
+        Lang::En => c.to_string(),
+        Lang::Zh => format!("所定的「{}」：{}", c.ch, why(lang, &c.why)),
     }
 }
 

@@ -89,7 +89,7 @@ pub fn ResultView() -> impl IntoView {
                             let mark = marks.get(k).filter(|m| m.ch == c).cloned();
                             k += 1;
                             let (tone, bad, rhyme, why) = match &mark {
-                                Some(m) => (Some(m.tone.mark().to_string()), !m.ok, m.rhyme, m.why.clone()),
+                                Some(m) => (Some(m.tone.mark().to_string()), !m.ok, m.rhyme, m.why.as_ref().map(|w| crate::i18n::why(lang.get(), w))),
                                 None => (None, false, false, None),
                             };
                             view! {
@@ -214,7 +214,7 @@ pub(crate) fn metre_summary(lang: Lang, r: &unmask::prosody::Report) -> impl Int
             l.marks.iter().filter_map(move |m| {
                 m.why.as_ref().map(|w| match lang {
                     Lang::En => format!("line {}, {}: {w}", li + 1, m.ch),
-                    Lang::Zh => format!("第 {} 句「{}」：{w}", li + 1, m.ch),
+                    Lang::Zh => format!("第 {} 句「{}」：{}", li + 1, m.ch, crate::i18n::why(lang, w)),
                 })
             })
         })
@@ -240,14 +240,14 @@ fn plan_line(lang: Lang, p: &unmask::prosody::Plan) -> impl IntoView {
     view! {
         <div id="plan" class="plan" data-pattern=p.pattern.clone() data-group=p.rhyme_group.clone().unwrap_or_default()>
             {format!("{}{}{}{group}", t(lang, Msg::Plan), if lang == Lang::Zh { "：" } else { ": " }, p.pattern)}
-            <ul>{p.conflicts.iter().map(|(_, why)| view! { <li class="conflict">{why.clone()}</li> }).collect_view()}</ul>
+            <ul>{p.conflicts.iter().map(|c| view! { <li class="conflict">{crate::i18n::conflict(lang, c)}</li> }).collect_view()}</ul>
         </div>
     }
 }
 
 /// A checked text line by line, each character with its tone under it (as the
 /// result shows it, without the editing buttons).
-pub(crate) fn metre_rows(r: &unmask::prosody::Report) -> impl IntoView {
+pub(crate) fn metre_rows(lang: Lang, r: &unmask::prosody::Report) -> impl IntoView {
     r.lines
         .iter()
         .map(|l| {
@@ -255,7 +255,7 @@ pub(crate) fn metre_rows(r: &unmask::prosody::Report) -> impl IntoView {
                 <span class="verse-row">
                     {l.marks.iter().map(|m| view! {
                         <span class="ch" class=("tone-bad", !m.ok) class=("tone-rhyme", m.rhyme)
-                            data-tone=m.tone.mark().to_string() title=m.why.clone()>{m.ch.to_string()}</span>
+                            data-tone=m.tone.mark().to_string() title=m.why.as_ref().map(|w| crate::i18n::why(lang, w))>{m.ch.to_string()}</span>
                     }).collect_view()}
                     <span class="punct">{l.end.clone()}</span>
                 </span>

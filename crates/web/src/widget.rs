@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use unmask::prosody::check;
+use unmask::prosody::check_task;
 use unmask::tasks::answer;
 use wasm_bindgen::prelude::*;
 
@@ -82,7 +82,7 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
                     let metre = engine
                         .prosody
                         .as_ref()
-                        .map(|p| check(p, &engine.tokenizer, &text))
+                        .map(|p| check_task(p, &engine.tokenizer, &text, req.task))
                         .filter(|r| r.form.is_some() || r.couplet);
                     let ms = crate::shared::now_ms() - t0;
                     Ok(serde_json::json!({
