@@ -303,9 +303,13 @@ impl std::fmt::Display for Why {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Why::Tone { got, want } => write!(f, "{} where the pattern asks for {}", got.mark(), want.mark()),
-            Why::OffRhyme { group } => write!(f, "does not rhyme in {}", group.as_deref().unwrap_or("the poem's group")),
+            Why::OffRhyme { group } => {
+                write!(f, "does not rhyme in {}", group.as_deref().unwrap_or("the poem's group"))
+            }
             Why::CoupletFirstEnd => write!(f, "the first line of a couplet ends 仄"),
-            Why::CoupletTone { got, of, want } => write!(f, "{} where the answer to {of} needs {}", got.mark(), want.mark()),
+            Why::CoupletTone { got, of, want } => {
+                write!(f, "{} where the answer to {of} needs {}", got.mark(), want.mark())
+            }
             Why::CoupletRepeat { ch } => write!(f, "{ch} repeats the first line's character here"),
         }
     }

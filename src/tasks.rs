@@ -30,7 +30,9 @@ pub enum TaskError {
     Tokenizer(#[from] TokenizerError),
     /// A pinned line of a whole poem (or an acrostic head) holds punctuation: every
     /// position of a line is a character slot, the form places the punctuation.
-    #[error("line {line} of the poem holds the punctuation '{ch}': give characters only (the form places the punctuation)")]
+    #[error(
+        "line {line} of the poem holds the punctuation '{ch}': give characters only (the form places the punctuation)"
+    )]
     PunctuationInLine { line: usize, ch: char },
     #[error("{0}")]
     Invalid(String),

@@ -75,10 +75,7 @@ fn task_templates_have_the_right_shape() {
     assert_eq!(tok.decode(&p.tokens), "春＿＿＿＿，夜＿＿＿＿。＿＿＿＿＿，＿＿＿＿＿。");
     // Every position of a poem's line is a character slot: punctuation in a pinned
     // line or an acrostic head (as typed, or ASCII normalised) is refused by line.
-    assert!(matches!(
-        tb.acrostic(PoemForm::WuJue, "春。"),
-        Err(TaskError::PunctuationInLine { line: 2, ch: '。' })
-    ));
+    assert!(matches!(tb.acrostic(PoemForm::WuJue, "春。"), Err(TaskError::PunctuationInLine { line: 2, ch: '。' })));
     assert!(matches!(
         tb.poem(PoemForm::WuJue, &["春_,__".into()]),
         Err(TaskError::PunctuationInLine { line: 1, ch: '，' })
