@@ -250,8 +250,16 @@ impl<'a> TaskBuilder<'a> {
         self.tok.char_id(c).unwrap_or(self.cfg.unk_id)
     }
 
+    /// The line-end punctuation a slot holds, if any.
+    fn line_end(&self, s: &Slot) -> Option<char> {
+        match s {
+            Slot::Token(t) => LINE_END.into_iter().find(|&c| self.tok.char_id(c) == Some(*t)),
+            Slot::Mask => None,
+        }
+    }
+
     fn is_line_end(&self, s: &Slot) -> bool {
-        matches!(s, Slot::Token(t) if LINE_END.iter().any(|&c| self.tok.char_id(c) == Some(*t)))
+        self.line_end(s).is_some()
     }
 
     fn finish(&self, slots: Vec<Slot>) -> Result<Prompt, TaskError> {
@@ -345,11 +353,7 @@ impl<'a> TaskBuilder<'a> {
                         return Err(TaskError::Unknown(s.unknown));
                     }
                     // (As typed or as normalised: ASCII `,` is `，` by now.)
-                    let punct = s.slots.iter().find_map(|slot| match slot {
-                        Slot::Token(t) => LINE_END.into_iter().find(|&c| self.tok.char_id(c) == Some(*t)),
-                        Slot::Mask => None,
-                    });
-                    if let Some(ch) = punct {
+                    if let Some(ch) = s.slots.iter().find_map(|slot| self.line_end(slot)) {
                         return Err(TaskError::PunctuationInLine { line: li + 1, ch });
                     }
                     if s.slots.len() > w {

@@ -53,6 +53,11 @@ pub fn tokenizer() -> &'static PoemTokenizer {
     })
 }
 
+/// The ids of the line-end punctuation in the shipped tokenizer.
+fn punct_ids() -> Vec<u32> {
+    unmask::tasks::LINE_END.iter().filter_map(|&c| tokenizer().char_id(c)).collect()
+}
+
 /// The shipped model's config (shifted diffusion, 64 positions) over the tokenizer.
 pub fn poem_config() -> &'static ModelConfig {
     static CFG: OnceLock<ModelConfig> = OnceLock::new();
@@ -199,7 +204,7 @@ pub fn check_task(task: Task, text: &str, form: PoemForm) {
             // The given line whole (less its closing punctuation), the answer the same
             // shape with masks for characters.
             let given = plain();
-            let punct: Vec<u32> = unmask::tasks::LINE_END.iter().filter_map(|&c| tok.char_id(c)).collect();
+            let punct = punct_ids();
             let n = given.iter().rposition(|t| !punct.contains(t)).map_or(0, |i| i + 1);
             let given = &given[..n];
             let at = if task == Task::Pair { 0 } else { n + 1 };
@@ -223,7 +228,7 @@ pub fn check_poem_pins(form: PoemForm, pins: &[String]) {
     };
     check_prompt(&what, &p, cfg);
     let w = form.chars_per_line();
-    let punct: Vec<u32> = unmask::tasks::LINE_END.iter().filter_map(|&c| tok.char_id(c)).collect();
+    let punct = punct_ids();
     for (li, pin) in pins.iter().enumerate() {
         let slots = tok.encode_template(pin.trim()).expect("encoded").slots;
         for (j, s) in slots.iter().enumerate() {
