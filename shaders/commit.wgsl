@@ -3,8 +3,9 @@
 // whose pick clashes under the repeat rule with a better-ranked one's (same set,
 // not adjacent, same character; not on the last step); the k with the highest key
 // (lower position on ties) are chosen, and take their predicted token in rank order
-// unless the ones taken before make theirs finish a copy of a line or write a run of
-// two characters a third time (then it waits; not on the last step). k comes from the schedule
+// unless the ones taken before make theirs the third identical character in a row
+// (any task), finish a copy of a line or write a run of two characters a third time
+// (then it waits; not on the last step). k comes from the schedule
 // (raised when earlier steps left positions waiting), or in threshold mode is the
 // number of candidates at or above the threshold (at least one). Also writes the
 // history row and advances `state`. Reference: `sampler::commit`, `scheduled_k`.
@@ -144,8 +145,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
             let c = order[r];
             let lc = line_id(c);
             var ok = true;
-            if (settle && lc != 0u) {
-                let nb = runs(c, lc, copies(c, lc, 0u));
+            if (settle) {
+                var nb = 0u;
+                if (lc != 0u) {
+                    nb = runs(c, lc, copies(c, lc, 0u));
+                }
+                nb = triples(c, nb);
                 for (var j = 0u; j < nb; j++) {
                     ok = ok && held[j] != pred[c];
                 }

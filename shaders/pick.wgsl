@@ -6,9 +6,10 @@
 // the loop without committing. The repeat rule also bans the characters the
 // position's sets (its line; the rhyme positions) hold at positions not next to it,
 // those that would finish a copy of a line, and those that would write a run of two
-// characters a third time.
+// characters a third time; in any task, no pick is the third identical character in
+// a row.
 // Reference: `sampler::pick`, `sampler::repeats_at`, `sampler::copies_at`,
-// `sampler::runs_at`, `sampler::finite_row`.
+// `sampler::runs_at`, `sampler::triples_at`, `sampler::finite_row`.
 
 // Bindings: generated from `gpu::kernels::PICK` (names, types, order).
 
@@ -62,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             }
         }
         n = copies(pos, line & ~RHYME, n);
-        n_held = runs(pos, line & ~RHYME, n);
+        n_held = triples(pos, runs(pos, line & ~RHYME, n));
     }
     workgroupBarrier();
     var bs = NEG;

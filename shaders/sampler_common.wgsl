@@ -28,10 +28,11 @@ fn same_set(a: u32, b: u32) -> bool {
 // step): `held` collects the banned ids. Each shader defines `line_word(q)`, the
 // repeat rule's word of position q, from its own table.
 const MAX_LINE: u32 = 32u; // sampler::MAX_LINE
-// What a position's sets hold (≤ MAX_LINE), one copy ban per other line (< MAX_LINE)
-// and the run bans (distinct, each of two runs: < MAX_SEQ / 2 a side): never full.
-const HELD: u32 = 320u;
-var<workgroup> held: array<u32, 320>;
+// What a position's sets hold (≤ MAX_LINE), one copy ban per other line (< MAX_LINE),
+// the run bans (distinct, each of two runs: < MAX_SEQ / 2 a side) and the triple
+// bans (≤ 3): never full.
+const HELD: u32 = 323u;
+var<workgroup> held: array<u32, 323>;
 
 // The line id of position q (0: none); `line_word` is the shader's own.
 fn line_id(q: u32) -> u32 {
@@ -142,6 +143,31 @@ fn runs(pos: u32, l: u32, n0: u32) -> u32 {
         }
         if (right && b == tokens[pos + 1u] && run_twice(a, b)) {
             n = hold(n, a);
+        }
+    }
+    return n;
+}
+
+// The written token at q (`sp.mask_id` where masked or outside the text).
+fn written(q: i32) -> u32 {
+    if (q < 0 || u32(q) >= dims.t) {
+        return sp.mask_id;
+    }
+    return tokens[u32(q)];
+}
+
+// `sampler::triples_at`: appends to `held` (from n) each character that would be the
+// third of three identical ones in a row at `pos`, in any task; returns the new count.
+fn triples(pos: u32, n0: u32) -> u32 {
+    var n = n0;
+    let p = i32(pos);
+    for (var a = p - 2; a <= p; a++) {
+        // The other two positions of the window a, a + 1, a + 2 around pos.
+        let x = select(a, a + 1, a == p);
+        let y = select(a + 2, a + 1, a + 2 == p);
+        let c = written(x);
+        if (c != sp.mask_id && c == written(y)) {
+            n = hold(n, c);
         }
     }
     return n;

@@ -204,6 +204,32 @@ fn pick_writes_no_third_run_like_the_cpu() {
     assert_eq!(picks_with_and_without(&r, &logits, &tokens, &line, &[9, 12]), [vec![16, 15], vec![21, 22]]);
 }
 
+/// The triple guard on the GPU, in a task without constraints: no pick is the third
+/// identical character in a row (two written neighbours on one side, or one on
+/// each), as the CPU; a double beside a mask bans nothing.
+#[test]
+fn pick_writes_no_triple_like_the_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let cfg = tiny_config(false);
+    let (t, v) = (12, cfg.vocab_size);
+    let m = cfg.mask_id;
+    let tokens = vec![15, 15, m, 16, m, 16, 4, m, 17, 17, m, m];
+    let mut logits = randn(t * v, 10, 1.0);
+    for (pos, want) in [(2, 15), (4, 16), (7, 17), (10, 17), (11, 17)] {
+        logits[pos * v + want] = 50.0;
+        logits[pos * v + 30] = 40.0;
+    }
+    let p = SamplerParams::default();
+    let (gp, _, _) = block_on(r.pick(&logits, &tokens, &cfg, &p, 0)).unwrap();
+    let cpu: Vec<u32> = [2, 4, 7, 10, 11]
+        .iter()
+        .map(|&pos| sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, &tokens, 0, pos as u32).0)
+        .collect();
+    assert_eq!(cpu, [30, 30, 30, 30, 17], "CPU reference");
+    assert_eq!([2, 4, 7, 10, 11].map(|pos| gp[pos]).to_vec(), cpu, "GPU");
+}
+
 #[test]
 fn pick_matches_cpu_greedy_gumbel_and_random() {
     let Some(ctx) = gpu() else { return };
@@ -318,5 +344,23 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
         assert_eq!(sampler::commit(&mut want, &pred, &key, &key, &rule).len(), 3);
         let (got, _) = block_on(r.commit(&tokens, &pred, &key, &key, &cfg, &p, &[4, 0], 0)).unwrap();
         assert_eq!(got, want, "{better} is better");
+    }
+    // Two picks side by side that would make a triple, without constraints: the
+    // better one is taken, the other waits; on the last step both are.
+    let tokens = vec![9, m, m, 4];
+    let pred = vec![9, 9, 9, 4];
+    for (better, last) in [(1, false), (2, false), (1, true)] {
+        let mut key = vec![0.5f32; 4];
+        key[better] = 0.9;
+        let rule =
+            sampler::CommitRule { mask_id: m, block_length: 0, k_scheduled: 2, threshold: None, line: &[], last };
+        let mut want = tokens.clone();
+        sampler::commit(&mut want, &pred, &key, &key, &rule);
+        assert_eq!(want.iter().filter(|&&x| x == m).count(), if last { 0 } else { 1 });
+        // A one-step schedule makes this step the last.
+        let sched: &[u32] = if last { &[2] } else { &[2, 0] };
+        let (got, _) =
+            block_on(r.commit(&tokens, &pred, &key, &key, &cfg, &SamplerParams::default(), sched, 0)).unwrap();
+        assert_eq!(got, want, "{better} is better, last step {last}");
     }
 }

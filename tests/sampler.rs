@@ -31,10 +31,30 @@ fn committed_per_step(history: &[unmask::sampler::StepRecord], start: &[u32], ma
         .collect()
 }
 
+/// The random model with each position's pick made its own (id 8 + position), so
+/// that no pick waits on another (the triple guard): the schedule shows as it is.
+struct Distinct(CpuModel);
+
+impl unmask::cpu::Forward for Distinct {
+    fn config(&self) -> &unmask::ModelConfig {
+        &self.0.config
+    }
+    fn forward_rows(&self, tokens: &[u32], rows: &[usize]) -> Vec<f32> {
+        let v = self.0.config.vocab_size;
+        let mut out = self.0.forward_rows(tokens, rows);
+        for (r, &pos) in rows.iter().enumerate() {
+            out[r * v + 8 + pos] += 100.0;
+        }
+        out
+    }
+}
+
 #[test]
 fn steps_and_tokens_per_step_follow_the_schedule() {
     let (m, prompt, masked) = setup();
     let mask = m.config.mask_id;
+    assert!(8 + prompt.len() <= m.config.vocab_size);
+    let m = Distinct(m);
     for steps in [1, 3, 7, 15, 64] {
         let p = SamplerParams { steps, ..Default::default() };
         let g = generate_cpu(&m, &prompt, &p, true, |_| true).unwrap();
@@ -427,4 +447,81 @@ fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let rule = CommitRule { line: &line, ..rule };
     let mut tokens = vec![0u32; 5];
     assert_eq!(commit(&mut tokens, &[9, 9, 4, 9, 5], &key, &key, &rule), vec![1, 3, 4]);
+}
+
+/// The characters that would be the third identical one in a row: two written
+/// neighbours on one side, or one on each; masks and the text's ends are no
+/// neighbours.
+#[test]
+fn triples_at_bans_the_third_of_a_row() {
+    use unmask::sampler::triples_at;
+    let m = 0;
+    // 0 1 2 3 4 5 6 7 8 9
+    // 5 5 _ 5 6 _ 6 _ 7 7
+    let tokens = vec![5, 5, m, 5, 6, m, 6, m, 7, 7];
+    assert_eq!(triples_at(&tokens, m, 2), vec![5], "5 5 _ and 5 _ 5");
+    assert_eq!(triples_at(&tokens, m, 5), vec![6], "6 _ 6");
+    assert_eq!(triples_at(&tokens, m, 7), vec![7], "_ 7 7");
+    // A double beside a different character, a mask between, or the text's end: none.
+    assert_eq!(triples_at(&[5, 6, m, 7, 8], m, 2), Vec::<u32>::new());
+    assert_eq!(triples_at(&[5, m, m, 5], m, 1), Vec::<u32>::new());
+    assert_eq!(triples_at(&[m, 4], m, 0), Vec::<u32>::new());
+    // Both sides at once: two ids.
+    assert_eq!(triples_at(&[4, 4, m, 8, 8], m, 2), vec![4, 8]);
+}
+
+/// Two picks of one step that would make a triple together: the better is taken, the
+/// other waits a step (in any task, without constraints); on the last step both go.
+#[test]
+fn picks_of_one_step_make_no_triple_together() {
+    let m = 0;
+    let tokens = vec![9, m, m, 4];
+    let pred = vec![9, 9, 9, 4];
+    let rule = CommitRule { mask_id: m, block_length: 0, k_scheduled: 2, threshold: None, line: &[], last: false };
+    for (better, waits) in [(1, 2), (2, 1)] {
+        let mut key = vec![0.5f32; 4];
+        key[better] = 0.9;
+        let mut t = tokens.clone();
+        assert_eq!(commit(&mut t, &pred, &key, &key, &rule), vec![better], "{better} is better");
+        assert_eq!(t[waits], m);
+        let mut t = tokens.clone();
+        assert_eq!(commit(&mut t, &pred, &key, &key, &CommitRule { last: true, ..rule }), vec![1, 2]);
+    }
+}
+
+/// A model that wants one character everywhere writes it twice in a row (叠字 stay),
+/// never three times, in every mode of the loop, and still fills every mask.
+#[test]
+fn no_generation_writes_a_character_three_times_in_a_row() {
+    struct Stuck(unmask::ModelConfig);
+    impl unmask::cpu::Forward for Stuck {
+        fn config(&self) -> &unmask::ModelConfig {
+            &self.0
+        }
+        fn forward_rows(&self, tokens: &[u32], rows: &[usize]) -> Vec<f32> {
+            let v = self.0.vocab_size;
+            let mut out = randn(rows.len() * v, tokens.len() as u64, 1.0);
+            for (r, &pos) in rows.iter().enumerate() {
+                out[r * v + 7] = 20.0;
+                out[r * v + 8 + pos % 5] = 10.0;
+            }
+            out
+        }
+    }
+    let m = Stuck(tiny_config(false));
+    let mask = m.0.mask_id;
+    let prompt = [vec![12], vec![mask; 11]].concat();
+    let triple = |t: &[u32]| t.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]);
+    for p in [
+        SamplerParams { steps: 11, ..Default::default() },
+        SamplerParams { steps: 4, ..Default::default() },
+        SamplerParams { threshold: Some(0.5), ..Default::default() },
+        SamplerParams { steps: 11, temperature: 1.0, seed: 9, ..Default::default() },
+        SamplerParams { steps: 11, block_length: 4, ..Default::default() },
+    ] {
+        let g = generate_cpu(&m, &prompt, &p, false, |_| true).unwrap();
+        assert!(!g.tokens.contains(&mask), "{p:?}: masks left: {:?}", g.tokens);
+        assert!(!triple(&g.tokens), "{p:?}: {:?}", g.tokens);
+        assert!(g.tokens.windows(2).any(|w| w[0] == 7 && w[1] == 7), "{p:?}: no 叠字 of 7: {:?}", g.tokens);
+    }
 }
