@@ -46,6 +46,8 @@ flags = ["--anthology-boost %s --couplet-share %s --poem-share %s" % (a["antholo
 for k in ("couplet_boost", "canon_boost", "couplet_canon_boost"):
     if a.get(k) is not None:
         flags.append("--%s %s" % (k.replace("_", "-"), a[k]))
+if a.get("canon_sources"):
+    flags.append("--canon-sources " + ",".join(a["canon_sources"]))
 print(" ".join(flags))' "runs/v2/seg-$last/ckpt.json")}"
 elif [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   from="${FROM:-runs/v2/seg-$last}"

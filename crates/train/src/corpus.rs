@@ -43,7 +43,31 @@ pub const CANON: [&str; 7] = ["shijing", "lunyu", "sishu", "chuci", "guwenguanzh
 
 /// Whether a text belongs to the [`CANON`] (百家姓, a list of surnames, does not).
 pub fn is_canon(source: &str, title: &str) -> bool {
-    CANON.contains(&source) && title != "百家姓"
+    canon_bit(source, title) != 0
+}
+
+/// The bit of a text's [`CANON`] collection (1 << its index; 0: not canon), for
+/// boosting some collections of the canon only ([`canon_mask`]).
+pub fn canon_bit(source: &str, title: &str) -> u8 {
+    match CANON.iter().position(|&c| c == source) {
+        Some(i) if title != "百家姓" => 1 << i,
+        _ => 0,
+    }
+}
+
+/// Every collection of the [`CANON`].
+pub const ALL_CANON: u8 = (1 << CANON.len()) - 1;
+
+/// The bits of the named [`CANON`] collections (none named: all of them); an unknown
+/// name is an error that lists the known ones.
+pub fn canon_mask(names: &[String]) -> Result<u8, String> {
+    if names.is_empty() {
+        return Ok(ALL_CANON);
+    }
+    names.iter().try_fold(0u8, |mask, name| match CANON.iter().position(|&c| c == name.trim()) {
+        Some(i) => Ok(mask | 1 << i),
+        None => Err(format!("{name:?} is not a canon collection (one of: {})", CANON.join(", "))),
+    })
 }
 
 /// One cleaned text as stored in texts.jsonl.

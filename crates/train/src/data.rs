@@ -36,7 +36,8 @@ pub struct Dataset {
 struct Base {
     weight: f64,
     anthology: bool,
-    canon: bool,
+    /// `corpus::canon_bit`: the text's canon collection (0: none).
+    canon: u8,
 }
 
 /// Factors on the sampling weights of groups of texts.
@@ -47,13 +48,16 @@ pub struct Boost {
     /// The canon (`corpus::is_canon`), anthology or not; `None`: no factor of its own
     /// (the canon texts that are anthology texts take `anthology`, the others 1).
     pub canon: Option<f64>,
+    /// The canon collections `canon` applies to (`corpus::canon_mask`); the others
+    /// are weighted as if they were not canon.
+    pub canon_sources: u8,
 }
 
 impl Boost {
-    pub const NONE: Boost = Boost { anthology: 1.0, canon: None };
+    pub const NONE: Boost = Boost { anthology: 1.0, canon: None, canon_sources: crate::corpus::ALL_CANON };
 
     fn factor(&self, b: &Base) -> f64 {
-        match (b.canon, self.canon) {
+        match (b.canon & self.canon_sources != 0, self.canon) {
             (true, Some(c)) => c,
             _ if b.anthology => self.anthology,
             _ => 1.0,
@@ -114,7 +118,7 @@ impl Dataset {
             base.push(Base {
                 weight: t.weight,
                 anthology: t.anthology,
-                canon: crate::corpus::is_canon(&t.source, &t.title),
+                canon: crate::corpus::canon_bit(&t.source, &t.title),
             });
             docs.push(Doc { ids, line_starts });
         }
@@ -400,7 +404,7 @@ mod tests {
         let ids = vec![10, 11, 3, 12, 13, 4, 14, 15, 3, 16, 17, 4];
         let ds = Dataset::new(
             vec![Doc { ids: ids.clone(), line_starts: vec![0, 3, 6, 9] }],
-            vec![Base { weight: 1.0, anthology: false, canon: false }],
+            vec![Base { weight: 1.0, anthology: false, canon: 0 }],
             (vec![3, 4], vec![4]),
             Boost::NONE,
         );
@@ -421,7 +425,7 @@ mod tests {
         let prose = vec![10, 3, 11, 3, 12, 4, 13, 3, 14, 4, 15, 3, 16, 4];
         let ds = Dataset::new(
             vec![Doc { ids: prose.clone(), line_starts: (0..7).map(|k| 2 * k).collect() }],
-            vec![Base { weight: 1.0, anthology: false, canon: false }],
+            vec![Base { weight: 1.0, anthology: false, canon: 0 }],
             (vec![3, 4], vec![4]),
             Boost::NONE,
         );
@@ -436,16 +440,17 @@ mod tests {
     }
 
     /// Each boost multiplies only its group's weights (a canon text that is also an
-    /// anthology text takes the canon factor when there is one), and a reweighted copy
+    /// anthology text takes the canon factor when there is one and its collection is
+    /// among the boosted ones), and a reweighted copy
     /// samples by its own boost while sharing the texts.
     #[test]
     fn boosted_sets_draw_each_group_by_its_own_weight() {
         let doc = |id| Doc { ids: vec![id, 3], line_starts: vec![0] };
         let base = |anthology, canon| Base { weight: 1.0, anthology, canon };
-        // 10 plain, 11 anthology, 12 canon, 13 canon and anthology.
+        // 10 plain, 11 anthology, 12 canon (collection 0), 13 canon (collection 1) and anthology.
         let plain = Dataset::new(
             vec![doc(10), doc(11), doc(12), doc(13)],
-            vec![base(false, false), base(true, false), base(false, true), base(true, true)],
+            vec![base(false, 0), base(true, 0), base(false, 1), base(true, 2)],
             (vec![3], vec![3]),
             Boost::NONE,
         );
@@ -461,13 +466,36 @@ mod tests {
             assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 0.015), "shares {got:?}, want {want:?}")
         };
         near(shares(&plain), [0.25; 4]);
-        let anthology = plain.boosted(Boost { anthology: 3.0, canon: None });
+        let anthology = plain.boosted(Boost { anthology: 3.0, ..Boost::NONE });
         assert!(std::sync::Arc::ptr_eq(&plain.docs, &anthology.docs));
         near(shares(&anthology), [1.0 / 8.0, 3.0 / 8.0, 1.0 / 8.0, 3.0 / 8.0]);
         near(
-            shares(&plain.boosted(Boost { anthology: 3.0, canon: Some(4.0) })),
+            shares(&plain.boosted(Boost { anthology: 3.0, canon: Some(4.0), ..Boost::NONE })),
             [1.0, 3.0, 4.0, 4.0].map(|x| x / 12.0),
         );
+        // The canon factor for collection 0 only: collection 1 is weighted as an
+        // anthology text again.
+        near(
+            shares(&plain.boosted(Boost { anthology: 3.0, canon: Some(4.0), canon_sources: 1 })),
+            [1.0, 3.0, 4.0, 3.0].map(|x| x / 11.0),
+        );
+    }
+
+    /// Canon collections are named as the corpus names them; none named means all,
+    /// an unknown name is refused with the known ones, and 百家姓 is never canon.
+    #[test]
+    fn canon_sources_name_collections() {
+        use crate::corpus::{canon_bit, canon_mask, ALL_CANON, CANON};
+        assert_eq!(canon_mask(&[]), Ok(ALL_CANON));
+        let two = canon_mask(&["shijing".into(), "mengxue-verse".into()]).unwrap();
+        assert_eq!(two.count_ones(), 2);
+        assert_ne!(two & canon_bit("shijing", "关雎"), 0);
+        assert_ne!(two & canon_bit("mengxue-verse", "千字文"), 0);
+        assert_eq!(two & canon_bit("guwenguanzhi", "郑伯克段于鄢"), 0);
+        assert_eq!(canon_bit("mengxue-verse", "百家姓"), 0);
+        assert_eq!(canon_bit("tang", "静夜思"), 0);
+        let err = canon_mask(&["shijng".into()]).unwrap_err();
+        assert!(err.contains("shijng") && CANON.iter().all(|c| err.contains(c)), "{err}");
     }
 
     /// Padding stays visible and unscored in both objectives, and the weights make the

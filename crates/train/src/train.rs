@@ -105,6 +105,12 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub couplet_canon_boost: Option<f64>,
+    /// The canon collections --canon-boost and --couplet-canon-boost weight up, by
+    /// their corpus names (e.g. shijing,mengxue-verse; default: all of them); the
+    /// others are weighted as if they were not canon.
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
+    pub canon_sources: Vec<String>,
     /// With --resume: start a new warm-up + cosine over the remaining steps at --lr
     /// instead of continuing the checkpoint's schedule.
     #[arg(long)]
@@ -292,6 +298,8 @@ fn log_upto(text: &str, step: usize) -> String {
 
 pub fn train(a: TrainArgs) -> Result<()> {
     let dev = Device::Cpu;
+    let canon_sources =
+        crate::corpus::canon_mask(&a.canon_sources).map_err(|e| anyhow::anyhow!("--canon-sources: {e}"))?;
     // A fresh run never writes over another run's checkpoint and log.
     anyhow::ensure!(
         a.resume || !a.run.join("ckpt.safetensors").exists(),
@@ -302,11 +310,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let tok = PoemTokenizer::from_bytes(&std::fs::read(a.data.join("tokenizer.json"))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let texts = a.data.join("texts.jsonl");
-    let boost = Boost { anthology: a.anthology_boost, canon: a.canon_boost };
+    let boost = Boost { anthology: a.anthology_boost, canon: a.canon_boost, canon_sources };
     let train_set = Dataset::load(&texts, &tok, Part::Train { boost })?;
     let couplet_set = train_set.boosted(Boost {
         anthology: a.couplet_boost.unwrap_or(a.anthology_boost),
         canon: a.couplet_canon_boost.or(a.canon_boost),
+        canon_sources,
     });
     let held = Dataset::load(&texts, &tok, Part::Heldout)?;
     eprintln!("train: {} texts, {} tokens; held-out: {} texts", train_set.len(), train_set.tokens(), held.len());
