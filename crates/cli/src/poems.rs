@@ -73,8 +73,9 @@ pub struct EvalPoemsArgs {
     /// time and naturalness of both.
     #[arg(long)]
     metre: bool,
-    /// Also generate each poem with no constraint at all: the model alone (its own
-    /// loops), which no front end does.
+    /// Also generate each poem with no constraint: the model alone (its own loops),
+    /// which no front end does — but for the guard every task keeps (no character
+    /// three times in a row: `sampler::triples_at`).
     #[arg(long)]
     raw: bool,
     /// 对对子 on the first N couplets of --couplets, both ways (given the first line,
