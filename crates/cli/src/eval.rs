@@ -60,6 +60,8 @@ struct Task {
     /// Correct answers per book (the first ` · ` field of each pair's source), in
     /// the order of `Report::books`.
     correct_by_book: Vec<usize>,
+    /// `char_accuracy` per book, in the same order.
+    char_accuracy_by_book: Vec<f64>,
 }
 
 /// Pairs per book (the first ` · ` field of their source; "" without one).
@@ -171,6 +173,8 @@ pub fn run(a: EvalArgs) -> Result<()> {
         let (mut correct, mut passes) = (0, 0);
         let (mut chars_right, mut chars_wanted) = (0usize, 0usize);
         let mut by_book = vec![0usize; books.len()];
+        // Characters right and wanted per book.
+        let mut chars_by_book = vec![(0usize, 0usize); books.len()];
         let progress = Progress::new(name, pairs.len() as u64, 100);
         for (i, (pair, pr)) in pairs.iter().zip(&prompts).enumerate() {
             let Some((fp, rp)) = pr else { continue };
@@ -180,8 +184,12 @@ pub fn run(a: EvalArgs) -> Result<()> {
             passes += k;
             let want = norm(want);
             let ok = got == want;
-            chars_right += got.chars().zip(want.chars()).filter(|(g, w)| g == w).count();
-            chars_wanted += want.chars().count();
+            let right = got.chars().zip(want.chars()).filter(|(g, w)| g == w).count();
+            let wanted = want.chars().count();
+            chars_right += right;
+            chars_wanted += wanted;
+            let b = &mut chars_by_book[book_of[i]];
+            (b.0, b.1) = (b.0 + right, b.1 + wanted);
             correct += ok as usize;
             by_book[book_of[i]] += ok as usize;
             if a.verbose && !ok {
@@ -199,6 +207,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             forward_passes: passes as f64 / n.max(1) as f64,
             seconds: t1.elapsed().as_secs_f64(),
             correct_by_book: by_book,
+            char_accuracy_by_book: chars_by_book.iter().map(|&(r, w)| r as f64 / w.max(1) as f64).collect(),
         });
     }
     let rep = Report {
@@ -244,7 +253,15 @@ pub fn run(a: EvalArgs) -> Result<()> {
                     .iter()
                     .map(|t| format!("{:.1}%", 100.0 * t.correct_by_book[i] as f64 / b.n.max(1) as f64))
                     .collect();
-                println!("  {:<10} {:>5} pairs  {}", b.book, b.n, cells.join(" / "));
+                let chars: Vec<String> =
+                    rep.tasks.iter().map(|t| format!("{:.1}%", 100.0 * t.char_accuracy_by_book[i])).collect();
+                println!(
+                    "  {:<10} {:>5} pairs  {}  (characters {})",
+                    b.book,
+                    b.n,
+                    cells.join(" / "),
+                    chars.join(" / ")
+                );
             }
         }
         println!("model     {}", rep.model);

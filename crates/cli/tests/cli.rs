@@ -155,6 +155,11 @@ fn eval_prints_json_accuracies() {
         // five long), so the graded measure is never below the exact one.
         let (exact, chars) = (task["accuracy"].as_f64().unwrap(), task["char_accuracy"].as_f64().unwrap());
         assert!((exact..=1.0).contains(&chars), "{task}");
+        // Per book, weighted by its pairs (all lines five long), they make the total.
+        let by_book: Vec<f64> =
+            task["char_accuracy_by_book"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(by_book.len(), 2);
+        assert!(((by_book[0] * 2.0 + by_book[1]) / 3.0 - chars).abs() < 1e-9, "{task}");
     }
     let (ok, out, err) = unmask(&["eval", "--pairs", pairs.to_str().unwrap(), "--backend", "cpu"], &m, &t);
     assert!(ok && out.contains("by book") && out.contains("千家诗"), "{out}{err}");
