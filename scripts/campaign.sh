@@ -118,6 +118,12 @@ export RAYON_NUM_THREADS=1
 # fewer of the first set, 0.9 / 0.5 points more of the canon's characters. Perhaps each
 # segment's warm-up to 5e-4 shakes what the one before memorised: segment 16 continues
 # segment 13 with segment 13's mix at a lower peak: LR=2e-4 FROM=www/model/poem.safetensors.
+# It kept the first set (the lineage's best) and segment 17 continues it the same way.
+# In 600 steps of that mix an anthology couplet is drawn ~3.5 times, a canon couplet
+# ~0.4 times (sentence ends in texts.jsonl): segment 18 gives the canon's share of the
+# couplet batches to 诗经 and the 蒙学 primers alone (~1.6 draws each in 600 steps),
+# the anthologies' share unchanged: LR=2e-4 MIX="--anthology-boost 1 --couplet-boost 3 --couplet-canon-boost
+# 50 --canon-sources shijing,mengxue-verse --couplet-share 0.5 --poem-share 0.2".
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
   ${MIX:---anthology-boost 3 --couplet-share 0.4 --poem-share 0.25} --line-mask 0.5 \
