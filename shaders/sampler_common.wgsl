@@ -156,19 +156,19 @@ fn written(q: i32) -> u32 {
     return tokens[u32(q)];
 }
 
-// `sampler::triples_at`: appends to `held` (from n) each character that would be the
-// third of three identical ones in a row at `pos`, in any task; returns the new count.
-fn triples(pos: u32, n0: u32) -> u32 {
-    var n = n0;
-    let p = i32(pos);
-    for (var a = p - 2; a <= p; a++) {
-        // The other two positions of the window a, a + 1, a + 2 around pos.
-        let x = select(a, a + 1, a == p);
-        let y = select(a + 2, a + 1, a + 2 == p);
-        let c = written(x);
-        if (c != sp.mask_id && c == written(y)) {
-            n = hold(n, c);
-        }
+// Appends the token at x to `held` (from n) when x and y hold the same written one.
+fn hold_pair(n: u32, x: i32, y: i32) -> u32 {
+    let c = written(x);
+    if (c != sp.mask_id && c == written(y)) {
+        return hold(n, c);
     }
     return n;
+}
+
+// `sampler::triples_at`: appends to `held` (from n) each character that would be the
+// third of three identical ones in a row at `pos` (two written neighbours on one side,
+// or one on each), in any task; returns the new count.
+fn triples(pos: u32, n0: u32) -> u32 {
+    let p = i32(pos);
+    return hold_pair(hold_pair(hold_pair(n0, p - 2, p - 1), p - 1, p + 1), p + 1, p + 2);
 }
