@@ -34,8 +34,18 @@ pub enum TaskError {
         "line {line} of the poem holds the punctuation '{ch}': give characters only (the form places the punctuation)"
     )]
     PunctuationInLine { line: usize, ch: char },
-    #[error("{0}")]
-    Invalid(String),
+    /// The line before / 对对子 needs a line to start the text, not punctuation.
+    #[error("the text starts with punctuation")]
+    StartsWithPunctuation,
+    /// The next line needs characters before the text's last punctuation.
+    #[error("the text has no characters before its punctuation")]
+    NoLineBeforePunctuation,
+    /// A pinned line of a whole poem longer than the form's lines.
+    #[error("line {line} has more than {max} characters")]
+    LineTooLong { line: usize, max: usize },
+    /// More pinned lines (or acrostic head characters) than the form has lines.
+    #[error("{} has {} lines, got {got}", .form.name(), .form.lines())]
+    TooManyLines { form: PoemForm, got: usize },
 }
 
 fn describe_unknown(u: &[UnknownChar]) -> String {
@@ -51,13 +61,16 @@ fn describe_unknown(u: &[UnknownChar]) -> String {
 /// A character as a message shows it: invisible and direction-changing ones (which
 /// would scramble a terminal line or a page) by their code point.
 pub fn shown(c: char) -> String {
-    let invisible = c.is_control()
-        || matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xFFF9..=0xFFFB);
-    if invisible {
+    if invisible(c) {
         format!("U+{:04X}", c as u32)
     } else {
         format!("'{c}'")
     }
+}
+
+/// A control, zero-width or direction-changing character: messages name it by code point.
+pub fn invisible(c: char) -> bool {
+    c.is_control() || matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xFFF9..=0xFFFB)
 }
 
 /// What a user asks for. Adding a task is one variant here, its arms below (key,
@@ -294,7 +307,7 @@ impl<'a> TaskBuilder<'a> {
         let body = &slots[..slots.len() - 1];
         let n = body.iter().rev().take_while(|s| !self.is_line_end(s)).count();
         if n == 0 {
-            return Err(TaskError::Invalid("the text has no characters before its punctuation".into()));
+            return Err(TaskError::NoLineBeforePunctuation);
         }
         let closer = if slots.last() == Some(&Slot::Token(self.id('，'))) { '。' } else { '，' };
         slots.extend(std::iter::repeat_n(Slot::Mask, n));
@@ -307,7 +320,7 @@ impl<'a> TaskBuilder<'a> {
         let mut slots = self.encode(text, false)?;
         let n = slots.iter().take_while(|s| !self.is_line_end(s)).count();
         if n == 0 {
-            return Err(TaskError::Invalid("the text starts with punctuation".into()));
+            return Err(TaskError::StartsWithPunctuation);
         }
         let first_end = slots.get(n).copied();
         if first_end.is_none() {
@@ -332,11 +345,7 @@ impl<'a> TaskBuilder<'a> {
     pub fn poem(&self, form: PoemForm, pins: &[String]) -> Result<Prompt, TaskError> {
         let (w, lines) = (form.chars_per_line(), form.lines());
         if pins.len() > lines {
-            return Err(TaskError::Invalid(format!(
-                "{} has {lines} lines, got {} pinned lines",
-                form.name(),
-                pins.len()
-            )));
+            return Err(TaskError::TooManyLines { form, got: pins.len() });
         }
         let mut slots = Vec::new();
         for li in 0..lines {
@@ -346,7 +355,7 @@ impl<'a> TaskBuilder<'a> {
                     // Bounded before tokenizing: a pin is one line (a `[MASK]` is 6 characters).
                     let n = p.chars().count();
                     if n > 6 * w {
-                        return Err(TaskError::Invalid(format!("line {} has more than {w} characters", li + 1)));
+                        return Err(TaskError::LineTooLong { line: li + 1, max: w });
                     }
                     let mut s = self.tok.encode_template(p)?;
                     if !s.unknown.is_empty() {
@@ -357,7 +366,7 @@ impl<'a> TaskBuilder<'a> {
                         return Err(TaskError::PunctuationInLine { line: li + 1, ch });
                     }
                     if s.slots.len() > w {
-                        return Err(TaskError::Invalid(format!("line {} has more than {w} characters", li + 1)));
+                        return Err(TaskError::LineTooLong { line: li + 1, max: w });
                     }
                     s.slots.resize(w, Slot::Mask);
                     s.slots
@@ -378,7 +387,7 @@ impl<'a> TaskBuilder<'a> {
             given.pop();
         }
         if given.first().is_some_and(|s| self.is_line_end(s)) {
-            return Err(TaskError::Invalid("the text starts with punctuation".into()));
+            return Err(TaskError::StartsWithPunctuation);
         }
         if given.is_empty() {
             return Err(TaskError::Empty);
@@ -400,12 +409,7 @@ impl<'a> TaskBuilder<'a> {
         }
         let head: Vec<char> = head.trim().chars().collect();
         if head.len() > form.lines() {
-            return Err(TaskError::Invalid(format!(
-                "{} has {} lines; the head has {}",
-                form.name(),
-                form.lines(),
-                head.len()
-            )));
+            return Err(TaskError::TooManyLines { form, got: head.len() });
         }
         let pins: Vec<String> = head.iter().map(|c| format!("{c}{}", "_".repeat(form.chars_per_line() - 1))).collect();
         self.poem(form, &pins)

@@ -82,6 +82,9 @@ fn task_templates_have_the_right_shape() {
     ));
     assert!(matches!(tb.next_line(""), Err(TaskError::Empty)));
     assert!(matches!(tb.next_line("   "), Err(TaskError::Empty)));
+    assert!(matches!(tb.next_line("，"), Err(TaskError::NoLineBeforePunctuation)));
+    assert!(matches!(tb.previous_line("，床前"), Err(TaskError::StartsWithPunctuation)));
+    assert!(matches!(tb.pair("。床前", false), Err(TaskError::StartsWithPunctuation)));
     assert!(matches!(tb.infill("床前明月光"), Err(TaskError::NoMasks)));
     assert!(matches!(tb.next_line("hello"), Err(TaskError::Unknown(u)) if u.len() == 5));
     assert!(matches!(tb.infill(&"明_".repeat(30)), Err(TaskError::TooLong { .. })));
@@ -123,8 +126,21 @@ fn oversized_pins_are_refused_before_tokenizing() {
     let cfg = tiny_config(false);
     let tb = TaskBuilder::new(&tok, &cfg);
     let long = "明".repeat(100_000);
-    assert!(matches!(tb.poem(PoemForm::WuJue, std::slice::from_ref(&long)), Err(TaskError::Invalid(_))));
+    assert!(matches!(
+        tb.poem(PoemForm::WuJue, std::slice::from_ref(&long)),
+        Err(TaskError::LineTooLong { line: 1, max: 5 })
+    ));
     assert!(matches!(tb.acrostic(PoemForm::WuJue, &long), Err(TaskError::TooManyChars { len: 100_000, .. })));
+    assert!(matches!(tb.poem(PoemForm::WuJue, &[long.clone(), "明".repeat(6)]), Err(TaskError::LineTooLong { .. })));
+    assert!(matches!(
+        tb.poem(PoemForm::WuJue, &[String::new(), "明".repeat(6)]),
+        Err(TaskError::LineTooLong { line: 2, max: 5 })
+    ));
+    assert!(matches!(
+        tb.acrostic(PoemForm::WuJue, "春夏秋冬明"),
+        Err(TaskError::TooManyLines { form: PoemForm::WuJue, got: 5 })
+    ));
+    assert!(matches!(tb.poem(PoemForm::WuJue, &vec![String::new(); 5]), Err(TaskError::TooManyLines { got: 5, .. })));
 }
 
 /// Messages name invisible and bidi-control characters by code point (a raw U+202E

@@ -4,13 +4,13 @@
 
 use js_sys::{Reflect, Uint8Array};
 use unmask::engine::{EngineError, Runner};
-use unmask::prosody::{request_constraints, Plan, Prosody, VerseError};
+use unmask::prosody::{request_constraints, Plan, Prosody};
 use unmask::request::Request;
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
 use unmask::tasks::{Prompt, TaskBuilder};
 use unmask::{ModelWeights, PoemTokenizer};
 
-use crate::i18n::{t, task_error, verse_error, Lang, Msg};
+use crate::i18n::{task_error, verse_error, Lang, Msg};
 
 /// Loads the model under `base` (a folder URL ending in `/`, or `""` for the page's
 /// own `model/`): the manifest fresh from the network, then tokenizer and weights
@@ -328,7 +328,6 @@ impl Engine {
                 plan
             }
             Ok(None) => None,
-            Err(VerseError::NoProsody) => return Err(t(lang, Msg::NoProsody).to_string()),
             Err(e) => return Err(verse_error(lang, &e)),
         };
         Ok(Prepared { prompt, params, plan })

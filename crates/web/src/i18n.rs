@@ -2,7 +2,8 @@
 
 use unmask::prosody::VerseError;
 use unmask::prosody::{Conflict, Why};
-use unmask::tasks::{Task, TaskError};
+use unmask::tasks::{invisible, shown, Task, TaskError};
+use unmask::tokenizer::TokenizerError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -265,10 +266,14 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
 /// Why a request's verse rules could not be made, in `lang`.
 pub fn verse_error(lang: Lang, e: &VerseError) -> String {
     match (lang, e) {
+        (_, VerseError::NoProsody) => t(lang, Msg::NoProsody).into(),
+        (Lang::En, _) => e.to_string(),
         (Lang::Zh, VerseError::UnknownGroup(g)) => {
             format!("不认识的韵「{g}」：请给出平声韵部（上平一东 … 下平十五咸）、韵部名的末字，或一个要押韵的平声字。")
         }
-        _ => e.to_string(),
+        // A pattern name from an embedding page's attribute, or a template the task
+        // builder made: for the developer, who reads the English.
+        (Lang::Zh, VerseError::Template(_)) => e.to_string(),
     }
 }
 
@@ -302,22 +307,75 @@ pub fn run_meta(lang: Lang, steps: usize, ms: f64, on_gpu: bool) -> String {
     }
 }
 
-/// A task's input error in the visitor's language (the page and the widget).
+/// A task's input error in the visitor's language (the page and the widget): a new
+/// [`TaskError`] variant does not compile until it has its Chinese.
 pub fn task_error(lang: Lang, e: &TaskError) -> String {
-    match (lang, e) {
-        (Lang::Zh, TaskError::Empty) => "请输入文字。".into(),
-        (Lang::Zh, TaskError::Unknown(u)) => format!(
-            "模型不认识这些字：{}",
-            u.iter().map(|c| format!("「{}」(第 {} 个字)", c.ch, c.char_index + 1)).collect::<Vec<_>>().join("、")
-        ),
-        (Lang::Zh, TaskError::TooLong { len, max }) => {
-            format!("太长了：连同掩码和标点共 {len} 个位置，模型最多处理 {max} 个。")
+    if lang == Lang::En {
+        return e.to_string();
+    }
+    match e {
+        TaskError::Empty => "请输入文字。".into(),
+        TaskError::Unknown(u) => {
+            let ch = |c: char| if invisible(c) { shown(c) } else { format!("「{c}」") };
+            let list = u.iter().map(|c| format!("{}(第 {} 个字)", ch(c.ch), c.char_index + 1));
+            let hint = if u.iter().any(|c| c.ch == '_' || c.ch == '＿') {
+                "；_ 只在填空里标出要填的字"
+            } else {
+                ""
+            };
+            format!("模型不认识这些字：{}{hint}", list.collect::<Vec<_>>().join("、"))
         }
-        (Lang::Zh, TaskError::TooManyChars { len, max }) => format!("太长了：{len} 个字，最多 {max} 个。"),
-        (Lang::Zh, TaskError::NoMasks) => "没有要填的位置：用 _ 标出要填的字。".into(),
-        (Lang::Zh, TaskError::PunctuationInLine { line, ch }) => {
-            format!("第 {line} 句里有标点「{ch}」：只填字，标点由诗体安排。")
+        TaskError::TooLong { len, max } => format!("太长了：连同掩码和标点共 {len} 个位置，模型最多处理 {max} 个。"),
+        TaskError::TooManyChars { len, max } => format!("太长了：{len} 个字，最多 {max} 个。"),
+        TaskError::NoMasks => "没有要填的位置：用 _ 标出要填的字。".into(),
+        TaskError::PunctuationInLine { line, ch } => format!("第 {line} 句里有标点「{ch}」：只填字，标点由诗体安排。"),
+        TaskError::StartsWithPunctuation => "开头是标点：请从一句的第一个字写起。".into(),
+        TaskError::NoLineBeforePunctuation => "标点前没有字：请先写出一句。".into(),
+        TaskError::LineTooLong { line, max } => format!("第 {line} 句超过 {max} 个字。"),
+        TaskError::TooManyLines { form, got } => {
+            format!("{}只有 {} 句，所给的要 {got} 句。", form.name(), form.lines())
         }
-        _ => e.to_string(),
+        TaskError::Tokenizer(TokenizerError::SpecialText { token, char_index }) => {
+            format!("「{token}」(第 {} 个字)是控制符，不是文字；要留给模型填的字，请输入 _", char_index + 1)
+        }
+        // The bundled tokenizer failing, not the visitor's text.
+        TaskError::Tokenizer(other) => format!("分词出错：{other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unmask::tasks::PoemForm;
+    use unmask::tokenizer::UnknownChar;
+
+    /// Every input error a visitor can cause reads in Chinese on the Chinese page:
+    /// no English words left (token names and `_` are what the visitor typed).
+    #[test]
+    fn input_errors_read_in_chinese() {
+        let errors = [
+            TaskError::Empty,
+            TaskError::Unknown(vec![UnknownChar { char_index: 5, ch: '😀' }, UnknownChar { char_index: 6, ch: '_' }]),
+            TaskError::TooLong { len: 122, max: 64 },
+            TaskError::TooManyChars { len: 500, max: 200 },
+            TaskError::NoMasks,
+            TaskError::PunctuationInLine { line: 2, ch: '，' },
+            TaskError::StartsWithPunctuation,
+            TaskError::NoLineBeforePunctuation,
+            TaskError::LineTooLong { line: 1, max: 5 },
+            TaskError::TooManyLines { form: PoemForm::WuJue, got: 5 },
+            TaskError::Tokenizer(TokenizerError::SpecialText { token: "[MASK]", char_index: 0 }),
+        ];
+        for e in &errors {
+            let zh = task_error(Lang::Zh, e);
+            assert!(!zh.chars().any(|c| c.is_ascii_lowercase()), "{zh}");
+            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+            assert_eq!(task_error(Lang::En, e), e.to_string());
+        }
+        // Invisible and direction-changing characters by code point, as in English.
+        let bidi = TaskError::Unknown(vec![UnknownChar { char_index: 0, ch: '\u{202E}' }]);
+        assert!(task_error(Lang::Zh, &bidi).contains("U+202E(第 1 个字)"));
+        let emoji = TaskError::Unknown(vec![UnknownChar { char_index: 5, ch: '😀' }]);
+        assert_eq!(task_error(Lang::Zh, &emoji), "模型不认识这些字：「😀」(第 6 个字)");
     }
 }

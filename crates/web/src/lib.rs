@@ -2,14 +2,15 @@
 //! visitor's GPU through WebGPU, with the CPU reference as fallback, and the API of
 //! the embeddable widget.
 //!
-//! [`state`] is plain Rust (tested natively); `engine` loads the model (progress,
+//! [`state`] and [`i18n`] are plain Rust (tested natively); `engine` loads the model (progress,
 //! Cache API) and runs it on WebGPU or the CPU; `shared` holds what the page, the
 //! compare view and the widget share (the page's engine, the clock); `app` is the
 //! page's state and layout, `form` and `result` its components; `compare` is its
 //! diffusion-vs-autoregressive view, `chart` that view's chart of the eval results;
 //! `widget` is what `www/unmask-widget.js` calls, `bench` what `www/bench.html`
-//! calls; `i18n` every UI string in both languages.
+//! calls; [`i18n`] holds every UI string in both languages.
 
+pub mod i18n;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
@@ -24,8 +25,6 @@ mod compare;
 mod engine;
 #[cfg(target_arch = "wasm32")]
 mod form;
-#[cfg(target_arch = "wasm32")]
-mod i18n;
 #[cfg(target_arch = "wasm32")]
 mod result;
 #[cfg(target_arch = "wasm32")]
