@@ -358,9 +358,9 @@ pub struct Report {
 fn split_lines(text: &str) -> Vec<(Vec<char>, String)> {
     let mut out = Vec::new();
     let mut cur = Vec::new();
-    for c in text.chars().filter(|c| !c.is_whitespace()) {
-        if LINE_END.contains(&c) || c == '.' || c == ',' {
-            out.push((std::mem::take(&mut cur), c.to_string()));
+    for c in crate::tasks::mark_line_breaks(text).chars().filter(|c| !c.is_whitespace()) {
+        if let Some(end) = crate::tasks::line_mark(c) {
+            out.push((std::mem::take(&mut cur), end.to_string()));
         } else {
             cur.push(c);
         }

@@ -14,6 +14,52 @@ pub const LINE_END: [char; 7] = ['，', '。', '？', '！', '；', '：', '、'
 /// Characters a template may hold at most, leaving nothing out silently.
 pub const MAX_INPUT_CHARS: usize = 200;
 
+/// The line-end mark `c` stands for, ASCII punctuation read as its full-width form.
+pub(crate) fn line_mark(c: char) -> Option<char> {
+    let mut buf = [0u8; 4];
+    let full = crate::tokenizer::PUNCT_TO_FULL
+        .iter()
+        .find(|(from, _)| *from == c.encode_utf8(&mut buf) as &str)
+        .and_then(|(_, to)| to.chars().next())
+        .unwrap_or(c);
+    LINE_END.contains(&full).then_some(full)
+}
+
+/// Whitespace between two characters (or masks) separates lines: poems are written
+/// one line a row, or with a space between lines, and the tokenizer alone would run
+/// such lines together. The first character of each such run of whitespace becomes
+/// the mark a poem has there — `。` after a line that answers a `，`, `，` otherwise —
+/// and the rest stays for the tokenizer to drop, so positions in messages still
+/// count the text as typed. Whitespace beside punctuation or at either end is left.
+pub fn mark_line_breaks(text: &str) -> String {
+    let verse = |c: char| c.is_alphanumeric() || matches!(c, '_' | '＿' | '[' | ']');
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut last_mark = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if !c.is_whitespace() {
+            last_mark = line_mark(c).or(last_mark);
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let end = (i..chars.len()).find(|&j| !chars[j].is_whitespace()).unwrap_or(chars.len());
+        let between = i > 0 && verse(chars[i - 1]) && chars.get(end).is_some_and(|&n| verse(n));
+        if between {
+            let mark = if last_mark == Some('，') { '。' } else { '，' };
+            last_mark = Some(mark);
+            out.push(mark);
+            out.extend(&chars[i + 1..end]);
+        } else {
+            out.extend(&chars[i..end]);
+        }
+        i = end;
+    }
+    out
+}
+
 #[derive(Debug, Error)]
 pub enum TaskError {
     #[error("the text is empty")]
@@ -249,7 +295,8 @@ impl<'a> TaskBuilder<'a> {
         if n > MAX_INPUT_CHARS {
             return Err(TaskError::TooManyChars { len: n, max: MAX_INPUT_CHARS });
         }
-        let enc = if masks_allowed { self.tok.encode_template(text)? } else { self.tok.encode(text)? };
+        let text = mark_line_breaks(text);
+        let enc = if masks_allowed { self.tok.encode_template(&text)? } else { self.tok.encode(&text)? };
         if !enc.unknown.is_empty() {
             return Err(TaskError::Unknown(enc.unknown));
         }
@@ -297,12 +344,15 @@ impl<'a> TaskBuilder<'a> {
     }
 
     /// Given one line (or more), the next line: as many masks as the last line has
-    /// characters, closed with `。` after a `，` and with `，` otherwise.
+    /// characters, closed with `。` after a `，` and with `，` otherwise. A last line
+    /// without its mark gets the one a poem has there: `。` when the line before it
+    /// ends with `，` (the text ends a couplet), `，` otherwise.
     pub fn next_line(&self, text: &str) -> Result<Prompt, TaskError> {
         let mut slots = self.encode(text, false)?;
         let ends = slots.last().is_some_and(|s| self.is_line_end(s));
         if !ends {
-            slots.push(Slot::Token(self.id('，')));
+            let before = slots.iter().rev().find_map(|s| self.line_end(s));
+            slots.push(Slot::Token(self.id(if before == Some('，') { '。' } else { '，' })));
         }
         let body = &slots[..slots.len() - 1];
         let n = body.iter().rev().take_while(|s| !self.is_line_end(s)).count();
@@ -407,7 +457,8 @@ impl<'a> TaskBuilder<'a> {
         if n > MAX_INPUT_CHARS {
             return Err(TaskError::TooManyChars { len: n, max: MAX_INPUT_CHARS });
         }
-        let head: Vec<char> = head.trim().chars().collect();
+        // (Spaces between the head's characters are not lines.)
+        let head: Vec<char> = head.chars().filter(|c| !c.is_whitespace()).collect();
         if head.len() > form.lines() {
             return Err(TaskError::TooManyLines { form, got: head.len() });
         }

@@ -52,6 +52,24 @@ fn regulated_poems_follow_their_patterns() {
     assert_eq!(r.rhyme_group.as_deref(), Some("下平十二侵"));
 }
 
+/// A poem pasted one line a row (or with spaces between lines, or ASCII punctuation)
+/// is checked as the same poem.
+#[test]
+fn a_poem_one_line_a_row_is_the_same_poem() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let typed = check(&p, &tok, "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。");
+    for text in [
+        "白日依山尽\n黄河入海流\n欲穷千里目\n更上一层楼\n",
+        "白日依山尽 黄河入海流 欲穷千里目 更上一层楼",
+        "白日依山尽,黄河入海流.欲穷千里目?更上一层楼!",
+    ] {
+        let r = check(&p, &tok, text);
+        assert_eq!((r.form, r.violations, &r.rhyme_group), (typed.form, 0, &typed.rhyme_group), "{text}");
+        assert_eq!(r.lines.len(), 4, "{text}");
+    }
+}
+
 #[test]
 fn an_old_style_quatrain_breaks_two_key_positions() {
     let (tok, bytes) = bundled();

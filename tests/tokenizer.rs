@@ -94,6 +94,34 @@ fn task_templates_have_the_right_shape() {
     assert!(e.to_string().contains("positions"), "{e}");
 }
 
+/// A poem pasted one line a row, or with spaces between its lines, keeps its lines:
+/// the break becomes the mark a poem has there, not a longer line.
+#[test]
+fn line_breaks_and_spaces_between_lines_separate_lines() {
+    let tok = test_tokenizer();
+    let cfg = tiny_config(false);
+    let tb = TaskBuilder::new(&tok, &cfg);
+    let p = tb.next_line("床前明月光\n疑是地上霜").unwrap();
+    assert_eq!(tok.decode(&p.tokens), "床前明月光，疑是地上霜。＿＿＿＿＿，");
+    let p = tb.next_line("床前明月光，疑是地上霜").unwrap();
+    assert_eq!(tok.decode(&p.tokens), "床前明月光，疑是地上霜。＿＿＿＿＿，", "a couplet's end is a 。");
+    let p = tb.next_line("  床前明月光 \r\n\u{3000}疑是地上霜  ").unwrap();
+    assert_eq!(tok.decode(&p.tokens), "床前明月光，疑是地上霜。＿＿＿＿＿，");
+    let p = tb.previous_line("春眠不觉晓 处处闻啼鸟").unwrap();
+    assert_eq!(tok.decode(&p.tokens), "＿＿＿＿＿。春眠不觉晓，处处闻啼鸟");
+    let p = tb.infill("床前明月光\n疑是地上_").unwrap();
+    assert_eq!(tok.decode(&p.tokens), "床前明月光，疑是地上＿");
+    // Beside punctuation a break adds nothing.
+    let p = tb.next_line("床前明月光，\n疑是地上霜。\n").unwrap();
+    assert_eq!(tok.decode(&p.tokens), "床前明月光，疑是地上霜。＿＿＿＿＿，");
+    // An acrostic head's spaces are not lines.
+    let p = tb.acrostic(PoemForm::WuJue, "春 夜").unwrap();
+    assert_eq!(tok.decode(&p.tokens), "春＿＿＿＿，夜＿＿＿＿。＿＿＿＿＿，＿＿＿＿＿。");
+    // Positions in messages still count the text as typed.
+    let e = tb.next_line("床前  明x").unwrap_err();
+    assert!(matches!(e, TaskError::Unknown(ref u) if u[0].char_index == 5), "{e:?}");
+}
+
 /// Control-token text typed by a user is refused with its position, in plain text and
 /// in templates alike (`[MASK]` in a template is the documented mask mark).
 #[test]

@@ -289,6 +289,20 @@ test("regulated verse: constrained poems scan and rhyme, 对对子 both ways, th
   // Text without a verse shape gets no checker.
   await page.fill("#text", "床前明月光");
   await page.waitForSelector("#typed-metre", { state: "detached", timeout: 10_000 });
+  // A poem typed one line a row (Shift+Enter) is the same poem: checked as a 绝句,
+  // and its next line follows the couplet instead of lengthening its last line.
+  await page.fill("#text", "");
+  await page.focus("#text");
+  for (const [i, line] of ["床前明月光", "疑是地上霜", "举头望明月", "低头思故乡"].entries()) {
+    if (i) await page.keyboard.press("Shift+Enter");
+    await page.keyboard.type(line);
+  }
+  await page.waitForSelector("#typed-metre", { timeout: 10_000 });
+  assert.equal(await page.getAttribute("#typed-metre #metre", "data-form"), "wujue");
+  assert.equal(await page.getAttribute("#typed-metre #metre", "data-violations"), "2");
+  const rows = await generate(page, "Next line", "床前明月光\n疑是地上霜");
+  assert.ok(rows.output.startsWith("床前明月光，疑是地上霜。"), rows.output);
+  checkLine(rows.answer, 5);
   assert.deepEqual(errors, []);
   await page.close();
 });
