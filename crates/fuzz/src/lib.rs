@@ -169,7 +169,9 @@ pub fn check_task(task: Task, text: &str, form: PoemForm) {
     };
     check_prompt(&what, &p, cfg);
     let trimmed = text.trim();
-    let plain = || tok.encode(trimmed).map(|e| e.ids(cfg.mask_id)).expect("the task encoded it");
+    // Whitespace between lines is read as their mark (`tasks::mark_line_breaks`).
+    let lined = unmask::tasks::mark_line_breaks(trimmed);
+    let plain = || tok.encode(&lined).map(|e| e.ids(cfg.mask_id)).expect("the task encoded it");
     match task {
         Task::Next => {
             let given = plain();
@@ -182,15 +184,15 @@ pub fn check_task(task: Task, text: &str, form: PoemForm) {
             assert_eq!(p.tokens[n + 1..n + 1 + given.len()], given[..], "{what}: prompt changed");
         }
         Task::Infill => {
-            let given = tok.encode_template(trimmed).map(|e| ids(&e.slots, cfg.mask_id)).expect("encoded");
+            let given = tok.encode_template(&lined).map(|e| ids(&e.slots, cfg.mask_id)).expect("encoded");
             assert_eq!(p.tokens[..given.len()], given[..], "{what}: template changed");
         }
         Task::Poem => {
             let (w, lines) = (form.chars_per_line(), form.lines());
             assert_eq!(text_part(&p.tokens, cfg).len(), lines * (w + 1), "{what}: not the form's length");
-            // A head character starts its line; `_` (or a space, which the normaliser
-            // drops) leaves the line free.
-            for (li, c) in trimmed.chars().enumerate() {
+            // A head character starts its line; `_` (or a character the normaliser
+            // drops) leaves the line free; spaces between head characters are skipped.
+            for (li, c) in trimmed.chars().filter(|c| !c.is_whitespace()).enumerate() {
                 let slots = tok.encode_template(&c.to_string()).expect("the head encoded").slots;
                 let want = match slots.as_slice() {
                     [Slot::Token(id)] => *id,
