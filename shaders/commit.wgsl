@@ -1,7 +1,7 @@
 // The commit step of the unmasking loop, in one workgroup (T ≤ 256): candidates
 // are the masked positions of the first block that still has masks, less those
 // whose pick clashes under the repeat rule with a better-ranked one's (same set,
-// not adjacent, same character; not on the last step); the k with the highest key
+// same character, beside it too; not on the last step); the k with the highest key
 // (lower position on ties) are chosen, and take their predicted token in rank order
 // unless the ones taken before make theirs the third identical character in a row
 // (any task), finish a copy of a line or write a run of two characters a third time
@@ -83,16 +83,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     cand[i] = select(0u, 1u, in_block);
     workgroupBarrier();
     // The repeat rule: a pick that a better-ranked one of its sets (its line; the
-    // rhyme positions) already makes (not next to it) waits; on the last step nothing
-    // waits.
+    // rhyme positions) already makes waits (beside it too: pick judges a 叠字 once its
+    // first half is written); on the last step nothing waits.
     let line = select(0u, schedule[sp.max_steps + min(i, t - 1u)], i < t);
     var clash = false;
     if (in_block && line != 0u && step + 1u < sp.max_steps) {
         let ki = keys[i];
         for (var j = 0u; j < t; j++) {
-            let far = j + 1u < i || j > i + 1u;
             let better = keys[j] > ki || (keys[j] == ki && j < i);
-            if (cand[j] != 0u && far && better && same_set(line, schedule[sp.max_steps + j]) && pred[j] == pred[i]) {
+            if (cand[j] != 0u && better && same_set(line, schedule[sp.max_steps + j]) && pred[j] == pred[i]) {
                 clash = true;
             }
         }

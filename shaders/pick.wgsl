@@ -5,10 +5,11 @@
 // (tested on the bits: WGSL may assume floats are finite), and commit then stops
 // the loop without committing. The repeat rule also bans the characters the
 // position's sets (its line; the rhyme positions) hold at positions not next to it,
-// those that would finish a copy of a line, and those that would write a run of two
+// those next to it that may not stand as 叠字 (the table's first bit row), those
+// that would finish a copy of a line, and those that would write a run of two
 // characters a third time; in any task, no pick is the third identical character in
 // a row.
-// Reference: `sampler::pick`, `sampler::repeats_at`, `sampler::copies_at`,
+// Reference: `sampler::pick`, `sampler::repeats_at`, `Constraints::may_double`, `sampler::copies_at`,
 // `sampler::runs_at`, `sampler::triples_at`, `sampler::finite_row`.
 
 // Bindings: generated from `gpu::kernels::PICK` (names, types, order).
@@ -35,6 +36,11 @@ fn banned(id: u32, row: u32) -> bool {
     return id == sp.mask_id || id == sp.pad_id || id == sp.unk_id || excluded || repeat;
 }
 
+// Whether `id` may stand beside itself in a line (叠字): the table's first bit row.
+fn may_double(id: u32) -> bool {
+    return ((exclude[MAX_SEQ + (id >> 5u)] >> (id & 31u)) & 1u) != 0u;
+}
+
 // The repeat rule's word of position q: its line id and RHYME bit (0: none).
 fn line_word(q: u32) -> u32 {
     return exclude[q] >> 8u;
@@ -49,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let row = pos * dims.v;
     let step = state.step;
     let masked = tokens[pos] == sp.mask_id;
-    let ex_row = MAX_SEQ + (exclude[pos] & 0xffu) * ((dims.v + 31u) / 32u);
+    let ex_row = MAX_SEQ + (1u + (exclude[pos] & 0xffu)) * ((dims.v + 31u) / 32u);
     if (lid.x == 0u) {
         atomicStore(&bad, 0u);
         // The repeat rule: what this position's sets hold away from it.
@@ -57,7 +63,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         var n = 0u;
         for (var q = 0u; line != 0u && q < dims.t && n < MAX_LINE; q++) {
             let far = q + 1u < pos || q > pos + 1u;
-            if (same_set(line, exclude[q] >> 8u) && far && tokens[q] != sp.mask_id) {
+            let beside = q != pos && !far;
+            if (same_set(line, exclude[q] >> 8u) && (far || (beside && !may_double(tokens[q]))) && tokens[q] != sp.mask_id) {
                 held[n] = tokens[q];
                 n++;
             }

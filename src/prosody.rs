@@ -88,6 +88,10 @@ pub struct ProsodyFile {
     pub vocab_size: usize,
     pub tones: String,
     pub groups: Vec<Group>,
+    /// The characters that may stand beside themselves in a line under the repeat
+    /// rule (叠字 such as 萋萋; not 不不). Empty (files without it): any character.
+    #[serde(default)]
+    pub doubles: String,
     /// Where the data comes from, and its coverage (informational).
     #[serde(default)]
     pub sources: serde_json::Value,
@@ -107,6 +111,8 @@ pub enum ProsodyError {
     Tones(usize, usize),
     #[error("rhyme group `{0}` lists {1}, which is not in the vocabulary")]
     Char(String, String),
+    #[error("the 叠字 list holds {0}, which is not in the vocabulary")]
+    Double(String),
 }
 
 /// Tones and rhyme groups by token id.
@@ -115,6 +121,8 @@ pub struct Prosody {
     tones: Vec<Tone>,
     groups: Vec<Group>,
     of_id: HashMap<u32, Vec<u16>>,
+    /// Sorted ids of `ProsodyFile::doubles`.
+    doubles: Vec<u32>,
 }
 
 impl Prosody {
@@ -151,7 +159,25 @@ impl Prosody {
                 of_id.entry(id).or_default().push(g as u16);
             }
         }
-        Ok(Prosody { tones, groups: f.groups, of_id })
+        let mut doubles = f
+            .doubles
+            .chars()
+            .map(|c| {
+                ids.get(c.encode_utf8(&mut [0; 4]) as &str)
+                    .copied()
+                    .filter(|&id| id > 2)
+                    .ok_or_else(|| ProsodyError::Double(crate::tasks::shown(c)))
+            })
+            .collect::<Result<Vec<u32>, _>>()?;
+        doubles.sort_unstable();
+        doubles.dedup();
+        Ok(Prosody { tones, groups: f.groups, of_id, doubles })
+    }
+
+    /// The ids that may stand beside themselves under the repeat rule (sorted; empty:
+    /// any), as `sampler::Constraints::doubles` takes them.
+    pub fn doubles(&self) -> &[u32] {
+        &self.doubles
     }
 
     pub fn tone(&self, id: u32) -> Tone {
@@ -606,8 +632,8 @@ pub enum VerseError {
 /// planned them: a whole poem with `metre` on keeps its form's tone pattern, one rhyme
 /// group (`rhyme`, else the model's choice) and the repeat rule; with `metre` off, or
 /// without the tone data `p`, the repeat rule alone (no loops, whatever the rules: 叠字
-/// stay allowed), without a plan; 对对子 always keeps the couplet rules (an error
-/// without the data). Other tasks get none.
+/// stay allowed, those of the data's list where it is loaded), without a plan; 对对子
+/// always keeps the couplet rules (an error without the data). Other tasks get none.
 pub fn request_constraints(
     p: Option<&Prosody>,
     tok: &PoemTokenizer,
@@ -616,6 +642,10 @@ pub fn request_constraints(
     prompt: &crate::tasks::Prompt,
 ) -> Result<Option<(crate::sampler::Constraints, Option<Plan>)>, VerseError> {
     use crate::tasks::Task;
+    let doubles = p.map(|p| p.doubles.clone()).unwrap_or_default();
+    let with_doubles = |(c, plan): (crate::sampler::Constraints, Option<Plan>)| {
+        Some((crate::sampler::Constraints { doubles: doubles.clone(), ..c }, plan))
+    };
     match (req.task, p) {
         (Task::Poem, Some(p)) if req.metre => {
             let group = match req.rhyme.trim() {
@@ -630,15 +660,15 @@ pub fn request_constraints(
             let choice = Choice { pattern, group, seed: req.params.seed, temperature: req.params.temperature };
             let (c, plan) =
                 poem_constraints(p, tok, &prompt.tokens, req.form, choice, rows).map_err(VerseError::Template)?;
-            Ok(Some((c, Some(plan))))
+            Ok(with_doubles((c, Some(plan))))
         }
         (Task::Poem, _) => {
             let line = poem_lines(&prompt.tokens, req.form).map_err(VerseError::Template)?;
-            Ok(Some((crate::sampler::Constraints { line, ..Default::default() }, None)))
+            Ok(with_doubles((crate::sampler::Constraints { line, ..Default::default() }, None)))
         }
         (Task::Pair | Task::PairPrev, Some(p)) => {
             let (c, plan) = pair_constraints(p, tok, prompt);
-            Ok(Some((c, Some(plan))))
+            Ok(with_doubles((c, Some(plan))))
         }
         (Task::Pair | Task::PairPrev, None) => Err(VerseError::NoProsody),
         _ => Ok(None),
@@ -700,7 +730,7 @@ pub fn pair_constraints(
         })
         .collect();
     let plan = Plan { pattern: "对对子".into(), rhyme_group: None, group_from: "", conflicts: Vec::new() };
-    (crate::sampler::Constraints { classes, at, line }, plan)
+    (crate::sampler::Constraints { classes, at, line, doubles: Vec::new() }, plan)
 }
 
 /// What the user chose of a poem's rules (`None`: decided as [`poem_constraints`]
@@ -861,5 +891,5 @@ pub fn poem_constraints(
     for &k in &rhyme_pos {
         line[k] |= crate::sampler::RHYME;
     }
-    Ok((crate::sampler::Constraints { classes: vec![level, oblique, rhyme], at, line }, plan))
+    Ok((crate::sampler::Constraints { classes: vec![level, oblique, rhyme], at, line, doubles: Vec::new() }, plan))
 }

@@ -77,7 +77,8 @@ pub const CLEANUP_STEPS: usize = 2;
 /// `line` is the repeat rule (empty: none): positions with the same nonzero id form
 /// a line in which the model writes no character that the line already holds, except
 /// right next to itself — 叠字 such as 萋萋 are part of the art, loops such as
-/// 不知人不知人 are not. The [`RHYME`] bit puts a position in one more such set, the
+/// 不知人不知人 are not — and then only a character of `doubles` when that is not
+/// empty (the prosody data's list of what the corpus doubles: 萋萋, not 不不). The [`RHYME`] bit puts a position in one more such set, the
 /// poem's rhyme positions, whatever their lines: a regulated poem never rhymes on one
 /// character twice (重韵). Nor does a pick finish a copy of a written line
 /// ([`copies_at`]), nor write a run of two characters that two other places of the
@@ -90,6 +91,8 @@ pub struct Constraints {
     pub classes: Vec<Vec<u32>>,
     pub at: Vec<u8>,
     pub line: Vec<u8>,
+    /// Sorted ids that may stand beside themselves in a line (empty: any).
+    pub doubles: Vec<u32>,
 }
 
 /// The bit of a `Constraints::line` word that puts a position in the rhyme set; the
@@ -110,14 +113,16 @@ fn line_of(c: &Constraints, pos: usize) -> u8 {
 }
 
 /// The characters the repeat rule forbids at `pos`: those its sets hold at a
-/// position not next to it, [`copies_at`] and [`runs_at`].
+/// position not next to it, those next to it that may not double
+/// ([`Constraints::may_double`]), [`copies_at`] and [`runs_at`].
 pub fn repeats_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> Vec<u32> {
     let l = line_of(c, pos);
     if l == 0 {
         return Vec::new();
     }
+    let held = |q: usize| q.abs_diff(pos) > 1 || (q != pos && !c.may_double(tokens[q]));
     let mut out: Vec<u32> = (0..tokens.len())
-        .filter(|&q| same_set(l, line_of(c, q)) && q.abs_diff(pos) > 1 && tokens[q] != mask_id)
+        .filter(|&q| same_set(l, line_of(c, q)) && held(q) && tokens[q] != mask_id)
         .map(|q| tokens[q])
         .collect();
     out.extend(copies_at(tokens, c, mask_id, pos));
@@ -204,6 +209,11 @@ pub fn copies_at(tokens: &[u32], c: &Constraints, mask_id: u32, pos: usize) -> V
 }
 
 impl Constraints {
+    /// Whether `id` may stand beside itself in a line of the repeat rule (叠字).
+    pub fn may_double(&self, id: u32) -> bool {
+        self.doubles.is_empty() || self.doubles.binary_search(&id).is_ok()
+    }
+
     /// The ids excluded at `pos` besides `exclude`.
     pub fn excluded_at(&self, pos: usize) -> &[u32] {
         match self.at.get(pos) {
@@ -512,8 +522,9 @@ pub struct CommitRule<'a> {
 
 /// The commit rule (reference of `shaders/commit.wgsl`). Candidates are the masked
 /// positions of the first block that still has masks, less those whose pick clashes
-/// under the repeat rule with a better-ranked candidate's (same set, not adjacent,
-/// same character; not on the last step); the `k` with the highest key (lower
+/// under the repeat rule with a better-ranked candidate's (same set, same character:
+/// beside it too, so that a 叠字 is written one step after its first half, when
+/// [`repeats_at`] can judge it; not on the last step); the `k` with the highest key (lower
 /// position first on ties) are chosen, and take their predicted token in rank order
 /// unless the ones taken before make it a third identical character in a row
 /// ([`triples_at`], any task), finish a copy of a line or write a run of two
@@ -532,9 +543,7 @@ pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &C
     let clashes = |i: usize| {
         !r.last
             && line(i) != 0
-            && masked
-                .iter()
-                .any(|&j| same_set(line(j), line(i)) && j.abs_diff(i) > 1 && pred[j] == pred[i] && above(j, i))
+            && masked.iter().any(|&j| same_set(line(j), line(i)) && pred[j] == pred[i] && above(j, i))
     };
     let cands: Vec<usize> = masked.iter().copied().filter(|&i| !clashes(i)).collect();
     let k = match r.threshold {

@@ -163,7 +163,7 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
                 constraints: Constraints {
                     classes: vec![(10..30).collect(), (30..50).chain([12]).collect()],
                     at: (0..prompt.len()).map(|i| (i % 3) as u8).collect(),
-                    line: vec![],
+                    ..Default::default()
                 },
                 ..Default::default()
             },
@@ -178,6 +178,12 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
                 ..Default::default()
             },
             SamplerParams { threshold: Some(0.1), constraints: lines(prompt.len(), 7), ..Default::default() },
+            // Lines of 6 in which only ids divisible by 3 may stand as 叠字.
+            SamplerParams {
+                steps: 12,
+                constraints: Constraints { doubles: (0..60).step_by(3).collect(), ..lines(prompt.len(), 6) },
+                ..Default::default()
+            },
             // Lines of 6 and a rhyme set across them (every fourth position).
             SamplerParams {
                 steps: 8,

@@ -28,6 +28,11 @@ fn the_bundled_data_covers_the_vocabulary_and_knows_common_tones() {
     {
         assert_eq!(tone(&p, &tok, c), t, "{c}");
     }
+    // 叠字 the corpus writes may double under the repeat rule; 不不 and 何何 may not.
+    let doubles = unmask::sampler::Constraints { doubles: p.doubles().to_vec(), ..Default::default() };
+    for (c, may) in [('萋', true), ('历', true), ('悠', true), ('日', true), ('不', false), ('何', false), ('之', false)] {
+        assert_eq!(doubles.may_double(tok.char_id(c).unwrap()), may, "{c}");
+    }
     let you = p.groups_of(tok.char_id('楼').unwrap());
     assert!(you.iter().any(|&g| p.group(g).name == "下平十一尤"), "楼 rhymes in 尤");
 }
@@ -156,6 +161,17 @@ fn bad_prosody_files_are_refused_with_a_reason() {
     let mut f = good.clone();
     f.groups[0].chars.push('a');
     assert!(matches!(load(&f), Some(ProsodyError::Char(..))));
+    let mut f = good.clone();
+    f.doubles.push('a');
+    assert!(matches!(load(&f), Some(ProsodyError::Double(ref c)) if c.contains('a')));
+    // A file from before the 叠字 list loads, and lets any character double.
+    let mut f = good.clone();
+    f.doubles.clear();
+    let old = serde_json::to_value(&f).unwrap();
+    let mut old = old.as_object().unwrap().clone();
+    old.remove("doubles");
+    let p = Prosody::from_bytes(&serde_json::to_vec(&old).unwrap(), &tok).unwrap();
+    assert!(p.doubles().is_empty());
     let mut f = good.clone();
     f.format = "other".into();
     assert!(matches!(load(&f), Some(ProsodyError::Format(..))));

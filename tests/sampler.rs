@@ -235,7 +235,7 @@ fn constraints_are_checked_before_sampling() {
     let m = cfg.mask_id;
     let tokens = vec![5, m, m, 6];
     let with = |classes: Vec<Vec<u32>>, at: Vec<u8>| SamplerParams {
-        constraints: Constraints { classes, at, line: vec![] },
+        constraints: Constraints { classes, at, ..Default::default() },
         ..Default::default()
     };
     assert!(matches!(prepare(&tokens, &with(vec![vec![7]], vec![0, 1]), &cfg), Err(SampleError::BadConstraints(_))));
@@ -347,6 +347,54 @@ fn the_rhyme_positions_never_share_a_character() {
     assert!(repeated_without > 0, "the random model never repeats a rhyme: the test shows nothing");
 }
 
+/// Beside a written character of its line a pick may repeat it (叠字) only when the
+/// character may double: any, without a list; those of `doubles` with one.
+#[test]
+fn only_characters_that_may_double_stand_beside_themselves() {
+    use unmask::sampler::repeats_at;
+    let m = 0;
+    let line = vec![1u8, 1, 1, 1, 0, 2, 2];
+    // 5 _ 6 _ | 7 _ : position 1 sits beside 5 and 6, 3 beside 6, 6 beside 7.
+    let tokens = vec![5, m, 6, m, 9, 7, m];
+    let any = Constraints { line: line.clone(), ..Default::default() };
+    let sorted = |mut v: Vec<u32>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(repeats_at(&tokens, &any, m, 1)), Vec::<u32>::new());
+    assert_eq!(sorted(repeats_at(&tokens, &any, m, 3)), vec![5], "5 is two away");
+    let listed = Constraints { doubles: vec![6, 7], ..any.clone() };
+    assert!(listed.may_double(6) && !listed.may_double(5));
+    assert_eq!(sorted(repeats_at(&tokens, &listed, m, 1)), vec![5], "5 may not double, 6 may");
+    assert_eq!(sorted(repeats_at(&tokens, &listed, m, 3)), vec![5]);
+    assert_eq!(sorted(repeats_at(&tokens, &listed, m, 6)), Vec::<u32>::new());
+    // A neighbour in another line (or none) is no 叠字 of this one.
+    let other = Constraints { doubles: vec![99], line: vec![1, 1, 2, 2, 0, 3, 3], ..Default::default() };
+    assert_eq!(sorted(repeats_at(&tokens, &other, m, 1)), vec![5], "6 is in line 2");
+    assert_eq!(sorted(repeats_at(&tokens, &other, m, 3)), vec![6]);
+    // In a whole generation by a random model: no pair of a character that may not
+    // double, however the steps fall.
+    let (model, prompt, _) = setup();
+    let line: Vec<u8> = (0..prompt.len()).map(|i| if i % 6 == 5 || i >= 24 { 0 } else { (i / 6 + 1) as u8 }).collect();
+    let masks = prompt.iter().filter(|&&t| t == 0).count();
+    let even: Vec<u32> = (0..model.config.vocab_size as u32).step_by(2).collect();
+    let c = Constraints { line: line.clone(), doubles: even, ..Default::default() };
+    for p in [
+        SamplerParams { steps: masks, constraints: c.clone(), ..Default::default() },
+        SamplerParams { steps: 4, temperature: 1.0, seed: 5, constraints: c.clone(), ..Default::default() },
+        SamplerParams { threshold: Some(0.3), constraints: c.clone(), ..Default::default() },
+    ] {
+        let g = generate_cpu(&model, &prompt, &p, false, |_| true).unwrap();
+        for i in 1..g.tokens.len() {
+            let (a, b) = (g.tokens[i - 1], g.tokens[i]);
+            let generated = prompt[i - 1] == 0 || prompt[i] == 0;
+            if generated && line[i] != 0 && line[i] == line[i - 1] && a == b {
+                assert!(a % 2 == 0, "{p:?}: {a} {a} at {i}, which may not double");
+            }
+        }
+    }
+}
+
 /// A pick may not finish a copy of another written line of as many positions; a
 /// line still open elsewhere, or different elsewhere, bans nothing.
 #[test]
@@ -428,9 +476,10 @@ fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let line = [1u8; 5];
     let key = vec![0.8, 0.5, 0.1, 0.9, 0.2];
     let rule = CommitRule { mask_id: 0, block_length: 0, k_scheduled: 3, threshold: None, line: &line, last: false };
-    // 0 and 1 pick 9 side by side (叠字): both commit with the best, 3.
+    // 0 and 1 pick 9 side by side (a 叠字 or not): 1 waits a step for 0, the better,
+    // so that its pick sees 0 written and judges the pair (`Constraints::doubles`).
     let mut tokens = vec![0u32; 5];
-    assert_eq!(commit(&mut tokens, &[9, 9, 4, 5, 6], &key, &key, &rule), vec![0, 1, 3]);
+    assert_eq!(commit(&mut tokens, &[9, 9, 4, 5, 6], &key, &key, &rule), vec![0, 3, 4]);
     // 0, 1 and 3 pick 9: 3 is best, 0 and 1 are not next to it and wait.
     let mut tokens = vec![0u32; 5];
     let pred = vec![9, 9, 4, 9, 5];
@@ -440,13 +489,13 @@ fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let last = CommitRule { last: true, k_scheduled: 5, ..rule };
     assert_eq!(commit(&mut tokens, &pred, &key, &key, &last), vec![0, 1, 2, 3, 4]);
     // Rhyme positions clash across lines: 0 (line 1) and 3 (line 2) both pick 9, 3
-    // is better, 0 waits; 1 picks 9 too, but is in neither 3's line nor the rhyme set
-    // (and sits next to 0): the best three of the rest commit.
+    // is better, 0 waits; 1 picks 9 too, in neither 3's line nor the rhyme set, but
+    // beside 0, which is better: it waits as well, and the rest commit.
     let r = unmask::sampler::RHYME;
     let line = [1 | r, 1, 1, 2 | r, 2];
     let rule = CommitRule { line: &line, ..rule };
     let mut tokens = vec![0u32; 5];
-    assert_eq!(commit(&mut tokens, &[9, 9, 4, 9, 5], &key, &key, &rule), vec![1, 3, 4]);
+    assert_eq!(commit(&mut tokens, &[9, 9, 4, 9, 5], &key, &key, &rule), vec![2, 3, 4]);
 }
 
 /// The characters that would be the third identical one in a row: two written

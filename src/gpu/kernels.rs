@@ -704,10 +704,11 @@ pub fn uniform<T: Pod>(device: &wgpu::Device, label: &str, value: &T) -> wgpu::B
 
 /// Words of the pick kernel's exclusion table for a `vocab`-id vocabulary: per
 /// position (`MAX_SEQ_LEN` words) its class index in the low 8 bits and its repeat-rule
-/// line id above them, then `1 + MAX_CLASSES` rows of one bit per id — row 0
-/// `SamplerParams::exclude`, row k that plus constraint class k.
+/// line id above them, then `2 + MAX_CLASSES` rows of one bit per id: first the ids
+/// that may stand beside themselves in a line (`Constraints::may_double`), then
+/// `SamplerParams::exclude`, then for each constraint class k that plus class k.
 pub fn pick_table_words(vocab: usize) -> usize {
-    crate::MAX_SEQ_LEN + (1 + crate::sampler::MAX_CLASSES) * vocab.div_ceil(32).max(1)
+    crate::MAX_SEQ_LEN + (2 + crate::sampler::MAX_CLASSES) * vocab.div_ceil(32).max(1)
 }
 
 /// `p.exclude` and `p.constraints` as the pick kernel reads them (see
@@ -722,7 +723,10 @@ pub fn pick_tables(vocab: usize, p: &crate::sampler::SamplerParams) -> Vec<u32> 
     for (i, &l) in c.line.iter().take(crate::MAX_SEQ_LEN).enumerate() {
         t[i] |= u32::from(l) << 8;
     }
-    let rows = &mut t[crate::MAX_SEQ_LEN..];
+    let (doubles, rows) = t[crate::MAX_SEQ_LEN..].split_at_mut(w);
+    for id in (0..vocab as u32).filter(|&id| c.may_double(id)) {
+        doubles[id as usize / 32] |= 1 << (id % 32);
+    }
     for k in 0..=c.classes.len().min(crate::sampler::MAX_CLASSES) {
         let extra = if k == 0 { &[][..] } else { c.classes[k - 1].as_slice() };
         for &id in p.exclude.iter().chain(extra).filter(|&&id| (id as usize) < vocab) {

@@ -356,7 +356,13 @@ fn settings(data: &[u8], cfg: &ModelConfig) -> arbitrary::Result<(Vec<u32>, Samp
         threshold: (flags & 4 != 0).then(|| if flags & 16 != 0 { raw_th } else { (f32::from(plain_th) + 1.0) / 256.0 }),
         pinned: pins.into_iter().map(|(i, t)| (usize::from(i) % n, t)).collect(),
         exclude,
-        constraints: Constraints { classes, at, line },
+        // With the repeat rule and an odd seed, only even ids may stand as 叠字.
+        constraints: Constraints {
+            doubles: if !line.is_empty() && seed & 1 == 1 { (0..v).step_by(2).collect() } else { Vec::new() },
+            classes,
+            at,
+            line,
+        },
         seed,
     };
     Ok((tokens, p))
