@@ -30,7 +30,9 @@ fn the_bundled_data_covers_the_vocabulary_and_knows_common_tones() {
     }
     // 叠字 the corpus writes may double under the repeat rule; 不不 and 何何 may not.
     let doubles = unmask::sampler::Constraints { doubles: p.doubles().to_vec(), ..Default::default() };
-    for (c, may) in [('萋', true), ('历', true), ('悠', true), ('日', true), ('不', false), ('何', false), ('之', false)] {
+    for (c, may) in
+        [('萋', true), ('历', true), ('悠', true), ('日', true), ('不', false), ('何', false), ('之', false)]
+    {
         assert_eq!(doubles.may_double(tok.char_id(c).unwrap()), may, "{c}");
     }
     let you = p.groups_of(tok.char_id('楼').unwrap());
