@@ -643,8 +643,9 @@ pub fn request_constraints(
 ) -> Result<Option<(crate::sampler::Constraints, Option<Plan>)>, VerseError> {
     use crate::tasks::Task;
     let doubles = p.map(|p| p.doubles.clone()).unwrap_or_default();
-    let with_doubles = |(c, plan): (crate::sampler::Constraints, Option<Plan>)| {
-        Some((crate::sampler::Constraints { doubles: doubles.clone(), ..c }, plan))
+    // (One branch runs: the list moves into its constraints.)
+    let with_doubles = move |(c, plan): (crate::sampler::Constraints, Option<Plan>)| {
+        Some((crate::sampler::Constraints { doubles, ..c }, plan))
     };
     match (req.task, p) {
         (Task::Poem, Some(p)) if req.metre => {
