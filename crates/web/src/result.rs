@@ -175,16 +175,21 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The cells of one denoising step as markup.
+/// The cells of one denoising step as markup, a row per sentence as the result
+/// prints it (a 律诗 steps as four couplets, not a strip that wraps anywhere).
 fn frame_html(cells: &[Cell]) -> String {
-    cells
-        .iter()
-        .map(|c| {
-            let title = c.confidence.map(|p| format!(" title=\"p = {p:.2}\"")).unwrap_or_default();
-            let text = if c.masked { "＿".to_string() } else { escape(&c.text) };
-            format!("<span class=\"{}\"{title}>{text}</span>", cell_class(c))
-        })
-        .collect()
+    let mut html = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        let title = c.confidence.map(|p| format!(" title=\"p = {p:.2}\"")).unwrap_or_default();
+        let text = if c.masked { "＿".to_string() } else { escape(&c.text) };
+        html.push_str(&format!("<span class=\"{}\"{title}>{text}</span>", cell_class(c)));
+        let mut chars = c.text.chars();
+        let row_end = matches!((chars.next(), chars.next()), (Some(ch), None) if crate::state::ends_row(ch));
+        if !c.masked && row_end && i + 1 < cells.len() {
+            html.push_str("<span class=\"row-break\"></span>");
+        }
+    }
+    html
 }
 
 /// The metre checker's verdict under a result: form, pattern and rhyme group, and
@@ -236,7 +241,12 @@ fn plan_line(lang: Lang, p: &unmask::prosody::Plan) -> impl IntoView {
         "pinned" => t(lang, Msg::RhymePinned),
         _ => t(lang, Msg::RhymeModel),
     };
-    let group = p.rhyme_group.as_ref().map(|g| format!(" · {} {g} ({from})", t(lang, Msg::Rhyme))).unwrap_or_default();
+    let (open, close) = if lang == Lang::Zh { ("（", "）") } else { (" (", ")") };
+    let group = p
+        .rhyme_group
+        .as_ref()
+        .map(|g| format!(" · {} {g}{open}{from}{close}", t(lang, Msg::Rhyme)))
+        .unwrap_or_default();
     view! {
         <div id="plan" class="plan" data-pattern=p.pattern.clone() data-group=p.rhyme_group.clone().unwrap_or_default()>
             {format!("{}{}{}{group}", t(lang, Msg::Plan), if lang == Lang::Zh { "：" } else { ": " }, p.pattern)}

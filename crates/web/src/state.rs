@@ -104,7 +104,12 @@ mod remask_tests {
 /// keeping its punctuation, so a 律诗 reads as four rows, not a string that wraps
 /// mid-line. The rows joined give the text back.
 pub fn verse_rows(text: &str) -> Vec<&str> {
-    split_after(text, |c| matches!(c, '。' | '？' | '！' | '；'))
+    split_after(text, ends_row)
+}
+
+/// Whether `c` closes a row of verse (a sentence: `。？！；`).
+pub fn ends_row(c: char) -> bool {
+    matches!(c, '。' | '？' | '！' | '；')
 }
 
 /// The lines of a row, each with its closing punctuation.
