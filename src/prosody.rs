@@ -323,6 +323,8 @@ pub enum Why {
     CoupletTone { got: Tone, of: char, want: Tone },
     /// The answer repeats the first line's character `ch` at the same position.
     CoupletRepeat { ch: char },
+    /// The rhyme character of line `line` (1-based) again (重韵).
+    RepeatedRhyme { ch: char, line: usize },
 }
 
 impl std::fmt::Display for Why {
@@ -337,6 +339,7 @@ impl std::fmt::Display for Why {
                 write!(f, "{} where the answer to {of} needs {}", got.mark(), want.mark())
             }
             Why::CoupletRepeat { ch } => write!(f, "{ch} repeats the first line's character here"),
+            Why::RepeatedRhyme { line, .. } => write!(f, "line {line} already rhymes on it (重韵)"),
         }
     }
 }
@@ -487,6 +490,8 @@ fn check_poem(p: &Prosody, tok: &PoemTokenizer, r: &mut Report, width: usize) {
     }
     let group = votes.into_iter().max_by_key(|&(g, v)| (v, std::cmp::Reverse(g))).map(|(g, _)| g);
     r.rhyme_group = group.map(|g| p.group(g).name.clone());
+    // The line each rhyme character first closed (a later one again is 重韵).
+    let mut rhymed: HashMap<char, usize> = HashMap::new();
     for (li, line) in r.lines.iter_mut().enumerate() {
         let pat = line_pattern(seq[li], width);
         for (i, m) in line.marks.iter_mut().enumerate() {
@@ -506,6 +511,11 @@ fn check_poem(p: &Prosody, tok: &PoemTokenizer, r: &mut Report, width: usize) {
             if !last.in_group && last.ok {
                 last.ok = false;
                 last.why = Some(Why::OffRhyme { group: r.rhyme_group.clone() });
+            }
+            let first = *rhymed.entry(last.ch).or_insert(li);
+            if first != li && last.ok {
+                last.ok = false;
+                last.why = Some(Why::RepeatedRhyme { ch: last.ch, line: first + 1 });
             }
         }
     }

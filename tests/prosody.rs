@@ -59,6 +59,21 @@ fn regulated_poems_follow_their_patterns() {
     assert_eq!(r.rhyme_group.as_deref(), Some("下平十二侵"));
 }
 
+/// A rhyme character used twice (重韵) breaks the rules the generator keeps (and the
+/// page's checkbox names), so the checker flags the second one.
+#[test]
+fn a_rhyme_character_twice_is_flagged() {
+    let (tok, bytes) = bundled();
+    let p = Prosody::from_bytes(&bytes, &tok).unwrap();
+    let r = check(&p, &tok, "白日依山尽，黄河入海流。欲穷千里目，更上一层流。");
+    assert_eq!((r.form, r.violations), (Some(PoemForm::WuJue), 1), "{r:#?}");
+    assert_eq!(r.lines[3].marks[4].why, Some(Why::RepeatedRhyme { ch: '流', line: 2 }));
+    assert!(r.lines[1].marks[4].ok);
+    // A repeated character elsewhere in the poem is no fault of rhyme.
+    let r = check(&p, &tok, "白日依山尽，黄河入海流。欲穷千里日，更上一层楼。");
+    assert_eq!(r.violations, 0, "{r:#?}");
+}
+
 /// A poem pasted one line a row (or with spaces between lines, or ASCII punctuation)
 /// is checked as the same poem.
 #[test]

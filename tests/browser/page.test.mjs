@@ -286,6 +286,11 @@ test("regulated verse: constrained poems scan and rhyme, 对对子 both ways, th
   const bad = await page.$$eval("#typed-metre .ch.tone-bad", (xs) => xs.map((x) => x.textContent));
   assert.deepEqual(bad, ["上", "头"]);
   await page.locator("section.input").screenshot({ path: path.join(ARTIFACTS, "page-typed-metre.png") });
+  // A template with blanks gets none (they have no tone: it would "follow the rules").
+  await page.fill("#text", "床前明月光，疑是地上霜。举头望明_，低头思故_。");
+  await page.waitForSelector("#typed-metre", { state: "detached", timeout: 10_000 });
+  await page.fill("#text", "床前明月光，疑是地上霜。举头望明月，低头思故乡。");
+  await page.waitForSelector("#typed-metre", { timeout: 10_000 });
   // Text without a verse shape gets no checker.
   await page.fill("#text", "床前明月光");
   await page.waitForSelector("#typed-metre", { state: "detached", timeout: 10_000 });

@@ -171,7 +171,9 @@ fn Examples() -> impl IntoView {
     }
 }
 
-/// The metre checker on what is typed, once it has the shape of a 绝句, 律诗 or couplet.
+/// The metre checker on what is typed, once it has the shape of a 绝句, 律诗 or couplet
+/// and no blanks: a template's blanks have no tone, so `_____，_____。…` would "follow
+/// the rules" — its result is checked once filled.
 #[component]
 fn TypedMetre(text: Memo<String>) -> impl IntoView {
     let p = expect_context::<Page>();
@@ -179,6 +181,9 @@ fn TypedMetre(text: Memo<String>) -> impl IntoView {
         let txt = text.get();
         let l = p.lang.get();
         p.ready(); // the checker's data arrives with the model
+        if txt.contains(['_', '＿']) || txt.contains("[MASK]") {
+            return None;
+        }
         ENGINE
             .with(|e| {
                 e.borrow().as_ref().and_then(|e| {

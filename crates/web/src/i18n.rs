@@ -287,6 +287,7 @@ pub fn why(lang: Lang, w: &Why) -> String {
         (Lang::Zh, Why::CoupletFirstEnd) => "上联应以仄声收尾".into(),
         (Lang::Zh, Why::CoupletTone { got, of, want }) => format!("{}，对「{of}」应为{}", got.mark(), want.mark()),
         (Lang::Zh, Why::CoupletRepeat { ch }) => format!("「{ch}」与上联同一位置的字相同"),
+        (Lang::Zh, Why::RepeatedRhyme { ch, line }) => format!("重韵：第{line}句已押「{ch}」"),
     }
 }
 
