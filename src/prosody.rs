@@ -512,8 +512,9 @@ fn check_poem(p: &Prosody, tok: &PoemTokenizer, r: &mut Report, width: usize) {
                 last.ok = false;
                 last.why = Some(Why::OffRhyme { group: r.rhyme_group.clone() });
             }
+            // (Characters outside the vocabulary, blanks among them, are never faults.)
             let first = *rhymed.entry(last.ch).or_insert(li);
-            if first != li && last.ok {
+            if first != li && last.ok && tok.char_id(last.ch).is_some() {
                 last.ok = false;
                 last.why = Some(Why::RepeatedRhyme { ch: last.ch, line: first + 1 });
             }

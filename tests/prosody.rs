@@ -69,6 +69,9 @@ fn a_rhyme_character_twice_is_flagged() {
     assert_eq!((r.form, r.violations), (Some(PoemForm::WuJue), 1), "{r:#?}");
     assert_eq!(r.lines[3].marks[4].why, Some(Why::RepeatedRhyme { ch: '流', line: 2 }));
     assert!(r.lines[1].marks[4].ok);
+    // Blanks (outside the vocabulary) are never faults, however often they come.
+    let r = check(&p, &tok, "白日依山_，黄河入海_。欲穷千里_，更上一层_。");
+    assert_eq!((r.form, r.violations), (Some(PoemForm::WuJue), 0), "{r:#?}");
     // A repeated character elsewhere in the poem is no fault of rhyme.
     let r = check(&p, &tok, "白日依山尽，黄河入海流。欲穷千里日，更上一层楼。");
     assert_eq!(r.violations, 0, "{r:#?}");
