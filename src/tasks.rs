@@ -96,7 +96,7 @@ pub enum TaskError {
 
 fn describe_unknown(u: &[UnknownChar]) -> String {
     let list = u.iter().map(|c| format!("{} (character {})", shown(c.ch), c.char_index + 1)).collect::<Vec<_>>();
-    let hint = if u.iter().any(|c| c.ch == '_' || c.ch == '＿') {
+    let hint = if u.iter().any(|c| crate::tokenizer::is_blank(c.ch)) {
         "; `_` marks a character to fill only in the fill-masks task (infill)"
     } else {
         ""

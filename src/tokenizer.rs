@@ -17,6 +17,17 @@ use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
 /// Special tokens, always the first ids in this order.
 pub const SPECIAL_TOKENS: [&str; 3] = ["[MASK]", "[PAD]", "[UNK]"];
+
+/// Whether `c` marks a character to generate in a template (`_` or `＿`; `[MASK]`
+/// does too, see [`has_blank`]).
+pub fn is_blank(c: char) -> bool {
+    c == '_' || c == '＿'
+}
+
+/// Whether `text` has a blank for the model to fill: `_`, `＿` or `[MASK]`.
+pub fn has_blank(text: &str) -> bool {
+    text.contains(is_blank) || text.contains(SPECIAL_TOKENS[0])
+}
 pub const MASK_ID: u32 = 0;
 pub const PAD_ID: u32 = 1;
 pub const UNK_ID: u32 = 2;
@@ -188,9 +199,9 @@ impl PoemTokenizer {
         let mut idx = 0usize; // char index of the cursor
         let mut rest = text;
         while let Some(c) = rest.chars().next() {
-            let mask_len = if rest.starts_with("[MASK]") {
-                6
-            } else if c == '_' || c == '＿' {
+            let mask_len = if rest.starts_with(SPECIAL_TOKENS[0]) {
+                SPECIAL_TOKENS[0].len()
+            } else if is_blank(c) {
                 1
             } else {
                 0

@@ -181,7 +181,7 @@ fn TypedMetre(text: Memo<String>) -> impl IntoView {
         let txt = text.get();
         let l = p.lang.get();
         p.ready(); // the checker's data arrives with the model
-        if txt.contains(['_', '＿']) || txt.contains("[MASK]") {
+        if unmask::tokenizer::has_blank(&txt) {
             return None;
         }
         ENGINE

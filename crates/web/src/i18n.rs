@@ -319,7 +319,7 @@ pub fn task_error(lang: Lang, e: &TaskError) -> String {
         TaskError::Unknown(u) => {
             let ch = |c: char| if invisible(c) { shown(c) } else { format!("「{c}」") };
             let list = u.iter().map(|c| format!("{}(第 {} 个字)", ch(c.ch), c.char_index + 1));
-            let hint = if u.iter().any(|c| c.ch == '_' || c.ch == '＿') {
+            let hint = if u.iter().any(|c| unmask::tokenizer::is_blank(c.ch)) {
                 "；_ 只在填空里标出要填的字"
             } else {
                 ""
