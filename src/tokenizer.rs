@@ -18,6 +18,10 @@ use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 /// Special tokens, always the first ids in this order.
 pub const SPECIAL_TOKENS: [&str; 3] = ["[MASK]", "[PAD]", "[UNK]"];
 
+pub const MASK_ID: u32 = 0;
+pub const PAD_ID: u32 = 1;
+pub const UNK_ID: u32 = 2;
+
 /// Whether `c` marks a character to generate in a template (`_` or `＿`; `[MASK]`
 /// does too, see [`has_blank`]).
 pub fn is_blank(c: char) -> bool {
@@ -28,9 +32,6 @@ pub fn is_blank(c: char) -> bool {
 pub fn has_blank(text: &str) -> bool {
     text.contains(is_blank) || text.contains(SPECIAL_TOKENS[0])
 }
-pub const MASK_ID: u32 = 0;
-pub const PAD_ID: u32 = 1;
-pub const UNK_ID: u32 = 2;
 
 /// ASCII / half-width punctuation people type, mapped to the full-width forms poems use.
 pub const PUNCT_TO_FULL: [(&str, &str); 8] =
