@@ -220,6 +220,10 @@ fn training(runs: &[Placed], path: &Path) -> Result<()> {
         (0.0..x_max, 0.0..7.5),
         ("tokens seen (millions)", "nats per character"),
     )?;
+    // A colour per run; the legend names each kind of series once (a legend naming every
+    // run would outgrow the chart as the lineage grows).
+    let mut named: Vec<String> = Vec::new();
+    let mut first = |label: String| (!named.contains(&label)).then(|| named.push(label.clone())).map(|_| label);
     for (i, r) in runs.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let x = |step: u64| mtok(r.start + step as f64 * r.per_step);
@@ -229,10 +233,12 @@ fn training(runs: &[Placed], path: &Path) -> Result<()> {
                 .chunks(50)
                 .map(|c| (x(c[c.len() / 2].0), c.iter().map(|l| l.1).sum::<f64>() / c.len() as f64))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(smooth, color.stroke_width(2)))?
-                .label(format!("{}: training loss", r.run.name))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+            let series = chart.draw_series(LineSeries::new(smooth, color.stroke_width(2)))?;
+            if let Some(label) = first("training loss, mean of 50 steps (a colour a run)".to_string()) {
+                series
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+            }
         }
         let mut held: Vec<(f64, f64)> = r.run.heldout_at.iter().map(|&(s, l)| (x(s), l)).collect();
         held.extend(r.log.iter().filter_map(|l| l.2.map(|h| (x(l.0), h))));
@@ -240,14 +246,14 @@ fn training(runs: &[Placed], path: &Path) -> Result<()> {
             held.push((mtok(r.end), h));
         }
         held.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let what = match r.run.objective {
-            Objective::NextToken => "held-out next-token NLL",
-            Objective::Masked => "held-out LLaDA loss",
+        let label = match r.run.objective {
+            Objective::NextToken => format!("{}: held-out next-token NLL", r.run.name),
+            Objective::Masked => "diffusion: held-out LLaDA loss".to_string(),
         };
-        chart
-            .draw_series(held.iter().map(|&p| Circle::new(p, 4, color.filled())))?
-            .label(format!("{}: {what}", r.run.name))
-            .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
+        let series = chart.draw_series(held.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+        if let Some(label) = first(label) {
+            series.label(label).legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
+        }
         // Run boundaries, named at the top.
         chart.draw_series(std::iter::once(PathElement::new(
             [(mtok(r.end), 0.0), (mtok(r.end), 7.5)],
@@ -303,7 +309,15 @@ fn recall(runs: &[Placed], points: &[RecallPoint], path: &Path) -> Result<()> {
             .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
-        chart.draw_series(pts.iter().map(|&(x, y)| Text::new(format!("{y:.1}"), (x, y), font(12).pos(anchor))))?;
+        // Values where they can be read: a point closer than 1/30 of the axis to the last
+        // labelled one goes without (the newest always has its value).
+        let mut labelled: Vec<(f64, f64)> = Vec::new();
+        for (k, &(x, y)) in pts.iter().enumerate().rev() {
+            if k + 1 == pts.len() || labelled.last().is_none_or(|l| l.0 - x >= x_max / 30.0) {
+                labelled.push((x, y));
+            }
+        }
+        chart.draw_series(labelled.iter().map(|&(x, y)| Text::new(format!("{y:.1}"), (x, y), font(12).pos(anchor))))?;
     }
     for (name, color, pick) in
         [("autoregressive twin: next line", BLUE, 1usize), ("autoregressive twin: previous line", ORANGE, 2)]

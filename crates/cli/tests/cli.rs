@@ -411,7 +411,8 @@ fn eval_reports_feed_the_plot_command() {
     }
     assert!(rev.contains("51.8") && rev.contains("45.6") && rev.contains("LLaDA 8B Instruct"));
     assert!(
-        svg("training.svg").contains("seg: training loss")
+        svg("training.svg").matches("training loss, mean of 50 steps").count() == 1
+            && svg("training.svg").contains("diffusion: held-out LLaDA loss")
             && svg("training.svg").contains("twin: held-out next-token NLL")
     );
     assert!(svg("recall.svg").contains(">50.0<") || svg("recall.svg").contains("50.0"));
