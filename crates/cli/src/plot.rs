@@ -222,8 +222,8 @@ fn training(runs: &[Placed], path: &Path) -> Result<()> {
     )?;
     // A colour per run; the legend names each kind of series once (a legend naming every
     // run would outgrow the chart as the lineage grows).
-    let mut named: Vec<String> = Vec::new();
-    let mut first = |label: String| (!named.contains(&label)).then(|| named.push(label.clone())).map(|_| label);
+    let mut named = std::collections::HashSet::new();
+    let mut first = |label: String| named.insert(label.clone()).then_some(label);
     for (i, r) in runs.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let x = |step: u64| mtok(r.start + step as f64 * r.per_step);
