@@ -48,6 +48,9 @@ for k in ("couplet_boost", "canon_boost", "couplet_canon_boost"):
         flags.append("--%s %s" % (k.replace("_", "-"), a[k]))
 if a.get("canon_sources"):
     flags.append("--canon-sources " + ",".join(a["canon_sources"]))
+for k in ("canon_file", "famous_boost", "couplet_famous_boost"):
+    if a.get(k) is not None:
+        flags.append("--%s %s" % (k.replace("_", "-"), a[k]))
 print(" ".join(flags))' "runs/v2/seg-$last/ckpt.json")}"
 elif [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   from="${FROM:-runs/v2/seg-$last}"
@@ -124,6 +127,14 @@ export RAYON_NUM_THREADS=1
 # couplet batches to 诗经 and the 蒙学 primers alone (~1.6 draws each in 600 steps),
 # the anthologies' share unchanged: LR=2e-4 MIX="--anthology-boost 1 --couplet-boost 3 --couplet-canon-boost
 # 50 --canon-sources shijing,mengxue-verse --couplet-share 0.5 --poem-share 0.2".
+# Segment 29 (issue: Model v3) draws the famous texts of the canon file
+# (`unmask-train canon`: collections, search rank, quotation) by length × fame score:
+# MIX="--anthology-boost 1 --couplet-boost 5 --couplet-canon-boost 100 --canon-sources
+# shijing,mengxue-verse --canon-file data/corpus/canon.jsonl --famous-boost 15
+# --couplet-famous-boost 150 --couplet-share 0.5 --poem-share 0.2".
+if [ ! -f data/corpus/canon.jsonl ]; then
+  "$BIN" canon --dist data/package/dist --data data/corpus --couplets eval/couplets.jsonl --out eval
+fi
 "$BIN" train --data data/corpus --run "$RUN" "${INIT[@]}" "${RESUME[@]}" --shifted \
   --minutes "$MINUTES" --per-sequence --lr "$LR" --seq 64 --batch 64 \
   ${MIX:---anthology-boost 3 --couplet-share 0.4 --poem-share 0.25} --line-mask 0.5 \

@@ -100,7 +100,7 @@ pub fn split_lines(text: &str) -> Vec<&str> {
 }
 
 /// Expands `dir/prefix*suffix` (one `*` in the file name) into sorted existing paths.
-fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>> {
+pub(crate) fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>> {
     let p = root.join(pattern);
     let name = p.file_name().unwrap().to_string_lossy().to_string();
     let Some((pre, suf)) = name.split_once('*') else {
@@ -127,7 +127,7 @@ fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-fn read_json(path: &Path) -> Result<Value> {
+pub(crate) fn read_json(path: &Path) -> Result<Value> {
     let s = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     serde_json::from_str(&s).with_context(|| format!("parsing {}", path.display()))
 }
@@ -139,7 +139,7 @@ struct Raw {
     paragraphs: Vec<String>,
 }
 
-fn str_of(v: &Value, keys: &[&str]) -> String {
+pub(crate) fn str_of(v: &Value, keys: &[&str]) -> String {
     keys.iter().find_map(|k| v.get(*k).and_then(|x| x.as_str())).unwrap_or("").trim().to_string()
 }
 

@@ -125,76 +125,18 @@ fn likeness(a: &str, b: &str) -> f64 {
 /// fragments titled 句 and poems titled 月 or 梅 (README, campaign log).
 pub fn famous(texts: &[Text], vocab: &HashSet<char>, exclude: &[Couplet]) -> Vec<Couplet> {
     let excluded: HashSet<(&str, &str)> = exclude.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect();
-    let lines: Vec<(Vec<&str>, Vec<&str>)> = texts
-        .iter()
-        .map(|t| {
-            let raw = split_lines(&t.text);
-            let bare_lines = raw.iter().map(|l| bare(l)).collect();
-            (raw, bare_lines)
-        })
-        .collect();
-    // Every occurrence of each candidate sentence, in corpus order.
-    let mut order: Vec<(&str, &str)> = Vec::new();
-    let mut occ: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    for (i, (raw, b)) in lines.iter().enumerate() {
-        for j in 1..raw.len() {
-            let (a, c) = (b[j - 1], b[j]);
-            let n = a.chars().count();
-            if !raw[j - 1].ends_with('，')
-                || !raw[j].ends_with(crate::corpus::SENTENCE_END)
-                || !(4..=7).contains(&n)
-                || c.chars().count() != n
-                || !a.chars().chain(c.chars()).all(|ch| vocab.contains(&ch))
-            {
-                continue;
-            }
-            let e = occ.entry((a, c)).or_default();
-            if e.is_empty() {
-                order.push((a, c));
-            }
-            if e.last() != Some(&i) {
-                e.push(i);
-            }
-        }
-    }
-    let firsts: HashSet<&str> = occ.keys().map(|k| k.0).collect();
-    let seconds: HashSet<&str> = occ.keys().map(|k| k.1).collect();
-    let mut next: HashMap<&str, HashSet<&str>> = HashMap::new();
-    let mut prev: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for (_, b) in &lines {
-        for (j, l) in b.iter().enumerate() {
-            if firsts.contains(l) {
-                next.entry(l).or_default().insert(b.get(j + 1).copied().unwrap_or(""));
-            }
-            if seconds.contains(l) {
-                prev.entry(l).or_default().insert(if j == 0 { "" } else { b[j - 1] });
-            }
-        }
-    }
+    let s = Sentences::new(texts, vocab);
     let mut out = Vec::new();
-    for key @ (a, c) in order {
-        if excluded.contains(&key) || next[a].len() != 1 || prev[c].len() != 1 {
+    for &key @ (a, c) in &s.order {
+        if excluded.contains(&key) || !s.pinned(key) {
             continue;
         }
-        let found = &occ[&key];
+        let found = &s.occ[&key];
         let canon = found.iter().find(|&&i| crate::corpus::is_canon(&texts[i].source, &texts[i].title));
-        let others = |i: usize| -> Vec<&str> { lines[i].1.iter().copied().filter(|l| *l != a && *l != c).collect() };
-        let mut works: Vec<usize> = Vec::new();
-        for &i in found {
-            let mine = others(i);
-            if !mine.is_empty()
-                && !works.iter().any(|&w| others(w).iter().any(|x| mine.iter().any(|y| likeness(x, y) >= 0.6)))
-            {
-                works.push(i);
-            }
-        }
-        let authors: HashSet<&str> = works.iter().map(|&i| texts[i].author.as_str()).collect();
-        let quoted = works.len() >= 2
-            && authors.len() >= 2
-            && works.iter().any(|&i| !texts[i].title.contains('偈') && !texts[i].title.contains('颂'));
+        let works = s.independent_works(key);
         let source = if let Some(&i) = canon {
             format!("{} · {}", book(&texts[i].source), texts[i].title)
-        } else if quoted {
+        } else if is_quotation(texts, &works) {
             let t = &texts[works[0]];
             format!("{} · {} · {} (in {} works)", book(&t.source), t.author, t.title, works.len())
         } else {
@@ -203,6 +145,211 @@ pub fn famous(texts: &[Text], vocab: &HashSet<char>, exclude: &[Couplet]) -> Vec
         out.push(Couplet { first: a.to_string(), second: c.to_string(), source });
     }
     out
+}
+
+/// Every sentence `A，B。` of the corpus (equal lines of 4–7 characters in the
+/// vocabulary) with the texts it stands in, and every line that follows or precedes
+/// one of its lines anywhere: what the broader sets and the quotation signal are read from.
+struct Sentences<'a> {
+    /// Each text's lines (with their punctuation) and bare lines.
+    lines: Vec<(Vec<&'a str>, Vec<&'a str>)>,
+    /// The sentences in corpus order of their first occurrence.
+    order: Vec<(&'a str, &'a str)>,
+    /// The texts each sentence stands in, in corpus order, each once.
+    occ: HashMap<(&'a str, &'a str), Vec<usize>>,
+    next: HashMap<&'a str, HashSet<&'a str>>,
+    prev: HashMap<&'a str, HashSet<&'a str>>,
+}
+
+impl<'a> Sentences<'a> {
+    fn new(texts: &'a [Text], vocab: &HashSet<char>) -> Sentences<'a> {
+        let lines: Vec<(Vec<&str>, Vec<&str>)> = texts
+            .iter()
+            .map(|t| {
+                let raw = split_lines(&t.text);
+                let bare_lines = raw.iter().map(|l| bare(l)).collect();
+                (raw, bare_lines)
+            })
+            .collect();
+        let mut order: Vec<(&str, &str)> = Vec::new();
+        let mut occ: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, (raw, b)) in lines.iter().enumerate() {
+            for j in 1..raw.len() {
+                let (a, c) = (b[j - 1], b[j]);
+                let n = a.chars().count();
+                if !raw[j - 1].ends_with('，')
+                    || !raw[j].ends_with(crate::corpus::SENTENCE_END)
+                    || !(4..=7).contains(&n)
+                    || c.chars().count() != n
+                    || !a.chars().chain(c.chars()).all(|ch| vocab.contains(&ch))
+                {
+                    continue;
+                }
+                let e = occ.entry((a, c)).or_default();
+                if e.is_empty() {
+                    order.push((a, c));
+                }
+                if e.last() != Some(&i) {
+                    e.push(i);
+                }
+            }
+        }
+        let firsts: HashSet<&str> = occ.keys().map(|k| k.0).collect();
+        let seconds: HashSet<&str> = occ.keys().map(|k| k.1).collect();
+        let mut next: HashMap<&str, HashSet<&str>> = HashMap::new();
+        let mut prev: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for (_, b) in &lines {
+            for (j, l) in b.iter().enumerate() {
+                if firsts.contains(l) {
+                    next.entry(l).or_default().insert(b.get(j + 1).copied().unwrap_or(""));
+                }
+                if seconds.contains(l) {
+                    prev.entry(l).or_default().insert(if j == 0 { "" } else { b[j - 1] });
+                }
+            }
+        }
+        Sentences { lines, order, occ, next, prev }
+    }
+
+    /// Whether the corpus pins the sentence down: A is followed by B wherever it
+    /// occurs and B preceded by A, so exact match is a fair score both ways.
+    fn pinned(&self, (a, c): (&str, &str)) -> bool {
+        self.next[a].len() == 1 && self.prev[c].len() == 1
+    }
+
+    /// The independent works among the texts that hold the sentence: texts whose other
+    /// lines differ from every earlier work's (no pair alike in 60% of their positions,
+    /// which catches one poem filed twice under variant readings or authors); a bare
+    /// fragment (nothing but the sentence) is no work.
+    fn independent_works(&self, key @ (a, c): (&str, &str)) -> Vec<usize> {
+        let others =
+            |i: usize| -> Vec<&str> { self.lines[i].1.iter().copied().filter(|l| *l != a && *l != c).collect() };
+        let mut works: Vec<usize> = Vec::new();
+        for &i in &self.occ[&key] {
+            let mine = others(i);
+            if !mine.is_empty()
+                && !works.iter().any(|&w| others(w).iter().any(|x| mine.iter().any(|y| likeness(x, y) >= 0.6)))
+            {
+                works.push(i);
+            }
+        }
+        works
+    }
+}
+
+/// Whether independent works (`Sentences::independent_works`) make a quotation: two
+/// or more, by two or more authors, not only Buddhist 偈/颂 (which hand their formulas
+/// around).
+fn is_quotation(texts: &[Text], works: &[usize]) -> bool {
+    let authors: HashSet<&str> = works.iter().map(|&i| texts[i].author.as_str()).collect();
+    works.len() >= 2
+        && authors.len() >= 2
+        && works.iter().any(|&i| !texts[i].title.contains('偈') && !texts[i].title.contains('颂'))
+}
+
+/// For each text that holds a quoted sentence ([`is_quotation`]), how many it holds:
+/// the quotation signal of the canon (`canon::build`). Every text that holds one
+/// counts, the quoting ones too: the corpus does not say which came first.
+pub fn quoted_counts(texts: &[Text], vocab: &HashSet<char>) -> HashMap<usize, usize> {
+    let s = Sentences::new(texts, vocab);
+    let mut out: HashMap<usize, usize> = HashMap::new();
+    for key in &s.order {
+        let found = &s.occ[key];
+        if found.len() >= 2 && is_quotation(texts, &s.independent_works(*key)) {
+            for &i in found {
+                *out.entry(i).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+/// At most this many couplets of one text enter the canon set (long prose would
+/// fill it otherwise), and at most this many each half.
+pub const CANON_SET_PER_TEXT: usize = 2;
+pub const CANON_SET_HALF: usize = 2000;
+
+/// The canon famous-couplet set: sentences of canon texts (`canon::build`) that the
+/// corpus pins down, outside `exclude` (the first set), at most [`CANON_SET_PER_TEXT`]
+/// a text (the lowest by hash), split by [`is_dev`], [`CANON_SET_HALF`] a half drawn
+/// from the books in turn; `source` is "period · book · author · title". Returns (dev, test).
+pub fn canon_set(
+    texts: &[Text],
+    vocab: &HashSet<char>,
+    canon: &[crate::canon::CanonText],
+    exclude: &[Couplet],
+) -> (Vec<Couplet>, Vec<Couplet>) {
+    let excluded: HashSet<(&str, &str)> = exclude.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect();
+    let s = Sentences::new(texts, vocab);
+    let hash = |a: &str, c: &str| crate::corpus::fnv(&format!("{a}，{c}"));
+    let mut per_text: HashMap<usize, Vec<(u64, &str, &str)>> = HashMap::new();
+    let in_canon: HashMap<usize, &crate::canon::CanonText> = canon.iter().map(|c| (c.index, c)).collect();
+    let mut taken = HashSet::new();
+    for &key @ (a, c) in &s.order {
+        if excluded.contains(&key) || !s.pinned(key) {
+            continue;
+        }
+        // The sentence belongs to its first canon text.
+        if let Some(&i) = s.occ[&key].iter().find(|i| in_canon.contains_key(i)) {
+            if taken.insert(key) {
+                per_text.entry(i).or_default().push((hash(a, c), a, c));
+            }
+        }
+    }
+    // Grouped by book (a collection, or the source of a text known by rank or
+    // quotation alone), each group in hash order.
+    let mut groups: std::collections::BTreeMap<&str, Vec<(u64, Couplet)>> = Default::default();
+    for (i, mut v) in per_text {
+        v.sort();
+        let t = in_canon[&i];
+        let book = match t.collections.first() {
+            Some(name) => crate::canon::COLLECTIONS.iter().find(|c| c.name == name).map_or("", |c| c.book),
+            None => book(&t.source),
+        };
+        for (h, a, c) in v.into_iter().take(CANON_SET_PER_TEXT) {
+            let source = format!("{} · {book} · {} · {}", period(t), t.author, t.title);
+            groups.entry(book).or_default().push((h, Couplet { first: a.to_string(), second: c.to_string(), source }));
+        }
+    }
+    // Each half takes the groups in turn, so that a small collection is heard as much
+    // as the 12k ranked Song poems (until it runs out).
+    let mut halves = (Vec::new(), Vec::new());
+    for g in groups.values_mut() {
+        g.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.first.cmp(&y.1.first)));
+    }
+    for dev in [true, false] {
+        let mut queues: Vec<std::collections::VecDeque<&Couplet>> =
+            groups.values().map(|g| g.iter().map(|x| &x.1).filter(|c| is_dev(c) == dev).collect()).collect();
+        let half = if dev { &mut halves.0 } else { &mut halves.1 };
+        while half.len() < CANON_SET_HALF && queues.iter().any(|q| !q.is_empty()) {
+            for q in queues.iter_mut() {
+                if let Some(c) = q.pop_front() {
+                    if half.len() < CANON_SET_HALF {
+                        half.push(c.clone());
+                    }
+                }
+            }
+        }
+    }
+    halves
+}
+
+/// A canon text's period, from its collection or source.
+fn period(t: &crate::canon::CanonText) -> &'static str {
+    let c = t.collections.first().map(String::as_str);
+    match c.unwrap_or(t.source.as_str()) {
+        "shijing" | "chuci" | "lunyu" | "sishu" => "先秦",
+        "caocao" => "汉魏",
+        "tangshisanbaishou" | "shuimotangshi" | "tang" => "唐",
+        "huajianji" | "nantang" | "wudai" => "五代",
+        "qianjiashi" => "唐宋",
+        "songci300" | "song" | "songci" => "宋",
+        "yuanqu" => "元",
+        "nalan" => "清",
+        "guwenguanzhi" => "古文",
+        "mengxue" | "mengxue-verse" => "蒙学",
+        _ => "其他",
+    }
 }
 
 /// The half of the broader set used to choose checkpoints and recipes (`true`), or the
@@ -365,5 +512,50 @@ mod tests {
         let got = extract(&texts, &vocab);
         let pairs: Vec<(&str, &str)> = got.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect();
         assert_eq!(pairs, [("白日依山尽", "黄河入海流")]);
+    }
+
+    /// The canon set takes the pinned sentences of canon texts only, outside the first
+    /// set, each once, at most two a text, each with its period and book; quotation
+    /// counts every text that holds a quoted sentence, and one poem filed twice is no quote.
+    #[test]
+    fn the_canon_set_and_the_quotation_signal() {
+        let texts = vec![
+            by("tang", "王维", "使至塞上", "单车欲问边，属国过居延。征蓬出汉塞，归雁入胡天。大漠孤烟直，长河落日圆。"),
+            by("song", "某甲", "偶题", "春来无事做，闲步过前溪。大漠孤烟直，长河落日圆。"),
+            by("song", "某乙", "又题", "春来无事做，闲步过前溪。窗前一片云，门外几株柳。"),
+            by("tang", "钱起", "江行", "坠露晓犹浓，秋花不易逢。"),
+            by("tang", "钱起（一作刘）", "江行", "坠露晓犹浓，秋花不易逢。"),
+        ];
+        let vocab: HashSet<char> = texts.iter().flat_map(|t| t.text.chars()).collect();
+        let q = quoted_counts(&texts, &vocab);
+        assert_eq!(q.get(&0), Some(&1));
+        assert_eq!(q.get(&1), Some(&2));
+        assert_eq!(q.get(&2), Some(&1));
+        assert_eq!(q.get(&3), None, "a fragment filed twice is not quoted");
+        let canon = vec![crate::canon::CanonText {
+            index: 0,
+            source: "tang".into(),
+            author: "王维".into(),
+            title: "使至塞上".into(),
+            chars: 36,
+            score: 0.9,
+            collections: vec![],
+            rank_percent: Some(0.5),
+            quoted: 1,
+        }];
+        let first =
+            [Couplet { first: "单车欲问边".into(), second: "属国过居延".into(), source: String::new() }];
+        let (dev, test) = canon_set(&texts, &vocab, &canon, &first);
+        let mut got: Vec<(String, String)> =
+            dev.iter().chain(&test).map(|c| (c.first.clone(), c.source.clone())).collect();
+        got.sort();
+        // 单车欲问边 is in the first set; 征蓬 and 大漠 are the two a text may give.
+        assert_eq!(
+            got,
+            [
+                ("大漠孤烟直".to_string(), "唐 · 全唐诗 · 王维 · 使至塞上".to_string()),
+                ("征蓬出汉塞".to_string(), "唐 · 全唐诗 · 王维 · 使至塞上".to_string())
+            ]
+        );
     }
 }

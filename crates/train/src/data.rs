@@ -24,6 +24,8 @@ pub struct Dataset {
     /// Each text's sampling weight before any boost, and what [`Dataset::boosted`]
     /// weights up.
     base: std::sync::Arc<Vec<Base>>,
+    /// Each text's line in texts.jsonl.
+    rows: std::sync::Arc<Vec<usize>>,
     /// Cumulative sampling weights for binary search.
     cum: Vec<f64>,
     /// Ids of the line-ending punctuation (`corpus::LINE_END`).
@@ -38,6 +40,9 @@ struct Base {
     anthology: bool,
     /// `corpus::canon_bit`: the text's canon collection (0: none).
     canon: u8,
+    /// The text's weight as one of the famous texts of the canon file
+    /// ([`Dataset::with_canon`]; 0: not one of them).
+    famous: f64,
 }
 
 /// Factors on the sampling weights of groups of texts.
@@ -51,16 +56,25 @@ pub struct Boost {
     /// The canon collections `canon` applies to (`corpus::canon_mask`); the others
     /// are weighted as if they were not canon.
     pub canon_sources: u8,
+    /// The texts of the canon file ([`Dataset::with_canon`]) outside the anthologies and
+    /// the boosted canon collections: drawn by their famous weight times this instead
+    /// of by their corpus weight (`None`: by their corpus weight, as if not listed).
+    pub famous: Option<f64>,
 }
 
 impl Boost {
-    pub const NONE: Boost = Boost { anthology: 1.0, canon: None, canon_sources: crate::corpus::ALL_CANON };
+    pub const NONE: Boost =
+        Boost { anthology: 1.0, canon: None, canon_sources: crate::corpus::ALL_CANON, famous: None };
 
-    fn factor(&self, b: &Base) -> f64 {
+    /// A text's sampling weight under this boost.
+    fn weight(&self, b: &Base) -> f64 {
         match (b.canon & self.canon_sources != 0, self.canon) {
-            (true, Some(c)) => c,
-            _ if b.anthology => self.anthology,
-            _ => 1.0,
+            (true, Some(c)) => b.weight * c,
+            _ if b.anthology => b.weight * self.anthology,
+            _ => match self.famous {
+                Some(f) if b.famous > 0.0 => b.famous * f,
+                _ => b.weight,
+            },
         }
     }
 }
@@ -98,7 +112,8 @@ impl Dataset {
                 }
             })
             .collect();
-        for line in s.lines() {
+        let mut rows = Vec::new();
+        for (row, line) in s.lines().enumerate() {
             let t: Text = serde_json::from_str(line)?;
             let keep = match part {
                 Part::Train { .. } => !t.heldout,
@@ -119,7 +134,9 @@ impl Dataset {
                 weight: t.weight,
                 anthology: t.anthology,
                 canon: crate::corpus::canon_bit(&t.source, &t.title),
+                famous: 0.0,
             });
+            rows.push(row);
             docs.push(Doc { ids, line_starts });
         }
         let ids_of = |cs: &[char]| cs.iter().filter_map(|c| table.get(c).copied()).collect();
@@ -128,13 +145,17 @@ impl Dataset {
             Part::Train { boost } => boost,
             Part::Heldout | Part::Anthology => Boost::NONE,
         };
-        Ok(Dataset::new(docs, base, (line_ends, sentence_ends), boost))
+        let mut set = Dataset::new(docs, base, (line_ends, sentence_ends), boost);
+        set.rows = std::sync::Arc::new(rows);
+        Ok(set)
     }
 
     /// Texts with their base weights and groups, sampled with `boost`; `ends`: the ids
     /// of the line-ending marks and of the sentence-closing ones.
     fn new(docs: Vec<Doc>, base: Vec<Base>, ends: (Vec<u32>, Vec<u32>), boost: Boost) -> Dataset {
+        let rows = (0..docs.len()).collect();
         let set = Dataset {
+            rows: std::sync::Arc::new(rows),
             docs: std::sync::Arc::new(docs),
             base: std::sync::Arc::new(base),
             cum: Vec::new(),
@@ -151,17 +172,55 @@ impl Dataset {
             .base
             .iter()
             .map(|b| {
-                total += b.weight * boost.factor(b);
+                total += boost.weight(b);
                 total
             })
             .collect();
         Dataset {
+            rows: self.rows.clone(),
             docs: self.docs.clone(),
             base: self.base.clone(),
             cum,
             line_ends: self.line_ends.clone(),
             sentence_ends: self.sentence_ends.clone(),
         }
+    }
+
+    /// The same texts with the famous texts of the canon file marked (`canon::build`),
+    /// sampled with `boost`: a famous text's own weight is `max(chars, 32) / 64 ×
+    /// score` — by its length, as corpus weights are, times its evidence of fame, and
+    /// not by its source's weight (the 全宋诗 are weighted down as a whole, not its
+    /// famous poems).
+    pub fn with_canon(&self, canon: &[crate::canon::CanonText], boost: Boost) -> Dataset {
+        let of_row: std::collections::HashMap<usize, &crate::canon::CanonText> =
+            canon.iter().map(|c| (c.index, c)).collect();
+        let base = self
+            .base
+            .iter()
+            .zip(self.rows.iter())
+            .map(|(b, row)| Base {
+                famous: of_row.get(row).map_or(0.0, |c| c.chars.max(32) as f64 / 64.0 * c.score),
+                ..*b
+            })
+            .collect();
+        Dataset { base: std::sync::Arc::new(base), ..self.boosted(Boost::NONE) }.boosted(boost)
+    }
+
+    /// Shares of the sampling weight of the anthologies, the boosted canon
+    /// collections, the famous texts and the rest (for the trainer's log).
+    pub fn shares(&self, boost: Boost) -> [f64; 4] {
+        let mut out = [0.0; 4];
+        for b in self.base.iter() {
+            let group = match (b.canon & boost.canon_sources != 0, boost.canon) {
+                (true, Some(_)) => 1,
+                _ if b.anthology => 0,
+                _ if boost.famous.is_some() && b.famous > 0.0 => 2,
+                _ => 3,
+            };
+            out[group] += boost.weight(b);
+        }
+        let total: f64 = out.iter().sum();
+        out.map(|x| x / total.max(f64::MIN_POSITIVE))
     }
 
     pub fn len(&self) -> usize {
@@ -404,7 +463,7 @@ mod tests {
         let ids = vec![10, 11, 3, 12, 13, 4, 14, 15, 3, 16, 17, 4];
         let ds = Dataset::new(
             vec![Doc { ids: ids.clone(), line_starts: vec![0, 3, 6, 9] }],
-            vec![Base { weight: 1.0, anthology: false, canon: 0 }],
+            vec![Base { weight: 1.0, anthology: false, canon: 0, famous: 0.0 }],
             (vec![3, 4], vec![4]),
             Boost::NONE,
         );
@@ -425,7 +484,7 @@ mod tests {
         let prose = vec![10, 3, 11, 3, 12, 4, 13, 3, 14, 4, 15, 3, 16, 4];
         let ds = Dataset::new(
             vec![Doc { ids: prose.clone(), line_starts: (0..7).map(|k| 2 * k).collect() }],
-            vec![Base { weight: 1.0, anthology: false, canon: 0 }],
+            vec![Base { weight: 1.0, anthology: false, canon: 0, famous: 0.0 }],
             (vec![3, 4], vec![4]),
             Boost::NONE,
         );
@@ -446,7 +505,7 @@ mod tests {
     #[test]
     fn boosted_sets_draw_each_group_by_its_own_weight() {
         let doc = |id| Doc { ids: vec![id, 3], line_starts: vec![0] };
-        let base = |anthology, canon| Base { weight: 1.0, anthology, canon };
+        let base = |anthology, canon| Base { weight: 1.0, anthology, canon, famous: 0.0 };
         // 10 plain, 11 anthology, 12 canon (collection 0), 13 canon (collection 1) and anthology.
         let plain = Dataset::new(
             vec![doc(10), doc(11), doc(12), doc(13)],
@@ -476,9 +535,46 @@ mod tests {
         // The canon factor for collection 0 only: collection 1 is weighted as an
         // anthology text again.
         near(
-            shares(&plain.boosted(Boost { anthology: 3.0, canon: Some(4.0), canon_sources: 1 })),
+            shares(&plain.boosted(Boost { anthology: 3.0, canon: Some(4.0), canon_sources: 1, famous: None })),
             [1.0, 3.0, 4.0, 3.0].map(|x| x / 11.0),
         );
+    }
+
+    /// A famous text of the canon file is drawn by its length times its score times the
+    /// famous boost, not by its corpus weight; the anthologies keep their own factor,
+    /// and without a famous boost the canon file changes nothing.
+    #[test]
+    fn famous_texts_are_drawn_by_their_fame() {
+        let doc = |id| Doc { ids: vec![id, 3], line_starts: vec![0] };
+        let base = |weight, anthology| Base { weight, anthology, canon: 0, famous: 0.0 };
+        // 10 plain (a 全宋诗 poem, weighted down), 11 plain, 12 anthology.
+        let plain = Dataset::new(
+            vec![doc(10), doc(11), doc(12)],
+            vec![base(0.1, false), base(1.0, false), base(1.0, true)],
+            (vec![3], vec![3]),
+            Boost::NONE,
+        );
+        let famous = |index, score| crate::canon::CanonText {
+            index,
+            source: "song".into(),
+            author: "a".into(),
+            title: "t".into(),
+            chars: 64,
+            score,
+            collections: vec![],
+            rank_percent: None,
+            quoted: 0,
+        };
+        let canon = [famous(0, 2.0), famous(2, 1.0)];
+        let boost = Boost { famous: Some(3.0), ..Boost::NONE };
+        let listed = plain.with_canon(&canon, boost);
+        // 10: 1 × 2 × 3 = 6; 11: 1; 12: an anthology text, 1.
+        assert_eq!(listed.shares(boost), [1.0 / 8.0, 0.0, 6.0 / 8.0, 1.0 / 8.0]);
+        let mut rng = Rng::new(5);
+        let n = (0..8000).filter(|_| listed.sample(&mut rng, 2)[0] == 10).count();
+        assert!((n as f64 / 8000.0 - 0.75).abs() < 0.02, "{n}");
+        let unboosted = plain.with_canon(&canon, Boost::NONE);
+        assert_eq!(unboosted.cum, plain.cum);
     }
 
     /// Canon collections are named as the corpus names them; none named means all,

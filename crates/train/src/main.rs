@@ -7,6 +7,7 @@
 //!   unmask-train export --run runs/main              # f32/q8/q4 + www/model/
 //!   unmask-train prosody …                           # www/model/prosody.json (scripts/prosody.sh)
 
+mod canon;
 mod corpus;
 mod couplets;
 mod data;
@@ -58,6 +59,21 @@ enum Cmd {
         #[arg(long, default_value = "eval/couplets.jsonl")]
         couplets: PathBuf,
         /// Where the sets go.
+        #[arg(long, default_value = "eval")]
+        out: PathBuf,
+    },
+    /// Build the canon (data/corpus/canon.jsonl: the famous texts by the corpus's own
+    /// evidence, `canon.rs`) and its famous-couplet set (eval/canon-dev.jsonl and
+    /// eval/canon-test.jsonl) from data/corpus and the package.
+    Canon {
+        #[arg(long, default_value = "data/package/dist")]
+        dist: PathBuf,
+        #[arg(long, default_value = "data/corpus")]
+        data: PathBuf,
+        /// The first set, left out of the canon set.
+        #[arg(long, default_value = "eval/couplets.jsonl")]
+        couplets: PathBuf,
+        /// Where the canon set goes.
         #[arg(long, default_value = "eval")]
         out: PathBuf,
     },
@@ -180,7 +196,8 @@ fn write_eval_sets(
     Ok(s)
 }
 
-fn eval_sets_cmd(data: PathBuf, couplets_path: PathBuf, out: PathBuf) -> Result<()> {
+/// The corpus's texts (texts.jsonl, in order) and the characters of its vocabulary.
+fn read_corpus(data: &std::path::Path) -> Result<(Vec<corpus::Text>, HashSet<char>)> {
     let tok = unmask::PoemTokenizer::from_bytes(&std::fs::read(data.join("tokenizer.json"))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut texts = Vec::new();
@@ -189,6 +206,34 @@ fn eval_sets_cmd(data: PathBuf, couplets_path: PathBuf, out: PathBuf) -> Result<
     }
     let vocab: HashSet<char> =
         texts.iter().flat_map(|t| t.text.chars()).filter(|&c| tok.char_id(c).is_some()).collect();
+    Ok((texts, vocab))
+}
+
+fn canon_cmd(dist: PathBuf, data: PathBuf, couplets_path: PathBuf, out: PathBuf) -> Result<()> {
+    let (texts, vocab) = read_corpus(&data)?;
+    let (canon, mut report) = canon::build(&dist, &texts, &vocab)?;
+    write_jsonl(&data.join("canon.jsonl"), &canon)?;
+    report += &format!("→ {}\n", data.join("canon.jsonl").display());
+    let first = unmask::pairs::parse(&std::fs::read_to_string(&couplets_path).context("the first couplet set")?)?;
+    let (dev, test) = couplets::canon_set(&texts, &vocab, &canon, &first);
+    std::fs::create_dir_all(&out)?;
+    for (name, half) in [("canon-dev.jsonl", &dev), ("canon-test.jsonl", &test)] {
+        let path = out.join(name);
+        std::fs::write(&path, unmask::pairs::to_jsonl(half))?;
+        let mut periods: BTreeMap<&str, usize> = BTreeMap::new();
+        for c in half.iter() {
+            *periods.entry(c.source.split(" · ").next().unwrap_or("")).or_default() += 1;
+        }
+        let by = periods.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+        report += &format!("canon couplets: {} → {} ({by})\n", half.len(), path.display());
+    }
+    print!("{report}");
+    std::fs::write(data.join("canon-stats.txt"), report)?;
+    Ok(())
+}
+
+fn eval_sets_cmd(data: PathBuf, couplets_path: PathBuf, out: PathBuf) -> Result<()> {
+    let (texts, vocab) = read_corpus(&data)?;
     let first = unmask::pairs::parse(&std::fs::read_to_string(&couplets_path).context("the first couplet set")?)?;
     std::fs::create_dir_all(&out)?;
     print!("{}", write_eval_sets(&texts, &vocab, &first, &out)?);
@@ -199,6 +244,7 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Corpus { dist, mix, out, couplets, poems } => corpus_cmd(dist, mix, out, couplets, poems),
         Cmd::EvalSets { data, couplets, out } => eval_sets_cmd(data, couplets, out),
+        Cmd::Canon { dist, data, couplets, out } => canon_cmd(dist, data, couplets, out),
         Cmd::Train(a) => train::train(a),
         Cmd::Heldout { run, data, anthology } => {
             let (meta, params, _) = train::load_params(&run)?;

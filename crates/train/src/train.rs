@@ -111,6 +111,21 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub canon_sources: Vec<String>,
+    /// The canon file (`unmask-train canon`, data/corpus/canon.jsonl): its texts outside
+    /// the anthologies and the boosted canon collections are drawn by length × fame
+    /// score × --famous-boost (`Dataset::with_canon`).
+    #[arg(long)]
+    #[serde(default)]
+    pub canon_file: Option<PathBuf>,
+    /// The factor on the famous texts of --canon-file in every batch (default: drawn
+    /// by their corpus weight, as if not listed).
+    #[arg(long)]
+    #[serde(default)]
+    pub famous_boost: Option<f64>,
+    /// The famous boost for couplet batches only (default: --famous-boost).
+    #[arg(long)]
+    #[serde(default)]
+    pub couplet_famous_boost: Option<f64>,
     /// With --resume: start a new warm-up + cosine over the remaining steps at --lr
     /// instead of continuing the checkpoint's schedule.
     #[arg(long)]
@@ -310,13 +325,26 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let tok = PoemTokenizer::from_bytes(&std::fs::read(a.data.join("tokenizer.json"))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let texts = a.data.join("texts.jsonl");
-    let boost = Boost { anthology: a.anthology_boost, canon: a.canon_boost, canon_sources };
-    let train_set = Dataset::load(&texts, &tok, Part::Train { boost })?;
-    let couplet_set = train_set.boosted(Boost {
+    let boost = Boost { anthology: a.anthology_boost, canon: a.canon_boost, canon_sources, famous: a.famous_boost };
+    let couplet_boost = Boost {
         anthology: a.couplet_boost.unwrap_or(a.anthology_boost),
         canon: a.couplet_canon_boost.or(a.canon_boost),
         canon_sources,
-    });
+        famous: a.couplet_famous_boost.or(a.famous_boost),
+    };
+    let mut train_set = Dataset::load(&texts, &tok, Part::Train { boost })?;
+    if let Some(path) = &a.canon_file {
+        let canon = crate::canon::read(path)?;
+        train_set = train_set.with_canon(&canon, boost);
+        eprintln!("canon file {}: {} famous texts", path.display(), canon.len());
+    }
+    let couplet_set = train_set.boosted(couplet_boost);
+    for (what, b) in [("windows", boost), ("couplets", couplet_boost)] {
+        let [an, ca, fa, rest] = train_set.shares(b).map(|x| x * 100.0);
+        eprintln!(
+            "{what}: anthologies {an:.1}%, canon collections {ca:.1}%, famous texts {fa:.1}%, the rest {rest:.1}%"
+        );
+    }
     let held = Dataset::load(&texts, &tok, Part::Heldout)?;
     eprintln!("train: {} texts, {} tokens; held-out: {} texts", train_set.len(), train_set.tokens(), held.len());
     let config = ModelConfig {
