@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Model v2 campaign: one training segment on one core, in the background of a work
+# The training campaign: one training segment on one core, in the background of a work
 # session. Each segment starts from the newest one before it (runs/v2/seg-N), or,
-# on a machine without runs/, from the shipped model (www/model/poem.safetensors),
+# on a machine without runs/, from the checkpoint committed at the end of the last
+# session (checkpoints/campaign.safetensors) or the shipped model (www/model/poem.safetensors),
 # and fits its warm-up + cosine to MINUTES of wall clock, checkpointing every 100
-# steps. What a segment trains on, and why, is in the README's campaign log.
+# steps. What a segment trains on, and why, is in docs/campaign.md.
 # Usage: scripts/campaign.sh [minutes]   (default 95; finishing an unfinished segment,
 # minutes refits the rest of its schedule to them; env: LR, EXTRA_TRAIN_ARGS, and
 # FROM=runs/v2/seg-K (or a model file) to branch a new segment from an earlier one
@@ -56,7 +57,11 @@ elif [ -n "$last" ] && [ -f "runs/v2/seg-$last/ckpt.safetensors" ]; then
   from="${FROM:-runs/v2/seg-$last}"
   next=$((last + 1))
 else
+  # A machine without runs/: the newest good checkpoint committed at the end of a
+  # session (scripts/keep_checkpoint.sh), else the shipped model.
   from=www/model/poem.safetensors
+  if [ -f checkpoints/campaign.safetensors ]; then from=checkpoints/campaign.safetensors; fi
+  from="${FROM:-$from}"
   # Numbered after the lineage's last campaign segment, so that names stay unique.
   next=$(python3 -c '
 import json, re
@@ -91,7 +96,7 @@ export RAYON_NUM_THREADS=1
 # held-out loss, but couplet recall fell a little each segment (98.0/96.6 and
 # 97.5/95.9 against the shipped 99.2/96.8). Since regulated verse keeps whole poems
 # in shape at decoding time, segment 7 (from segment 5) goes back to recall: 40%
-# couplets, 25% whole poems, anthologies 3x (README, campaign log).
+# couplets, 25% whole poems, anthologies 3x (docs/campaign.md).
 # Segments 7-8 recited more with each step; segment 9 branches from the shipped model
 # with MIX="--anthology-boost 1 --couplet-share 0.5 --poem-share 0.2": recall from the
 # couplet batches, without weighting the anthologies' whole poems up. It kept the

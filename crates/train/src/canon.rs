@@ -290,7 +290,8 @@ pub fn build(dist: &Path, texts: &[Text], vocab: &HashSet<char>) -> Result<(Vec<
 pub fn report(texts: &[Text], canon: &[CanonText]) -> String {
     let chars: usize = canon.iter().map(|c| c.chars).sum();
     let mut s = format!("canon: {} texts, {} characters\n", canon.len(), chars);
-    let signals: [(&str, fn(&CanonText) -> bool); 3] = [
+    type Signal = (&'static str, fn(&CanonText) -> bool);
+    let signals: [Signal; 3] = [
         ("collection", |c| !c.collections.is_empty()),
         ("rank", |c| c.rank_percent.is_some()),
         ("quotation", |c| c.quoted > 0),

@@ -122,7 +122,7 @@ fn likeness(a: &str, b: &str) -> f64 {
 ///
 /// The package's search-rank data would be the obvious popularity signal, but it is
 /// keyed by (author, title) and counts hits for the title: its top texts are
-/// fragments titled 句 and poems titled 月 or 梅 (README, campaign log).
+/// fragments titled 句 and poems titled 月 or 梅 (docs/campaign.md).
 pub fn famous(texts: &[Text], vocab: &HashSet<char>, exclude: &[Couplet]) -> Vec<Couplet> {
     let excluded: HashSet<(&str, &str)> = exclude.iter().map(|c| (c.first.as_str(), c.second.as_str())).collect();
     let s = Sentences::new(texts, vocab);

@@ -77,7 +77,7 @@ enum Cmd {
         #[arg(long, default_value = "eval")]
         out: PathBuf,
     },
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Held-out loss of a checkpoint (nats per character; diffusion: the LLaDA bound).
     Heldout {
         #[arg(long, default_value = "runs/main")]
@@ -245,7 +245,7 @@ fn main() -> Result<()> {
         Cmd::Corpus { dist, mix, out, couplets, poems } => corpus_cmd(dist, mix, out, couplets, poems),
         Cmd::EvalSets { data, couplets, out } => eval_sets_cmd(data, couplets, out),
         Cmd::Canon { dist, data, couplets, out } => canon_cmd(dist, data, couplets, out),
-        Cmd::Train(a) => train::train(a),
+        Cmd::Train(a) => train::train(*a),
         Cmd::Heldout { run, data, anthology } => {
             let (meta, params, _) = train::load_params(&run)?;
             let tok = unmask::PoemTokenizer::from_bytes(&std::fs::read(data.join("tokenizer.json"))?)
