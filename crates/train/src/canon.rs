@@ -282,7 +282,8 @@ pub fn build(dist: &Path, texts: &[Text], vocab: &HashSet<char>) -> Result<(Vec<
             quoted: q,
         });
     }
-    Ok((canon.clone(), report(texts, &canon)))
+    let report = report(texts, &canon);
+    Ok((canon, report))
 }
 
 /// Size of the canon in texts and characters, what each signal brings (and brings

@@ -284,16 +284,13 @@ pub fn canon_set(
     let hash = |a: &str, c: &str| crate::corpus::fnv(&format!("{a}，{c}"));
     let mut per_text: HashMap<usize, Vec<(u64, &str, &str)>> = HashMap::new();
     let in_canon: HashMap<usize, &crate::canon::CanonText> = canon.iter().map(|c| (c.index, c)).collect();
-    let mut taken = HashSet::new();
     for &key @ (a, c) in &s.order {
         if excluded.contains(&key) || !s.pinned(key) {
             continue;
         }
-        // The sentence belongs to its first canon text.
+        // The sentence (each once in `order`) belongs to its first canon text.
         if let Some(&i) = s.occ[&key].iter().find(|i| in_canon.contains_key(i)) {
-            if taken.insert(key) {
-                per_text.entry(i).or_default().push((hash(a, c), a, c));
-            }
+            per_text.entry(i).or_default().push((hash(a, c), a, c));
         }
     }
     // Grouped by book (a collection, or the source of a text known by rank or

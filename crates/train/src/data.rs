@@ -66,15 +66,25 @@ impl Boost {
     pub const NONE: Boost =
         Boost { anthology: 1.0, canon: None, canon_sources: crate::corpus::ALL_CANON, famous: None };
 
+    /// Which of its factors a text takes: 0 the anthologies', 1 the boosted canon
+    /// collections', 2 the famous texts', 3 none (in the order [`Dataset::shares`]
+    /// reports them).
+    fn group(&self, b: &Base) -> usize {
+        match (b.canon & self.canon_sources != 0, self.canon) {
+            (true, Some(_)) => 1,
+            _ if b.anthology => 0,
+            _ if self.famous.is_some() && b.famous > 0.0 => 2,
+            _ => 3,
+        }
+    }
+
     /// A text's sampling weight under this boost.
     fn weight(&self, b: &Base) -> f64 {
-        match (b.canon & self.canon_sources != 0, self.canon) {
-            (true, Some(c)) => b.weight * c,
-            _ if b.anthology => b.weight * self.anthology,
-            _ => match self.famous {
-                Some(f) if b.famous > 0.0 => b.famous * f,
-                _ => b.weight,
-            },
+        match self.group(b) {
+            0 => b.weight * self.anthology,
+            1 => b.weight * self.canon.unwrap_or(1.0),
+            2 => b.famous * self.famous.unwrap_or(1.0),
+            _ => b.weight,
         }
     }
 }
@@ -211,13 +221,7 @@ impl Dataset {
     pub fn shares(&self, boost: Boost) -> [f64; 4] {
         let mut out = [0.0; 4];
         for b in self.base.iter() {
-            let group = match (b.canon & boost.canon_sources != 0, boost.canon) {
-                (true, Some(_)) => 1,
-                _ if b.anthology => 0,
-                _ if boost.famous.is_some() && b.famous > 0.0 => 2,
-                _ => 3,
-            };
-            out[group] += boost.weight(b);
+            out[boost.group(b)] += boost.weight(b);
         }
         let total: f64 = out.iter().sum();
         out.map(|x| x / total.max(f64::MIN_POSITIVE))
