@@ -4,9 +4,9 @@
 //   [MASK] only (the output head inside the unmasking loop: the sampler reads no
 //   other row), 3 RoPE on the Q and K parts of a stacked Q/K/V product,
 //   4 SwiGLU of a stacked gate/up product: y (T, N/2) = silu(gate) · up.
-// Each invocation owns two pairs of output columns for four consecutive rows, so
-// every weight group is dequantized once and used four times and every activation
-// load serves four columns. The pair is chosen so the epilogue has both operands it
+// Each invocation owns four pairs of output columns (eight columns) for four
+// consecutive rows, so every weight group is dequantized once and used four times
+// and every activation load serves eight columns. The pair is chosen so the epilogue has both operands it
 // needs: neighbours (2p, 2p+1) to store; the halves (j, j + hd/2) of one head that
 // RoPE turns together; gate column p and up column p. Rows past T are clamped to
 // T−1 (valid memory, results dropped) so the loop has no branches.

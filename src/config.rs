@@ -109,12 +109,12 @@ impl ModelConfig {
         if !self.head_dim().is_multiple_of(2) || self.head_dim() > 256 {
             return Err(format!("head width {} must be even and at most 256", self.head_dim()));
         }
-        if !self.d_model.is_multiple_of(crate::format::BLOCK) || !self.d_ff.is_multiple_of(crate::format::BLOCK) {
+        if !self.d_model.is_multiple_of(crate::quant::BLOCK) || !self.d_ff.is_multiple_of(crate::quant::BLOCK) {
             return Err(format!(
                 "d_model {} and d_ff {} must be multiples of the {}-weight quantization block",
                 self.d_model,
                 self.d_ff,
-                crate::format::BLOCK
+                crate::quant::BLOCK
             ));
         }
         if self.max_seq_len == 0 || self.max_seq_len > crate::MAX_SEQ_LEN {

@@ -1,8 +1,9 @@
 //! One façade over a loaded model for every front end (CLI, page, widget): the
-//! files checked against each other, the backend chosen (the GPU engine or the CPU
-//! fast path), generation and the autoregressive twin's ranking on whichever runs.
-//! Front ends add only what is theirs (the page's download cache and per-step
-//! yielding, the CLI's file paths).
+//! files checked against each other, the backend the caller chose (the GPU engine
+//! or the CPU fast path), generation and the autoregressive twin's ranking on
+//! whichever runs. The request pipeline on top of it is [`crate::pipeline`]. Front
+//! ends add only what is theirs (the page's download cache and per-step yielding,
+//! the CLI's file paths).
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -13,8 +14,9 @@ use crate::ar::{rank_by_joint, BeamError, Ranked};
 use crate::fast::FastModel;
 use crate::format::{FormatError, ModelWeights};
 use crate::gpu::{GpuContext, GpuError, GpuModel};
+use crate::prosody::{Prosody, VerseError};
 use crate::sampler::{generate_cpu, Generation, SampleError, SamplerParams};
-use crate::tasks::LINE_END;
+use crate::tasks::TaskError;
 use crate::tokenizer::{PoemTokenizer, TokenizerError, MASK_ID, PAD_ID, UNK_ID};
 
 // The file errors carry their cause in the message (not as a `source`), so an error
@@ -32,6 +34,10 @@ pub enum EngineError {
     #[error(transparent)]
     Gpu(GpuError),
     #[error(transparent)]
+    Task(TaskError),
+    #[error(transparent)]
+    Verse(VerseError),
+    #[error(transparent)]
     Sample(#[from] SampleError),
     #[error(transparent)]
     Beam(#[from] BeamError),
@@ -44,10 +50,14 @@ pub enum Runner {
     Gpu(GpuModel),
 }
 
-/// A model, its tokenizer and the backend it runs on.
+/// A model, its tokenizer, the tone data regulated verse is planned and checked
+/// with, and the backend it runs on.
 pub struct Engine {
     pub tokenizer: PoemTokenizer,
     pub weights: ModelWeights,
+    /// Tones and rhyme groups (`None`: poems keep the repeat rule only, 对对子 is an
+    /// error, and no metre report).
+    pub prosody: Option<Prosody>,
     runner: Runner,
     /// The CPU model for the beam ranker and regulated verse when the runner is the GPU.
     cpu_ref: OnceCell<FastModel>,
@@ -57,6 +67,14 @@ pub struct Engine {
 pub fn load_files(model: &[u8], tokenizer: &[u8]) -> Result<(ModelWeights, PoemTokenizer), EngineError> {
     let weights = ModelWeights::from_bytes(model).map_err(EngineError::Model)?;
     let tokenizer = PoemTokenizer::from_bytes(tokenizer).map_err(EngineError::Tokenizer)?;
+    check_pair(&weights, &tokenizer)?;
+    Ok((weights, tokenizer))
+}
+
+/// Whether a parsed model and tokenizer belong together: the same vocabulary size
+/// and the tokenizer's special ids (every loader's one check, whatever read the
+/// files).
+pub fn check_pair(weights: &ModelWeights, tokenizer: &PoemTokenizer) -> Result<(), EngineError> {
     let c = &weights.config;
     if tokenizer.vocab_size() != c.vocab_size {
         return Err(EngineError::VocabMismatch { tokenizer: tokenizer.vocab_size(), model: c.vocab_size });
@@ -64,14 +82,14 @@ pub fn load_files(model: &[u8], tokenizer: &[u8]) -> Result<(ModelWeights, PoemT
     if (c.mask_id, c.pad_id, c.unk_id) != (MASK_ID, PAD_ID, UNK_ID) {
         return Err(EngineError::SpecialIds { mask: c.mask_id, pad: c.pad_id, unk: c.unk_id });
     }
-    Ok((weights, tokenizer))
+    Ok(())
 }
 
 impl Engine {
     /// On the CPU (the fast integer path, [`FastModel`]).
     pub fn cpu(tokenizer: PoemTokenizer, weights: ModelWeights) -> Engine {
         let runner = Runner::Cpu(FastModel::new(&weights));
-        Engine { tokenizer, weights, runner, cpu_ref: OnceCell::new() }
+        Engine { tokenizer, weights, prosody: None, runner, cpu_ref: OnceCell::new() }
     }
 
     /// On a GPU opened on the default adapter (WebGPU in a browser).
@@ -80,7 +98,7 @@ impl Engine {
         weights: ModelWeights,
     ) -> Result<Engine, (EngineError, PoemTokenizer, ModelWeights)> {
         match open_gpu(&weights, None).await {
-            Ok(m) => Ok(Engine { tokenizer, weights, runner: Runner::Gpu(m), cpu_ref: OnceCell::new() }),
+            Ok(m) => Ok(Engine { tokenizer, weights, prosody: None, runner: Runner::Gpu(m), cpu_ref: OnceCell::new() }),
             Err(e) => Err((e, tokenizer, weights)),
         }
     }
@@ -118,23 +136,10 @@ impl Engine {
         }
     }
 
-    /// `p` as every front end samples with it: the tokenizer's punctuation added to
-    /// `exclude`, since every mask of a template is a character slot (the template
-    /// holds the punctuation itself). Without it a model can write `，` inside a line.
-    pub fn params_for(&self, p: &SamplerParams) -> SamplerParams {
-        let mut p = p.clone();
-        for id in LINE_END.iter().filter_map(|&c| self.tokenizer.char_id(c)) {
-            if !p.exclude.contains(&id) {
-                p.exclude.push(id);
-            }
-        }
-        p
-    }
-
-    /// A whole generation on the current backend with [`Self::params_for`] (the CPU
-    /// one runs to the end without yielding; the page steps `CpuSampler` itself).
+    /// A whole generation of `p` as given (a [`crate::pipeline::Prepared`]'s
+    /// parameters) on the current backend (the CPU one runs to the end without
+    /// yielding; the page steps `CpuSampler` itself).
     pub async fn generate(&self, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation, EngineError> {
-        let p = &self.params_for(p);
         Ok(match &self.runner {
             Runner::Cpu(m) => generate_cpu(m, tokens, p, history, |_| true)?,
             // Bad input is the caller's error, whichever backend found it.

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod format;
+pub mod quant;
 pub mod rng;
 pub mod tokenizer;
 
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod fast;
 pub mod gpu;
 pub mod pairs;
+pub mod pipeline;
 #[cfg(feature = "progress")]
 pub mod progress;
 pub mod prosody;

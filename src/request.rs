@@ -11,7 +11,7 @@ pub struct Request {
     pub text: String,
     pub form: PoemForm,
     /// Whole poems keep their form's tone pattern, one rhyme group and the repeat
-    /// rule (`prosody::request_constraints`); on unless the user turns it off.
+    /// rule (`pipeline::verse_constraints`); on unless the user turns it off.
     pub metre: bool,
     /// The rhyme group a poem keeps (a group's name, its last character, or a
     /// character to rhyme with); empty: the model's choice.
@@ -39,8 +39,32 @@ impl Default for Request {
     }
 }
 
-/// Upper bounds the page accepts for settings (the sampler itself checks the rest).
-pub const MAX_STEPS: usize = 64;
+/// The range of every user setting, one table for the link parser, the page's form,
+/// the widget, the fuzzer and the tests (the sampler itself checks what any caller
+/// passes: `sampler::prepare`). A link's value outside its range is dropped for the
+/// default; the form clamps what is typed into it.
+pub mod bounds {
+    use std::ops::RangeInclusive;
+
+    /// Denoising steps.
+    pub const STEPS: RangeInclusive<usize> = 1..=64;
+    /// Semi-autoregressive block length (0: one block); no template is longer.
+    pub const BLOCK_LENGTH: RangeInclusive<usize> = 0..=64;
+    /// Gumbel temperature (0: greedy).
+    pub const TEMPERATURE: RangeInclusive<f32> = 0.0..=5.0;
+    /// The parallel-decoding threshold's upper end; it must be above 0.
+    pub const THRESHOLD_MAX: f32 = 1.0;
+
+    /// Whether `t` is a threshold the sampler accepts: in (0, 1].
+    pub fn threshold_ok(t: f32) -> bool {
+        t > 0.0 && t <= THRESHOLD_MAX
+    }
+
+    /// Whether `t` is a temperature a request may carry (finite, in range).
+    pub fn temperature_ok(t: f32) -> bool {
+        t.is_finite() && TEMPERATURE.contains(&t)
+    }
+}
 
 impl Request {
     /// The request as it is run: with a temperature and no seed fixed (seed 0), a
@@ -116,15 +140,16 @@ impl Request {
                     r.pattern = v.parse::<crate::prosody::Pattern>().map(|p| p.key().to_string()).unwrap_or_default()
                 }
                 "steps" => {
-                    r.params.steps = v.parse().ok().filter(|s| (1..=MAX_STEPS).contains(s)).unwrap_or(r.params.steps)
+                    r.params.steps = v.parse().ok().filter(|s| bounds::STEPS.contains(s)).unwrap_or(r.params.steps)
                 }
-                "block" => r.params.block_length = v.parse().unwrap_or(0),
+                "block" => {
+                    r.params.block_length = v.parse().ok().filter(|b| bounds::BLOCK_LENGTH.contains(b)).unwrap_or(0)
+                }
                 "remasking" => r.params.remasking = v.parse().unwrap_or_default(),
                 "temperature" => {
-                    r.params.temperature =
-                        v.parse().ok().filter(|t: &f32| t.is_finite() && *t >= 0.0 && *t <= 5.0).unwrap_or(0.0)
+                    r.params.temperature = v.parse().ok().filter(|&t| bounds::temperature_ok(t)).unwrap_or(0.0)
                 }
-                "threshold" => r.params.threshold = v.parse().ok().filter(|t: &f32| *t > 0.0 && *t <= 1.0),
+                "threshold" => r.params.threshold = v.parse().ok().filter(|&t| bounds::threshold_ok(t)),
                 "seed" => r.params.seed = v.parse().unwrap_or(0),
                 _ => {}
             }
@@ -217,11 +242,13 @@ mod tests {
 
     #[test]
     fn bad_query_values_fall_back_to_defaults() {
-        let r = Request::from_query("task=bogus&steps=100000&temperature=NaN&threshold=7&seed=x&text=%E6%9C%88%ZZ");
+        let r = Request::from_query(
+            "task=bogus&steps=100000&block=65&temperature=NaN&threshold=7&seed=x&text=%E6%9C%88%ZZ",
+        );
         let d = Request::default();
         assert_eq!(
-            (r.task, r.params.steps, r.params.temperature, r.params.threshold, r.params.seed),
-            (d.task, d.params.steps, 0.0, None, 0)
+            (r.task, r.params.steps, r.params.block_length, r.params.temperature, r.params.threshold, r.params.seed),
+            (d.task, d.params.steps, 0, 0.0, None, 0)
         );
         assert_eq!(r.text, "月%ZZ");
     }

@@ -154,7 +154,7 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
             SamplerParams { steps: 8, ..Default::default() },
             SamplerParams { steps: 20, block_length: 12, ..Default::default() },
             SamplerParams { threshold: Some(0.2), ..Default::default() },
-            // Punctuation excluded, as the engine samples (`Engine::params_for`).
+            // Punctuation excluded, as the pipeline samples (`Engine::prepare_prompt`).
             SamplerParams { steps: 8, exclude: (3..10).collect(), ..Default::default() },
             // Per-position classes (regulated verse's tone and rhyme sets).
             SamplerParams {
@@ -365,12 +365,15 @@ fn engines_share_one_device_and_its_pipelines() {
     let mut b = open(2);
     assert!(std::rc::Rc::ptr_eq(&ctx(&a), &ctx(&b)), "two devices for two engines");
     assert_eq!(ctx(&b).pipelines_compiled(), compiled, "the second model compiled its own pipelines");
+    let prompt = poem_prompt(&tiny_model(WeightFormat::Q8, 2));
+    let p = SamplerParams { temperature: 0.7, seed: 9, ..Default::default() };
+    let before = block_on(b.generate(&prompt, &p, true)).unwrap();
     a.lose_device();
     block_on(a.reopen_gpu()).unwrap();
     block_on(b.reopen_gpu()).unwrap();
     assert!(std::rc::Rc::ptr_eq(&ctx(&a), &ctx(&b)), "reopened onto two devices");
-    let prompt = poem_prompt(&tiny_model(WeightFormat::Q8, 2));
-    assert!(block_on(b.generate(&prompt, &SamplerParams::default(), false)).is_ok());
+    // The reopened engine computes what it did before the loss, history included.
+    assert_eq!(block_on(b.generate(&prompt, &p, true)).unwrap(), before);
 }
 
 /// Per-kernel GPU times from timestamp queries: every dispatch of a forward pass
@@ -383,7 +386,7 @@ fn kernel_times_cover_every_dispatch_of_a_forward() {
     let times = block_on(gpu.kernel_times(&poem_prompt(&w))).unwrap();
     let Some(times) = times else {
         assert!(!ctx.timestamps, "timestamps on, but no kernel times");
-        eprintln!("this adapter has no timestamp queries");
+        lacks_feature("timestamps");
         return;
     };
     let per_step = unmask::gpu::model::dispatches_per_step(w.config.n_layers) as usize;
@@ -416,7 +419,7 @@ fn pipelines_are_kept_on_disk_between_runs() {
     };
     let (first, path) = run();
     let Some(path) = path else {
-        eprintln!("this backend has no pipeline cache");
+        lacks_feature("pipeline-cache");
         return;
     };
     assert!(std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false), "{} not written", path.display());

@@ -35,12 +35,13 @@ fn committed_model_output_is_pinned_on_cpu_and_gpu() {
     let tok = PoemTokenizer::from_bytes(&std::fs::read(format!("{ROOT}/www/model/tokenizer.json")).unwrap()).unwrap();
     let tb = TaskBuilder::new(&tok, &w.config);
     let cpu = CpuModel::new(&w);
-    // As every front end samples: the engine's exclusions (punctuation) included.
+    // As every front end samples: the pipeline's exclusions (punctuation) included.
     let eng = unmask::engine::Engine::cpu(
         PoemTokenizer::from_bytes(&std::fs::read(format!("{ROOT}/www/model/tokenizer.json")).unwrap()).unwrap(),
         w.clone(),
     );
-    let p = eng.params_for(&SamplerParams { steps: 16, seed: 0, ..Default::default() });
+    let settings = SamplerParams { steps: 16, seed: 0, ..Default::default() };
+    let p = eng.prepare_prompt(tb.next_line("月").unwrap(), &settings).params;
     let mut got = BTreeMap::new();
     for (name, prompt) in cases(&tb) {
         let g = generate_cpu(&cpu, &prompt.tokens, &p, false, |_| true).unwrap();

@@ -306,7 +306,8 @@ fn poem_constraints_fix_tones_and_one_rhyme_group_and_report_pinned_conflicts() 
 /// given punctuation; both ways.
 #[test]
 fn pair_constraints_oppose_the_given_line() {
-    use unmask::prosody::{pair_constraints, request_constraints, VerseError};
+    use unmask::pipeline::verse_constraints;
+    use unmask::prosody::{pair_constraints, VerseError};
     use unmask::request::Request;
     use unmask::tasks::{Task, TaskBuilder};
     let (tok, bytes) = bundled();
@@ -366,13 +367,13 @@ fn pair_constraints_oppose_the_given_line() {
     {
         let r = req(task, metre);
         let prompt = r.prompt(&tb).unwrap();
-        let got = request_constraints(Some(&p), &tok, &model, &r, &prompt).unwrap();
+        let got = verse_constraints(Some(&p), &tok, &model, &r, &prompt).unwrap();
         assert_eq!(got.is_some(), some, "{task:?} metre {metre}");
         assert!(got.is_none_or(|(_, plan)| plan.is_some()), "{task:?} metre {metre}: a plan");
     }
     let free = req(Task::Poem, false);
     let prompt = free.prompt(&tb).unwrap();
-    let (c, plan) = request_constraints(Some(&p), &tok, &model, &free, &prompt).unwrap().expect("the repeat rule");
+    let (c, plan) = verse_constraints(Some(&p), &tok, &model, &free, &prompt).unwrap().expect("the repeat rule");
     assert!(plan.is_none() && c.classes.is_empty() && c.at.is_empty());
     // 五绝: four lines of five characters, each its own set; punctuation in none.
     let want: Vec<u8> = (1..=4u8).flat_map(|l| [l; 5].into_iter().chain([0])).collect();
@@ -380,14 +381,14 @@ fn pair_constraints_oppose_the_given_line() {
     assert!(c.line[24..].iter().all(|&l| l == 0));
     let bad = Request { task: Task::Poem, text: String::new(), rhyme: "月".into(), ..Default::default() };
     let prompt = bad.prompt(&tb).unwrap();
-    let e = request_constraints(Some(&p), &tok, &model, &bad, &prompt).unwrap_err();
+    let e = verse_constraints(Some(&p), &tok, &model, &bad, &prompt).unwrap_err();
     assert!(e.to_string().contains("unknown rhyme group `月`"), "{e}");
     // Without the tone data: a poem keeps the repeat rule, 对对子 says what is missing.
     let metred = req(Task::Poem, true);
     let prompt = metred.prompt(&tb).unwrap();
-    let (c, plan) = request_constraints(None, &tok, &model, &metred, &prompt).unwrap().expect("the repeat rule");
+    let (c, plan) = verse_constraints(None, &tok, &model, &metred, &prompt).unwrap().expect("the repeat rule");
     assert!(plan.is_none() && c.classes.is_empty() && c.line.iter().any(|&l| l != 0));
     let pair = req(Task::Pair, false);
     let prompt = pair.prompt(&tb).unwrap();
-    assert_eq!(request_constraints(None, &tok, &model, &pair, &prompt), Err(VerseError::NoProsody));
+    assert_eq!(verse_constraints(None, &tok, &model, &pair, &prompt), Err(VerseError::NoProsody));
 }

@@ -4,14 +4,21 @@
 
 use proptest::prelude::*;
 use unmask::prosody::Pattern;
-use unmask::request::{Request, MAX_STEPS};
+use unmask::request::{bounds, Request};
 use unmask::sampler::{Remasking, SamplerParams};
 use unmask::tasks::{PoemForm, Task};
 
 fn request() -> impl Strategy<Value = Request> {
     (
         (0..Task::ALL.len(), 0..PoemForm::ALL.len(), any::<String>()),
-        (1..=MAX_STEPS, 0usize..=64, any::<bool>(), 0.0f32..5.0, proptest::option::of(0.01f32..=1.0), any::<u32>()),
+        (
+            bounds::STEPS,
+            bounds::BLOCK_LENGTH,
+            any::<bool>(),
+            bounds::TEMPERATURE,
+            proptest::option::of(0.01f32..=bounds::THRESHOLD_MAX),
+            any::<u32>(),
+        ),
         (any::<bool>(), "[\\p{Han}a-z]{0,8}", 0..=Pattern::ALL.len()),
     )
         .prop_map(
@@ -59,9 +66,10 @@ proptest! {
     fn any_query_string_parses_within_limits(q in ".{0,200}", raw in proptest::collection::vec(any::<u8>(), 0..200)) {
         for q in [q, String::from_utf8_lossy(&raw).into_owned()] {
             let r = Request::from_query(&q);
-            prop_assert!((1..=MAX_STEPS).contains(&r.params.steps), "steps {} from {:?}", r.params.steps, q);
-            prop_assert!(r.params.temperature.is_finite() && r.params.temperature >= 0.0);
-            prop_assert!(r.params.threshold.is_none_or(|t| t > 0.0 && t <= 1.0));
+            prop_assert!(bounds::STEPS.contains(&r.params.steps), "steps {} from {:?}", r.params.steps, q);
+            prop_assert!(bounds::BLOCK_LENGTH.contains(&r.params.block_length), "block {} from {:?}", r.params.block_length, q);
+            prop_assert!(bounds::temperature_ok(r.params.temperature));
+            prop_assert!(r.params.threshold.is_none_or(bounds::threshold_ok));
             // What parsed is what the link says again.
             prop_assert_eq!(Request::from_query(&r.to_query()).text, r.text.clone());
         }

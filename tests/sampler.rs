@@ -204,20 +204,20 @@ fn bad_requests_are_refused() {
     );
 }
 
-/// The engine samples every mask as a character slot: punctuation is excluded from
+/// The pipeline samples every mask as a character slot: punctuation is excluded from
 /// what it generates (a random model would otherwise write `，` inside lines).
 #[test]
-fn the_engine_never_puts_punctuation_in_a_mask() {
+fn the_pipeline_never_puts_punctuation_in_a_mask() {
     let tok = test_tokenizer();
     let w = tiny_model(WeightFormat::Q8, 11);
     let prompt = TaskBuilder::new(&tok, &w.config).poem(PoemForm::WuJue, &[]).unwrap();
     let eng = unmask::engine::Engine::cpu(test_tokenizer(), w);
     let punct: Vec<u32> = "，。？！".chars().map(|c| tok.char_id(c).unwrap()).collect();
-    let p = eng.params_for(&SamplerParams::default());
+    let p = eng.prepare_prompt(prompt.clone(), &SamplerParams::default()).params;
     assert!(punct.iter().all(|id| p.exclude.contains(id)), "{:?}", p.exclude);
     for seed in 0..8 {
         let p = SamplerParams { temperature: 2.0, seed, ..Default::default() };
-        let g = pollster::block_on(eng.generate(&prompt.tokens, &p, false)).unwrap();
+        let g = pollster::block_on(eng.run(&eng.prepare_prompt(prompt.clone(), &p), false)).unwrap().generation;
         for &i in &prompt.masked {
             assert!(
                 !punct.contains(&g.tokens[i]),

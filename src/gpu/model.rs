@@ -304,7 +304,7 @@ impl GpuModel {
         self.ctx.check_alive()?;
         let c = &self.config;
         let x = sampler::prepare(tokens, p, c)?;
-        let p = &sampler::params_for(c, p);
+        let p = &p.for_model(c);
         let t = x.len();
         let sched = sampler::schedule(&x, p, c.mask_id);
         let steps = sampler::max_steps(&x, p, c.mask_id);

@@ -81,10 +81,18 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
   assert.equal(await page.$eval("#a", (e) => e.getAttribute("mode")), "next");
   assert.equal(await page.inputValue("#a .text"), "处处闻啼鸟");
 
-  // The broken widget shows its error inside itself; the host page still works.
+  // The broken widget shows its error inside itself; the host page still works: its
+  // own script still runs (the iframe's height, below) and the other widgets still
+  // generate after the failure.
   await page.waitForFunction(() => document.getElementById("broken").shadowRoot.querySelector(".err").textContent.length > 0, null, { timeout: 60_000 });
   assert.match(await page.$eval("#broken", (e) => e.shadowRoot.querySelector(".err").textContent), /Could not load the model/);
-  assert.equal(await page.evaluate(() => 1 + 1), 2);
+  const seen = await page.evaluate(() => window.results.length);
+  await page.fill("#b .text", "疑是地上霜");
+  await page.click("#b .go");
+  await page.waitForFunction((n) => window.results.slice(n).some((r) => r.id === "b"), seen, { timeout: 180_000 });
+  const again = await page.evaluate((n) => window.results.slice(n).find((r) => r.id === "b"), seen);
+  assert.ok(again.text.endsWith("，疑是地上霜。"), JSON.stringify(again));
+  assert.equal(again.answer, b.answer, "greedy #b gives the same answer after the broken widget failed");
 
   // Host styles unchanged; widget layout intact despite them.
   const host = await page.$eval("#host-text", (e) => { const s = getComputedStyle(e); return { color: s.color, size: s.fontSize }; });

@@ -28,6 +28,19 @@ pub fn gpu() -> Option<Rc<GpuContext>> {
     }
 }
 
+/// Called by a GPU test whose adapter lacks `feature` (timestamp queries, a pipeline
+/// cache): a failure, as a missing GPU is, unless `UNMASK_SKIP_GPU_FEATURES`
+/// (comma-separated) names it — a machine known to lack it skips on purpose, and
+/// says so. Lavapipe has both.
+pub fn lacks_feature(feature: &str) {
+    let skip = std::env::var("UNMASK_SKIP_GPU_FEATURES").unwrap_or_default();
+    if skip.split(',').any(|f| f.trim() == feature) {
+        eprintln!("skipping: this adapter has no {feature} (UNMASK_SKIP_GPU_FEATURES)");
+    } else {
+        panic!("this adapter has no {feature}; set UNMASK_SKIP_GPU_FEATURES={feature} on a machine known to lack it");
+    }
+}
+
 pub fn randn(n: usize, seed: u64, scale: f32) -> Vec<f32> {
     let mut r = SplitMix64::new(seed);
     (0..n).map(|_| r.normal() * scale).collect()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use unmask::engine::{load_files, Engine};
-use unmask::sampler::{Generation, SamplerParams};
+use unmask::pipeline::{Outcome, Prepared};
 use unmask::{ModelWeights, PoemTokenizer};
 
 use crate::ModelArgs;
@@ -77,7 +77,6 @@ pub fn load(a: &ModelArgs) -> Result<Engine> {
     })
 }
 
-/// One generation, blocking.
 /// The prosody data (tones, rhyme groups) for `tok`'s vocabulary.
 pub fn load_prosody(path: &Path, tok: &unmask::PoemTokenizer) -> Result<unmask::prosody::Prosody> {
     read_capped(path, unmask::prosody::MAX_BYTES as u64)
@@ -85,6 +84,7 @@ pub fn load_prosody(path: &Path, tok: &unmask::PoemTokenizer) -> Result<unmask::
         .with_context(|| format!("loading {}", path.display()))
 }
 
-pub fn generate(eng: &Engine, tokens: &[u32], p: &SamplerParams, history: bool) -> Result<Generation> {
-    Ok(pollster::block_on(eng.generate(tokens, p, history))?)
+/// One prepared generation, blocking.
+pub fn run(eng: &Engine, prepared: &Prepared, history: bool) -> Result<Outcome> {
+    Ok(pollster::block_on(eng.run(prepared, history))?)
 }

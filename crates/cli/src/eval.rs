@@ -117,8 +117,8 @@ pub fn run(a: EvalArgs) -> Result<()> {
         e.unwrap_or_default()
     };
     let generate: Solver = Box::new(|p: &Prompt| {
-        let g = crate::engine::generate(&eng, &p.tokens, &params, false)?;
-        Ok((answer(&eng.tokenizer, p, &g.tokens), g.steps_run))
+        let o = crate::engine::run(&eng, &eng.prepare_prompt(p.clone(), &params), false)?;
+        Ok((o.answer, o.generation.steps_run))
     });
     // (key, name, reversal?, solver)
     let mut tasks: Vec<(String, String, bool, &Solver)> = vec![("forward".into(), "forward".into(), false, &generate)];
@@ -223,7 +223,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         pairs: a.pairs.display().to_string(),
         causal: eng.weights.config.causal,
         backend: eng.backend_name(),
-        sampler: unmask::sampler::params_for(&eng.weights.config, &params),
+        sampler: params.for_model(&eng.weights.config),
         seconds: t0.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_string(&rep)?;

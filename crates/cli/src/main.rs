@@ -1,5 +1,5 @@
 //! `unmask`: generate, evaluate and benchmark the poem model from the command line,
-//! on the GPU engine or the CPU reference.
+//! on the GPU engine or the fast CPU path.
 
 mod bench;
 mod check;
@@ -50,7 +50,7 @@ pub struct ModelArgs {
     /// tokenizer.json. Defaults to the bundled one.
     #[arg(long, default_value_os_t = engine::bundled("tokenizer.json"))]
     pub tokenizer: PathBuf,
-    /// gpu (wgpu: Vulkan/Metal/DX12) or cpu (the f32 reference).
+    /// gpu (wgpu: Vulkan/Metal/DX12) or cpu (the fast integer path, `unmask::fast`).
     #[arg(long, value_enum, default_value_t = Backend::Gpu)]
     pub backend: Backend,
 }
@@ -150,9 +150,8 @@ struct GenerateArgs {
 }
 
 fn generate(a: GenerateArgs) -> Result<()> {
-    let eng = engine::load(&a.model)?;
-    let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
-    let req = unmask::request::Request {
+    let mut eng = engine::load(&a.model)?;
+    let mut req = unmask::request::Request {
         task: a.mode,
         text: a.text.clone(),
         form: a.form,
@@ -161,15 +160,14 @@ fn generate(a: GenerateArgs) -> Result<()> {
         pattern: a.pattern.clone(),
         params: a.sampler.params(),
     };
-    let prompt = req.prompt(&tb)?;
-    let mut p = req.params.clone();
+    let prompt = req.prompt(&TaskBuilder::new(&eng.tokenizer, &eng.weights.config))?;
     for pin in &a.pin {
         let (pos, ch) = pin.split_once('=').with_context(|| format!("--pin {pin}: expected POS=CHAR"))?;
         let pos: usize = pos.trim().parse().with_context(|| format!("--pin {pin}: bad position"))?;
         let mut chars = ch.chars();
         let (Some(c), None) = (chars.next(), chars.next()) else { bail!("--pin {pin}: give exactly one character") };
         let id = eng.tokenizer.char_id(c).with_context(|| format!("--pin {pin}: '{c}' is not in the vocabulary"))?;
-        p.pinned.push((pos, id));
+        req.params.pinned.push((pos, id));
     }
     if let Some(width) = a.beam {
         anyhow::ensure!(a.pin.is_empty(), "--pin does not combine with --beam");
@@ -192,15 +190,14 @@ fn generate(a: GenerateArgs) -> Result<()> {
         return Ok(());
     }
     let t0 = std::time::Instant::now();
-    // Regulated verse: the constraints (with pins in place, so a pinned character
-    // that breaks the pattern is reported), and the checker under the result.
-    // 对对子 is its rules and needs the data; a poem without data that fits this
-    // tokenizer (another model's files) is written without tone pattern and rhyme,
-    // with a warning. Every whole poem keeps the repeat rule: no loops.
+    // Regulated verse: the constraints, and the checker under the result. 对对子 is
+    // its rules and needs the data; a poem without data that fits this tokenizer
+    // (another model's files) is written without tone pattern and rhyme, with a
+    // warning. Every whole poem keeps the repeat rule: no loops.
     let pair = matches!(a.mode, Task::Pair | Task::PairPrev);
     let verse = pair || (a.mode == Task::Poem && !a.no_metre);
     let prosody = (verse || a.mode == Task::Poem).then(|| engine::load_prosody(&a.prosody, &eng.tokenizer));
-    let prosody = match prosody {
+    eng.prosody = match prosody {
         Some(Ok(pr)) => Some(pr),
         Some(Err(e)) if pair => return Err(e.context("对对子 needs the tone data")),
         Some(Err(e)) if verse => {
@@ -209,45 +206,32 @@ fn generate(a: GenerateArgs) -> Result<()> {
         }
         _ => None,
     };
-    let mut pinned = prompt.clone();
-    for &(i, id) in &p.pinned {
-        if let Some(t) = pinned.tokens.get_mut(i) {
-            *t = id;
+    let prepared = eng.prepare(&req)?;
+    if let Some(plan) = &prepared.plan {
+        let group = plan.rhyme_group.as_ref().map(|g| format!(" · 韵 {g} ({})", plan.group_from)).unwrap_or_default();
+        eprintln!("{}{group}", plan.pattern);
+        for c in &plan.conflicts {
+            eprintln!("  position {}: {c}", c.at);
         }
     }
-    if let Some((c, plan)) =
-        unmask::prosody::request_constraints(prosody.as_ref(), &eng.tokenizer, eng.cpu_model(), &req, &pinned)?
-    {
-        p.constraints = c;
-        if let Some(plan) = plan {
-            let group = plan.rhyme_group.map(|g| format!(" · 韵 {g} ({})", plan.group_from)).unwrap_or_default();
-            eprintln!("{}{group}", plan.pattern);
-            for c in &plan.conflicts {
-                eprintln!("  position {}: {c}", c.at);
-            }
-        }
-    }
-    let g = engine::generate(&eng, &prompt.tokens, &p, a.show_steps)?;
+    let o = engine::run(&eng, &prepared, a.show_steps)?;
     let elapsed = t0.elapsed();
     if a.show_steps {
-        for (s, h) in g.history.iter().enumerate() {
+        for (s, h) in o.generation.history.iter().enumerate() {
             println!("step {:>2}: {}", s + 1, eng.tokenizer.decode(&h.tokens));
         }
     }
-    println!("{}", eng.tokenizer.decode(&g.tokens));
+    println!("{}", o.text);
     eprintln!(
         "[{}] answer {} · {} steps · {:.1} ms · {}",
         eng.backend_name(),
-        answer(&eng.tokenizer, &prompt, &g.tokens),
-        g.steps_run,
+        o.answer,
+        o.generation.steps_run,
         elapsed.as_secs_f64() * 1e3,
         eng.describe()
     );
-    if let Some(pr) = &prosody {
-        let r = unmask::prosody::check_task(pr, &eng.tokenizer, &eng.tokenizer.decode(&g.tokens), a.mode);
-        if r.form.is_some() || r.couplet {
-            eprint!("{}", check::render(&r));
-        }
+    if let Some(r) = o.metre.filter(|r| r.form.is_some() || r.couplet) {
+        eprint!("{}", check::render(&r));
     }
     Ok(())
 }

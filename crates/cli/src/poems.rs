@@ -25,10 +25,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use unmask::engine::Engine;
 use unmask::progress::Progress;
-use unmask::prosody::{check, request_constraints, Compliance, Prosody};
+use unmask::prosody::{check, Compliance, Prosody};
 use unmask::request::Request;
 use unmask::sampler::{Generation, Remasking, SamplerParams};
-use unmask::tasks::{PoemForm, Prompt, Task, TaskBuilder, LINE_END};
+use unmask::tasks::{PoemForm, Prompt, Task, LINE_END};
 
 use crate::engine::{self, Backend};
 use crate::ModelArgs;
@@ -236,7 +236,14 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
     if trained.is_none() {
         eprintln!("{} is not there: recited lines not measured (bash scripts/data.sh builds it)", a.corpus.display());
     }
-    let eng = engine::load(&a.model)?;
+    let mut eng = engine::load(&a.model)?;
+    // The metre checker's data: required with --metre or --pairs; otherwise the metre
+    // line is left out when it does not belong to this model's tokenizer.
+    eng.prosody = match engine::load_prosody(&a.prosody, &eng.tokenizer) {
+        Ok(p) => Some(p),
+        Err(e) if a.metre || a.pairs > 0 => return Err(e),
+        Err(_) => None,
+    };
     let twin = if a.no_twin {
         None
     } else {
@@ -260,14 +267,7 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
         Ok(Some(sum / n.max(1) as f64))
     };
     let punct: Vec<u32> = LINE_END.iter().filter_map(|&c| eng.tokenizer.char_id(c)).collect();
-    // The metre checker's data: required with --metre or --pairs; otherwise the metre
-    // line is left out when it does not belong to this model's tokenizer.
-    let prosody = engine::load_prosody(&a.prosody, &eng.tokenizer);
-    let prosody = match prosody {
-        Ok(p) => Some(p),
-        Err(e) if a.metre || a.pairs > 0 => return Err(e),
-        Err(_) => None,
-    };
+    let prosody = eng.prosody.as_ref();
     let variants: Vec<Rules> = [(a.raw, Rules::None), (true, Rules::Repeat), (a.metre, Rules::Metre)]
         .into_iter()
         .filter_map(|(on, r)| on.then_some(r))
@@ -284,7 +284,7 @@ pub fn run(a: EvalPoemsArgs) -> Result<()> {
             for (set, &rules) in sets.iter_mut().zip(&variants) {
                 let req = poem_request(form, rules == Rules::Metre, &a, seed as u32);
                 let started = std::time::Instant::now();
-                let (g, prompt) = run_request(&eng, prosody.as_ref(), &req, rules != Rules::None)?;
+                let (g, prompt) = run_request(&eng, &req, rules != Rules::None)?;
                 set.3 += started.elapsed().as_secs_f64();
                 slots = prompt.masked.len();
                 set.1 += prompt.masked.iter().filter(|&&i| punct.contains(&g.tokens[i])).count();
@@ -478,22 +478,16 @@ fn poem_request(form: PoemForm, metre: bool, a: &EvalPoemsArgs, seed: u32) -> Re
     }
 }
 
-/// A request's template, its constraints (with `constrained`; those of regulated
-/// verse with prosody data), and the generation.
-fn run_request(
-    eng: &Engine,
-    prosody: Option<&Prosody>,
-    req: &Request,
-    constrained: bool,
-) -> Result<(Generation, Prompt)> {
-    let prompt = req.prompt(&TaskBuilder::new(&eng.tokenizer, &eng.weights.config))?;
-    let mut p = req.params.clone();
-    if constrained {
-        if let Some((c, _)) = request_constraints(prosody, &eng.tokenizer, eng.cpu_model(), req, &prompt)? {
-            p.constraints = c;
-        }
+/// A request as the pipeline prepares it (without `constrained`: no constraints at
+/// all, the bare model), its generation and its template.
+fn run_request(eng: &Engine, req: &Request, constrained: bool) -> Result<(Generation, Prompt)> {
+    let mut prepared = eng.prepare(req)?;
+    if !constrained {
+        prepared.params.constraints = Default::default();
+        prepared.plan = None;
     }
-    Ok((engine::generate(eng, &prompt.tokens, &p, false)?, prompt))
+    let o = engine::run(eng, &prepared, false)?;
+    Ok((o.generation, prepared.prompt))
 }
 
 fn metre_line(m: &Compliance) -> String {
@@ -566,7 +560,7 @@ fn eval_pairs(
                     ..Default::default()
                 };
                 let started = std::time::Instant::now();
-                let (g, _) = run_request(eng, Some(p), &req, true)?;
+                let (g, _) = run_request(eng, &req, true)?;
                 *secs += started.elapsed().as_secs_f64();
                 let t = eng.tokenizer.decode(&g.tokens);
                 let r = check(p, &eng.tokenizer, &t);

@@ -28,7 +28,7 @@ use arbitrary::Unstructured;
 use unmask::cpu::CpuModel;
 use unmask::pairs;
 use unmask::prosody::Prosody;
-use unmask::request::{Request, MAX_STEPS};
+use unmask::request::{bounds, Request};
 use unmask::sampler::{self, generate_cpu, Constraints, Remasking, SampleError, SamplerParams};
 use unmask::tasks::{PoemForm, Prompt, Task, TaskBuilder, MAX_INPUT_CHARS};
 use unmask::tokenizer::Slot;
@@ -111,7 +111,7 @@ pub fn loader(data: &[u8]) {
     let prompt = vec![c.mask_id; n];
     let p = SamplerParams { steps: 2, ..Default::default() };
     let model = CpuModel::new(&w);
-    match generate_cpu(&model, &prompt, &sampler::params_for(c, &p), false, |_| true) {
+    match generate_cpu(&model, &prompt, &p, false, |_| true) {
         Ok(g) => {
             for &t in &g.tokens {
                 assert!((t as usize) < c.vocab_size && !sampler::banned(c, t), "generated id {t}");
@@ -285,13 +285,14 @@ pub fn text(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else { return };
     let s = String::from_utf8_lossy(rest);
     let form = PoemForm::ALL[(sel >> 4) as usize % PoemForm::ALL.len()];
-    match sel % 6 {
-        k @ 0..=3 => check_task(Task::ALL[k as usize], &s, form),
+    // 0-3 and 6-7: the six tasks in `Task::ALL` order (对对子 both ways last).
+    match sel % 8 {
         4 => check_poem_pins(form, &s.split('\n').map(str::to_string).collect::<Vec<_>>()),
-        _ => {
+        5 => {
             check_tokenizer(&s);
             check_metre(&s);
         }
+        k => check_task(Task::ALL[usize::from(if k < 4 { k } else { k - 2 })], &s, form),
     }
 }
 
@@ -372,7 +373,7 @@ pub fn sampler(data: &[u8]) {
     let model = micro_cpu(data.first().is_some_and(|f| f & 1 != 0));
     let cfg = &model.config;
     let Ok((tokens, p)) = settings(data, cfg) else { return };
-    let p = sampler::params_for(cfg, &p);
+    let p = p.for_model(cfg);
     let what = format!("{tokens:?} {p:?}");
     let prepared = sampler::prepare(&tokens, &p, cfg);
     match generate_cpu(model, &tokens, &p, true, |_| true) {
@@ -409,9 +410,10 @@ pub fn query(data: &[u8]) {
     let p = &r.params;
     assert!(r.text.chars().count() <= MAX_INPUT_CHARS, "{what}: text over the limit");
     assert!(r.rhyme.chars().count() <= unmask::request::MAX_RHYME_CHARS, "{what}: rhyme over the limit");
-    assert!((1..=MAX_STEPS).contains(&p.steps), "{what}: steps");
-    assert!(p.temperature.is_finite() && (0.0..=5.0).contains(&p.temperature), "{what}: temperature");
-    assert!(p.threshold.is_none_or(|t| t > 0.0 && t <= 1.0), "{what}: threshold");
+    assert!(bounds::STEPS.contains(&p.steps), "{what}: steps");
+    assert!(bounds::BLOCK_LENGTH.contains(&p.block_length), "{what}: block length");
+    assert!(bounds::temperature_ok(p.temperature), "{what}: temperature");
+    assert!(p.threshold.is_none_or(bounds::threshold_ok), "{what}: threshold");
     assert!(p.pinned.is_empty() && p.exclude.is_empty(), "{what}: pins or exclusions from a URL");
     let back = Request::from_query(&r.to_query());
     assert_eq!(back, r, "{what}: does not survive its own query string {}", r.to_query());

@@ -58,7 +58,7 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
             out.push(("loader", format!("{kind}-{f:?}-nodigest.safetensors").to_lowercase(), without_digest(&file)));
         }
     }
-    let texts: [(u8, &str); 16] = [
+    let texts: [(u8, &str); 19] = [
         (0, "床前明月光"),
         (0, "床前明月光，疑是地上霜。"),
         (1, "疑是地上霜"),
@@ -75,6 +75,9 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
         (2, "________________________________________________________________"),
         (5, "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"),
         (5, "两个黄鹂鸣翠柳，一行白鹭上青天。"),
+        (6, "白日依山尽"),
+        (7, "黄河入海流。"),
+        (0x16, "风声，雨声"),
     ];
     for (i, (sel, s)) in texts.iter().enumerate() {
         out.push(("text", format!("text-{i:02}"), text_seed(*sel, s)));

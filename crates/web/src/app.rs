@@ -5,12 +5,12 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use unmask::tasks::answer;
 
-use crate::engine::{BackendInfo, Engine, Prepared, Source};
+use crate::engine::{BackendInfo, Engine, Source};
 use crate::i18n::{t, Lang, Msg};
 use crate::shared::{fresh_seed, now_ms, query, sleep_ms, ENGINE};
-use crate::state::{cells, Cell, Request, MAX_STEPS};
+use crate::state::{bounds, cells, Cell, Request};
+use unmask::pipeline::Prepared;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Load {
@@ -118,7 +118,7 @@ impl Page {
     /// The form as it is run (steps within the page's bounds).
     fn request(&self) -> Request {
         let mut r = self.form.get_untracked();
-        r.params.steps = r.params.steps.clamp(1, MAX_STEPS);
+        r.params.steps = r.params.steps.clamp(*bounds::STEPS.start(), *bounds::STEPS.end());
         r
     }
 
@@ -293,25 +293,20 @@ async fn run_one(
     on_step: &dyn Fn(usize, usize),
 ) -> Result<Outcome, String> {
     let t0 = now_ms();
-    let Prepared { prompt, params, plan } = prepared;
-    let g = engine.generate(&prompt.tokens, &params, on_step).await?;
+    let o = engine.run(&prepared, on_step).await?;
     let ms = now_ms() - t0;
     let cfg = &engine.weights.config;
+    let g = &o.generation;
     let frames: Vec<Vec<Cell>> = (0..g.history.len())
-        .map(|s| cells(&engine.tokenizer, &prompt.tokens, &g.history, s, cfg.mask_id, cfg.pad_id))
+        .map(|s| cells(&engine.tokenizer, &prepared.prompt.tokens, &g.history, s, cfg.mask_id, cfg.pad_id))
         .collect();
-    let text = engine.tokenizer.decode(&g.tokens);
-    let logp: Vec<f64> = frames
-        .last()
-        .map(|f| f.iter().filter_map(|c| c.confidence).map(|p| f64::from(p.max(1e-9)).ln()).collect())
-        .unwrap_or_default();
     Ok(Outcome {
-        metre: engine.prosody.as_ref().map(|p| unmask::prosody::check_task(p, &engine.tokenizer, &text, req.task)),
-        plan,
+        metre: o.metre,
+        plan: prepared.plan,
         req,
-        score: logp.iter().sum::<f64>() / logp.len().max(1) as f64,
-        text,
-        answer: answer(&engine.tokenizer, &prompt, &g.tokens),
+        score: o.score.unwrap_or(0.0),
+        text: o.text,
+        answer: o.answer,
         steps: g.steps_run,
         frames,
         ms,

@@ -7,9 +7,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
-use crate::compare::AR_DIR;
 use crate::engine::fetch_fresh_json;
 use crate::i18n::{t, Lang, Msg};
+use crate::shared::AR_DIR;
 
 /// What the chart reads from an eval report.
 #[derive(Clone, Debug, Deserialize, PartialEq)]

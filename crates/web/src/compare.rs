@@ -15,12 +15,10 @@ use unmask::tasks::{answer, Prompt, TaskBuilder};
 use crate::chart::EvalChart;
 use crate::engine::{load_engine, BackendInfo, Engine};
 use crate::i18n::{t, task_label, Lang, Msg};
-use crate::shared::{now_ms, ENGINE};
+use crate::shared::{now_ms, AR_DIR, ENGINE};
 use crate::state::Task;
 
-/// Folder of the autoregressive twin, next to the page.
-pub const AR_DIR: &str = "model-ar/";
-/// Beam width of the ranked reversal (the README's table uses the same).
+/// Beam width of the ranked reversal (docs/evaluation.md's table uses the same).
 pub const BEAM_WIDTH: usize = 16;
 
 thread_local! {
@@ -80,10 +78,10 @@ async fn compare(diff: &mut Engine, ar: &mut Engine, task: Task, text: &str) -> 
     let p = SamplerParams::default();
     let mut rows = Vec::new();
     let t0 = now_ms();
-    let g = diff.generate(&pd.tokens, &p, &|_, _| {}).await?;
+    let g = diff.run(&diff.prepare_prompt(pd.clone(), &p), &|_, _| {}).await?.generation;
     rows.push(row("cmp-diffusion", Msg::CmpDiffusion, &diff.tokenizer, &pd, &g.tokens, g.steps_run, now_ms() - t0));
     let t0 = now_ms();
-    let g = ar.generate(&pa.tokens, &p, &|_, _| {}).await?;
+    let g = ar.run(&ar.prepare_prompt(pa.clone(), &p), &|_, _| {}).await?.generation;
     let label = if task == Task::Prev { Msg::CmpArPlain } else { Msg::CmpAr };
     rows.push(row("cmp-ar", label, &ar.tokenizer, &pa, &g.tokens, g.steps_run, now_ms() - t0));
     if task == Task::Prev {

@@ -1,13 +1,13 @@
 //! The model in the browser: download with progress into the Cache API (a broken
 //! or partial cache entry is detected and fetched again), WebGPU when the browser
-//! has it, the CPU reference when it doesn't, and recovery from a lost GPU device.
+//! has it, the fast CPU path when it doesn't, and recovery from a lost GPU device.
 
 use js_sys::{Reflect, Uint8Array};
 use unmask::engine::{EngineError, Runner};
-use unmask::prosody::{request_constraints, Plan, Prosody};
+use unmask::pipeline::{Outcome, Prepared};
+use unmask::prosody::Prosody;
 use unmask::request::Request;
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
-use unmask::tasks::{Prompt, TaskBuilder};
 use unmask::{ModelWeights, PoemTokenizer};
 
 use crate::i18n::{task_error, verse_error, Lang, Msg};
@@ -33,10 +33,7 @@ pub async fn load_engine(
         ModelWeights::from_bytes(b).map_err(|e| e.to_string())
     })
     .await?;
-    if tok.vocab_size() != weights.config.vocab_size {
-        let e = EngineError::VocabMismatch { tokenizer: tok.vocab_size(), model: weights.config.vocab_size };
-        return Err(e.to_string());
-    }
+    unmask::engine::check_pair(&weights, &tok).map_err(|e| e.to_string())?;
     // The metre checker's data, when the folder has it: without it (or with a broken
     // copy) the page works and shows no tone marks.
     let mut keep = vec![format!("{dir}tokenizer.json?v={version}"), format!("{dir}poem.safetensors?v={version}")];
@@ -55,7 +52,7 @@ pub async fn load_engine(
     }
     prune_cache(&dir, &keep).await;
     let mut engine = Engine::new(tok, weights, force_cpu).await;
-    engine.prosody = prosody;
+    engine.inner.prosody = prosody;
     Ok((engine, source))
 }
 use wasm_bindgen::{JsCast, JsValue};
@@ -258,19 +255,11 @@ fn cpu(reason: CpuReason, detail: impl Into<String>) -> BackendInfo {
     BackendInfo::Cpu(CpuWhy { reason, detail: detail.into() })
 }
 
-/// A request ready to generate (`Engine::prepare`).
-pub struct Prepared {
-    pub prompt: Prompt,
-    pub params: SamplerParams,
-    pub plan: Option<Plan>,
-}
-
-/// The library's engine plus what the page shows about its backend.
+/// The library's engine (with the folder's tone data, if it has any) plus what the
+/// page shows about its backend.
 pub struct Engine {
     pub inner: unmask::engine::Engine,
     pub backend: BackendInfo,
-    /// Tones and rhyme groups for the metre checker (`None` if the folder has none).
-    pub prosody: Option<Prosody>,
 }
 
 fn has_webgpu() -> bool {
@@ -291,11 +280,11 @@ impl Engine {
     pub async fn new(tokenizer: PoemTokenizer, weights: ModelWeights, force_cpu: bool) -> Engine {
         if force_cpu {
             let backend = cpu(CpuReason::Chosen, "backend=cpu in the URL");
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend, prosody: None };
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
         }
         if !has_webgpu() {
             let backend = cpu(CpuReason::NoWebGpu, "navigator.gpu is missing");
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend, prosody: None };
+            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
         }
         match unmask::engine::Engine::gpu(tokenizer, weights).await {
             Ok(inner) => {
@@ -303,46 +292,40 @@ impl Engine {
                     Runner::Gpu(m) => m.context().adapter_name(),
                     Runner::Cpu(_) => unreachable!("opened on the GPU"),
                 };
-                Engine { inner, backend: BackendInfo::WebGpu(name), prosody: None }
+                Engine { inner, backend: BackendInfo::WebGpu(name) }
             }
             Err((e, tokenizer, weights)) => Engine {
                 inner: unmask::engine::Engine::cpu(tokenizer, weights),
                 backend: cpu(CpuReason::GpuFailed, e.to_string()),
-                prosody: None,
             },
         }
     }
 
-    /// A request's template and the parameters it samples with: its verse
-    /// constraints in them (`prosody::request_constraints`), and how they were planned.
-    /// Messages in `lang`.
+    /// A request as the pipeline prepares it (`pipeline::Engine::prepare`), with its
+    /// errors in `lang`.
     pub fn prepare(&self, req: &Request, lang: Lang) -> Result<Prepared, String> {
-        let prompt =
-            req.prompt(&TaskBuilder::new(&self.tokenizer, &self.weights.config)).map_err(|e| task_error(lang, &e))?;
-        let mut params = req.params.clone();
-        // 对对子 is its rules (an error without the data); a poem without the data
-        // keeps the repeat rule only.
-        let plan = match request_constraints(self.prosody.as_ref(), &self.tokenizer, self.cpu_model(), req, &prompt) {
-            Ok(Some((c, plan))) => {
-                params.constraints = c;
-                plan
-            }
-            Ok(None) => None,
-            Err(e) => return Err(verse_error(lang, &e)),
-        };
-        Ok(Prepared { prompt, params, plan })
+        self.inner.prepare(req).map_err(|e| match e {
+            EngineError::Task(e) => task_error(lang, &e),
+            EngineError::Verse(e) => verse_error(lang, &e),
+            e => e.to_string(),
+        })
     }
 
     /// Candidates for the masks ranked by joint likelihood with a width-`width` beam
-    /// (autoregressive models; on the CPU reference).
+    /// (autoregressive models; on the CPU fast path).
     pub fn rank(&self, tokens: &[u32], width: usize) -> Result<unmask::ar::Ranked, String> {
         self.inner.rank(tokens, width).map_err(|e| e.to_string())
     }
 
-    /// Generates with per-step history. On the CPU, yields to the page between
-    /// steps and reports progress; on a lost GPU device, opens a new one and tries
-    /// again, then falls back to the CPU.
-    pub async fn generate(
+    /// Generates `prepared` with per-step history and reads the result. On the CPU,
+    /// yields to the page between steps and reports progress; on a lost GPU device,
+    /// opens a new one and tries again, then falls back to the CPU.
+    pub async fn run(&mut self, prepared: &Prepared, on_cpu_step: &dyn Fn(usize, usize)) -> Result<Outcome, String> {
+        let g = self.generate(&prepared.prompt.tokens, &prepared.params, on_cpu_step).await?;
+        Ok(self.inner.outcome(prepared, g))
+    }
+
+    async fn generate(
         &mut self,
         tokens: &[u32],
         p: &SamplerParams,
@@ -367,8 +350,7 @@ impl Engine {
                 }
             }
         }
-        let p = self.inner.params_for(p);
-        let mut s = CpuSampler::new(self.inner.cpu_model(), tokens, &p).map_err(|e| e.to_string())?;
+        let mut s = CpuSampler::new(self.inner.cpu_model(), tokens, p).map_err(|e| e.to_string())?;
         let mut history = Vec::new();
         let total = s.max_steps();
         while let Some(rec) = s.step().map_err(|e| e.to_string())? {

@@ -9,7 +9,7 @@ use unmask::tasks::PoemForm;
 use crate::app::{Page, CANDIDATES};
 use crate::i18n::{t, task_hint, task_label, Msg};
 use crate::shared::ENGINE;
-use crate::state::{Request, Task, MAX_STEPS};
+use crate::state::{bounds, Request, Task};
 
 const EXAMPLES: [(Task, &str, &str); 9] = [
     (Task::Next, "床前明月光", "李白《静夜思》"),
@@ -214,16 +214,16 @@ pub fn Settings() -> impl IntoView {
         <details class="settings" class=("hidden", move || p.show_compare.get())>
             <summary>{move || t(lang.get(), Msg::Settings)}</summary>
             <label>{move || t(lang.get(), Msg::Steps)}
-                <input id="steps" type="number" min="1" max=MAX_STEPS.to_string() prop:value=move || params.get().steps.to_string()
+                <input id="steps" type="number" min=bounds::STEPS.start().to_string() max=bounds::STEPS.end().to_string() prop:value=move || params.get().steps.to_string()
                     on:change=move |ev| {
-                        if let Ok(v) = number(&ev).parse::<i64>() { p.form.update(|r| r.params.steps = v.clamp(1, MAX_STEPS as i64) as usize) }
+                        if let Ok(v) = number(&ev).parse::<i64>() { p.form.update(|r| r.params.steps = v.clamp(*bounds::STEPS.start() as i64, *bounds::STEPS.end() as i64) as usize) }
                         show_used(&ev, params.get_untracked().steps.to_string());
                     } />
             </label>
             <label>{move || t(lang.get(), Msg::Block)}
-                <input id="block" type="number" min="0" max="64" prop:value=move || params.get().block_length.to_string()
+                <input id="block" type="number" min=bounds::BLOCK_LENGTH.start().to_string() max=bounds::BLOCK_LENGTH.end().to_string() prop:value=move || params.get().block_length.to_string()
                     on:change=move |ev| {
-                        if let Ok(v) = number(&ev).parse::<i64>() { p.form.update(|r| r.params.block_length = v.clamp(0, 64) as usize) }
+                        if let Ok(v) = number(&ev).parse::<i64>() { p.form.update(|r| r.params.block_length = v.clamp(*bounds::BLOCK_LENGTH.start() as i64, *bounds::BLOCK_LENGTH.end() as i64) as usize) }
                         show_used(&ev, params.get_untracked().block_length.to_string());
                     } />
             </label>
@@ -236,13 +236,13 @@ pub fn Settings() -> impl IntoView {
             <label>{move || t(lang.get(), Msg::Temperature)}
                 <input type="number" min="0" max="5" step="0.1" prop:value=move || params.get().temperature.to_string()
                     on:change=move |ev| {
-                        if let Ok(v) = number(&ev).parse::<f32>() { if v.is_finite() { p.form.update(|r| r.params.temperature = v.clamp(0.0, 5.0)) } }
+                        if let Ok(v) = number(&ev).parse::<f32>() { if v.is_finite() { p.form.update(|r| r.params.temperature = v.clamp(*bounds::TEMPERATURE.start(), *bounds::TEMPERATURE.end())) } }
                         show_used(&ev, params.get_untracked().temperature.to_string());
                     } />
             </label>
             <label>{move || t(lang.get(), Msg::Threshold)}
                 <input type="number" min="0" max="1" step="0.05" placeholder="off" prop:value=move || params.get().threshold.map(|v| v.to_string()).unwrap_or_default()
-                    on:change=move |ev| p.form.update(|r| r.params.threshold = event_target_value(&ev).parse::<f32>().ok().filter(|v| *v > 0.0 && *v <= 1.0)) />
+                    on:change=move |ev| p.form.update(|r| r.params.threshold = event_target_value(&ev).parse::<f32>().ok().filter(|&v| bounds::threshold_ok(v))) />
             </label>
             <label>{move || t(lang.get(), Msg::Seed)}
                 <input type="number" min="0" prop:value=move || params.get().seed.to_string()

@@ -1,5 +1,5 @@
 //! The Unmask web page: a Leptos (CSR) app that runs the poem model on the
-//! visitor's GPU through WebGPU, with the CPU reference as fallback, and the API of
+//! visitor's GPU through WebGPU, with the fast CPU path (wasm SIMD) as fallback, and the API of
 //! the embeddable widget.
 //!
 //! [`state`] and [`i18n`] are plain Rust (tested natively); `engine` loads the model (progress,

@@ -5,6 +5,10 @@ use std::cell::RefCell;
 
 use crate::engine::Engine;
 
+/// Folder of the autoregressive twin, next to the page (the compare view runs it,
+/// the evaluation chart reads its report).
+pub(crate) const AR_DIR: &str = "model-ar/";
+
 thread_local! {
     // The engine is not Send; it lives here and is taken out while it generates.
     pub(crate) static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };

@@ -2,7 +2,7 @@
 //! The request itself (task, text, settings, URL form) is the library's
 //! [`unmask::request::Request`].
 
-pub use unmask::request::{Request, MAX_STEPS};
+pub use unmask::request::{bounds, Request};
 pub use unmask::tasks::Task;
 
 /// One cell of the denoising view.

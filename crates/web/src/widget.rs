@@ -5,11 +5,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use unmask::prosody::check_task;
-use unmask::tasks::answer;
 use wasm_bindgen::prelude::*;
 
-use crate::engine::{load_engine, BackendInfo, Engine, Prepared};
+use crate::engine::{load_engine, BackendInfo, Engine};
 use crate::i18n::{task_label, Lang};
 use crate::state::{Request, Task};
 
@@ -73,33 +71,26 @@ pub async fn widget_generate(base: String, query: String) -> Result<String, JsVa
     let lang = if query.split('&').any(|kv| kv == "lang=en") { Lang::En } else { Lang::Zh };
     let out = match engine.prepare(&req, lang) {
         Err(e) => Err(e),
-        Ok(Prepared { prompt, params, plan }) => {
+        Ok(prepared) => {
             let t0 = crate::shared::now_ms();
-            match engine.generate(&prompt.tokens, &params, &|_, _| {}).await {
-                Ok(g) => {
-                    let text = engine.tokenizer.decode(&g.tokens);
-                    // The checker's verdict, for the element's line under the text.
-                    let metre = engine
-                        .prosody
-                        .as_ref()
-                        .map(|p| check_task(p, &engine.tokenizer, &text, req.task))
-                        .filter(|r| r.form.is_some() || r.couplet);
-                    let ms = crate::shared::now_ms() - t0;
-                    Ok(serde_json::json!({
-                        "answer": answer(&engine.tokenizer, &prompt, &g.tokens),
-                        "text": text,
-                        "steps": g.steps_run,
-                        "ms": ms,
-                        "gpu": engine.on_gpu(),
-                        "run": crate::i18n::run_meta(lang, g.steps_run, ms, engine.on_gpu()),
-                        "pattern": plan.as_ref().map(|p| p.pattern.clone()),
-                        "rhyme": plan.and_then(|p| p.rhyme_group),
-                        "violations": metre.map(|r| r.violations),
-                    })
-                    .to_string())
-                }
-                Err(e) => Err(e),
-            }
+            engine.run(&prepared, &|_, _| {}).await.map(|o| {
+                let ms = crate::shared::now_ms() - t0;
+                let steps = o.generation.steps_run;
+                // The checker's verdict, for the element's line under the text.
+                let metre = o.metre.filter(|r| r.form.is_some() || r.couplet);
+                serde_json::json!({
+                    "answer": o.answer,
+                    "text": o.text,
+                    "steps": steps,
+                    "ms": ms,
+                    "gpu": engine.on_gpu(),
+                    "run": crate::i18n::run_meta(lang, steps, ms, engine.on_gpu()),
+                    "pattern": prepared.plan.as_ref().map(|p| p.pattern.clone()),
+                    "rhyme": prepared.plan.and_then(|p| p.rhyme_group),
+                    "violations": metre.map(|r| r.violations),
+                })
+                .to_string()
+            })
         }
     };
     put(&base, engine);
