@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::kernels::{GpuWeights, KernelDef, Pipeline, Pipelines};
+use super::pipelines::{Pipeline, Pipelines};
+use super::shader::{GpuWeights, KernelDef};
 use crate::sampler::SampleError;
 
 #[derive(Debug, Error)]

@@ -16,7 +16,7 @@
 //!   shared by [`GENERIC_TITLE_AUTHORS`] or more authors) and unknown authors are
 //!   dropped, since their hits count the word, not the poem;
 //! - **quotation**: a couplet of the text stands in two or more independent works by
-//!   two or more authors (`couplets::quoted_counts`: one poem filed twice does not
+//!   two or more authors (`sentences::quoted_counts`: one poem filed twice does not
 //!   count).
 //!
 //! A text's score (for ordering and for sampling weights) is the sum of one point for a
@@ -253,7 +253,7 @@ pub fn build(dist: &Path, texts: &[Text], vocab: &HashSet<char>) -> Result<(Vec<
         ranked.push((source, read_rank(dist, pattern, &cc)?));
     }
     let ranks = rank_percents(texts, &ranked);
-    let quoted = crate::couplets::quoted_counts(texts, vocab);
+    let quoted = crate::sentences::quoted_counts(texts, vocab);
 
     let mut canon = Vec::new();
     for (i, t) in texts.iter().enumerate() {

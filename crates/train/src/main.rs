@@ -15,6 +15,7 @@ mod export;
 mod model;
 mod prosody;
 mod rng;
+mod sentences;
 mod train;
 
 use std::collections::{BTreeMap, HashSet};

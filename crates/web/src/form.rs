@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use unmask::prosody::Pattern;
 use unmask::tasks::PoemForm;
 
-use crate::app::{Page, CANDIDATES};
 use crate::i18n::{t, task_hint, task_label, Msg};
+use crate::page::{Page, CANDIDATES};
 use crate::shared::ENGINE;
 use crate::state::{bounds, Request, Task};
 
@@ -33,8 +33,7 @@ fn field<T: Clone + PartialEq + Send + Sync + 'static>(
 
 /// The task tabs (WAI-ARIA tabs: arrow keys, Home, End) and the compare toggle.
 #[component]
-pub fn Tabs() -> impl IntoView {
-    let p = expect_context::<Page>();
+pub fn Tabs(p: Page) -> impl IntoView {
     let task = field(p.form, |r| r.task);
     let select = move |tk: Task| {
         p.form.update(|r| r.task = tk);
@@ -79,8 +78,7 @@ pub fn Tabs() -> impl IntoView {
 /// The text, its form and verse options, Generate and Candidates, errors, progress,
 /// the metre of the typed text, and the examples.
 #[component]
-pub fn Input() -> impl IntoView {
-    let p = expect_context::<Page>();
+pub fn Input(p: Page) -> impl IntoView {
     let lang = p.lang;
     let task = field(p.form, |r| r.task);
     let text = field(p.form, |r| r.text.clone());
@@ -131,7 +129,7 @@ pub fn Input() -> impl IntoView {
                 </div>
             </Show>
             <p id="error" class="error" role="alert">{move || p.error.get()}</p>
-            <TypedMetre text=text />
+            <TypedMetre p=p text=text />
             <Show when=move || p.busy()>
                 <p id="busy" class="progress" role="status">
                     <progress></progress>
@@ -139,15 +137,14 @@ pub fn Input() -> impl IntoView {
                     {move || p.cpu_progress.get().map(|(s, n)| format!(" · CPU {s}/{n}"))}
                 </p>
             </Show>
-            <Examples />
+            <Examples p=p />
         </section>
     }
 }
 
 /// Famous lines one click away: a click fills the form and generates.
 #[component]
-fn Examples() -> impl IntoView {
-    let p = expect_context::<Page>();
+fn Examples(p: Page) -> impl IntoView {
     let lang = p.lang;
     let set_example = move |(tk, txt, _): (Task, &'static str, &'static str)| {
         p.form.update(|r| {
@@ -175,8 +172,7 @@ fn Examples() -> impl IntoView {
 /// and no blanks: a template's blanks have no tone, so `_____，_____。…` would "follow
 /// the rules" — its result is checked once filled.
 #[component]
-fn TypedMetre(text: Memo<String>) -> impl IntoView {
-    let p = expect_context::<Page>();
+fn TypedMetre(p: Page, text: Memo<String>) -> impl IntoView {
     move || {
         let txt = text.get();
         let l = p.lang.get();
@@ -205,8 +201,7 @@ fn TypedMetre(text: Memo<String>) -> impl IntoView {
 
 /// The sampler settings; a number field shows the value actually used after a change.
 #[component]
-pub fn Settings() -> impl IntoView {
-    let p = expect_context::<Page>();
+pub fn Settings(p: Page) -> impl IntoView {
     let lang = p.lang;
     let params = field(p.form, |r| r.params.clone());
     let number = move |ev: &leptos::ev::Event| event_target_value(ev).trim().to_string();

@@ -4,8 +4,9 @@
 //!
 //! [`state`] and [`i18n`] are plain Rust (tested natively); `engine` loads the model (progress,
 //! Cache API) and runs it on WebGPU or the CPU; `shared` holds what the page, the
-//! compare view and the widget share (the page's engine, the clock); `app` is the
-//! page's state and layout, `form` and `result` its components; `compare` is its
+//! compare view and the widget share (the page's engine, the clock); `page` is the
+//! page's state, `app` its layout, `form` and `result` its components (given the
+//! state as a prop); `compare` is its
 //! diffusion-vs-autoregressive view, `chart` that view's chart of the eval results;
 //! `widget` is what `www/unmask-widget.js` calls, `bench` what `www/bench.html`
 //! calls; [`i18n`] holds every UI string in both languages.
@@ -25,6 +26,8 @@ mod compare;
 mod engine;
 #[cfg(target_arch = "wasm32")]
 mod form;
+#[cfg(target_arch = "wasm32")]
+mod page;
 #[cfg(target_arch = "wasm32")]
 mod result;
 #[cfg(target_arch = "wasm32")]

@@ -4,15 +4,14 @@
 
 use leptos::prelude::*;
 
-use crate::app::Page;
 use crate::i18n::{t, Lang, Msg};
+use crate::page::Page;
 use crate::state::Cell;
 
 /// Several samples of one request side by side, best score first; any one can be
 /// kept for editing.
 #[component]
-pub fn Candidates() -> impl IntoView {
-    let p = expect_context::<Page>();
+pub fn Candidates(p: Page) -> impl IntoView {
     let Page { lang, candidates, outcome, show_compare, .. } = p;
     view! {
         <Show when=move || !candidates.get().is_empty() && !show_compare.get()>
@@ -46,9 +45,8 @@ pub fn Candidates() -> impl IntoView {
 
 /// The result, its verse verdict, editing by remasking, and the denoising view.
 #[component]
-pub fn ResultView() -> impl IntoView {
-    let p = expect_context::<Page>();
-    let Page { lang, outcome, marked, past, future, copied, show_compare, .. } = p;
+pub fn ResultView(p: Page) -> impl IntoView {
+    let Page { lang, outcome, marked, history, copied, show_compare, .. } = p;
     let copy_text = move |s: String| {
         if let Some(w) = web_sys::window() {
             let _ = w.navigator().clipboard().write_text(&s);
@@ -111,8 +109,8 @@ pub fn ResultView() -> impl IntoView {
                 <button id="remask" class="primary" disabled=move || marked.get().is_empty() || p.busy() on:click=move |_| p.remask()>
                     {move || format!("{} ({})", t(lang.get(), Msg::Remask), marked.get().len())}
                 </button>
-                <button id="undo" disabled=move || past.get().is_empty() || p.busy() on:click=move |_| p.step_history(true)>{move || t(lang.get(), Msg::Undo)}</button>
-                <button id="redo" disabled=move || future.get().is_empty() || p.busy() on:click=move |_| p.step_history(false)>{move || t(lang.get(), Msg::Redo)}</button>
+                <button id="undo" disabled=move || !history.with(|h| h.can_undo()) || p.busy() on:click=move |_| p.step_history(true)>{move || t(lang.get(), Msg::Undo)}</button>
+                <button id="redo" disabled=move || !history.with(|h| h.can_redo()) || p.busy() on:click=move |_| p.step_history(false)>{move || t(lang.get(), Msg::Redo)}</button>
             </div>
             <p class="meta">{move || outcome.get().map(|o| crate::i18n::run_meta(lang.get(), o.steps, o.ms, o.on_gpu))}</p>
             <div class="actions">
@@ -124,7 +122,7 @@ pub fn ResultView() -> impl IntoView {
                     copy_text(href);
                 }>{move || t(lang.get(), Msg::Share)}</button>
             </div>
-            <Denoising />
+            <Denoising p=p />
         </section>
         </Show>
     }
@@ -133,8 +131,7 @@ pub fn ResultView() -> impl IntoView {
 /// The denoising view: every step's characters coloured by the confidence each had
 /// when it was unmasked, a slider through the steps and a replay button.
 #[component]
-fn Denoising() -> impl IntoView {
-    let p = expect_context::<Page>();
+fn Denoising(p: Page) -> impl IntoView {
     let Page { lang, outcome, shown, replay_id, .. } = p;
     view! {
         <h3>{move || t(lang.get(), Msg::Denoising)}</h3>

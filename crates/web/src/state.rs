@@ -189,3 +189,91 @@ mod cell_tests {
         assert_eq!(c1.iter().map(|c| c.text.as_str()).collect::<String>(), "床前地是。");
     }
 }
+
+/// The results a visitor has seen: the one shown, those before it (undo) and those
+/// after it (redo, after an undo).
+#[derive(Clone, Debug, PartialEq)]
+pub struct History<T> {
+    past: Vec<T>,
+    current: Option<T>,
+    future: Vec<T>,
+}
+
+impl<T> Default for History<T> {
+    fn default() -> Self {
+        History { past: Vec::new(), current: None, future: Vec::new() }
+    }
+}
+
+impl<T> History<T> {
+    pub fn current(&self) -> Option<&T> {
+        self.current.as_ref()
+    }
+
+    /// Shows `t`: the one shown goes to the undo list, and what could be redone is
+    /// gone (a new result starts a new branch).
+    pub fn show(&mut self, t: T) {
+        if let Some(prev) = self.current.replace(t) {
+            self.past.push(prev);
+        }
+        self.future.clear();
+    }
+
+    /// Back one result (`back`) or forward one; whether there was one to go to.
+    pub fn step(&mut self, back: bool) -> bool {
+        let (from, to) = if back { (&mut self.past, &mut self.future) } else { (&mut self.future, &mut self.past) };
+        let Some(t) = from.pop() else { return false };
+        if let Some(cur) = self.current.replace(t) {
+            to.push(cur);
+        }
+        true
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.past.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.future.is_empty()
+    }
+}
+
+/// Candidates best first by `score` (higher is better; ties keep their order).
+pub fn best_first<T>(v: &mut [T], score: impl Fn(&T) -> f64) {
+    v.sort_by(|a, b| score(b).total_cmp(&score(a)));
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn undo_and_redo_walk_the_results_and_a_new_one_drops_the_redo_list() {
+        let mut h = History::default();
+        assert!(!h.step(true) && !h.step(false) && h.current().is_none());
+        for r in ["a", "b", "c"] {
+            h.show(r);
+        }
+        assert_eq!((h.current(), h.can_undo(), h.can_redo()), (Some(&"c"), true, false));
+        assert!(h.step(true) && h.step(true));
+        assert_eq!((h.current(), h.can_undo(), h.can_redo()), (Some(&"a"), false, true));
+        assert!(!h.step(true), "nothing before the first");
+        assert!(h.step(false));
+        assert_eq!(h.current(), Some(&"b"));
+        // A new result after an undo: c cannot be redone any more, b can be undone to.
+        h.show("d");
+        assert_eq!((h.current(), h.can_redo()), (Some(&"d"), false));
+        assert!(h.step(true));
+        assert_eq!(h.current(), Some(&"b"));
+        assert!(h.step(true));
+        assert_eq!(h.current(), Some(&"a"));
+    }
+
+    #[test]
+    fn candidates_rank_best_first_and_ties_keep_their_order() {
+        let mut v = vec![("a", -2.0), ("b", -0.5), ("c", -2.0), ("e", -0.1)];
+        best_first(&mut v, |x| x.1);
+        let names: Vec<&str> = v.iter().map(|x| x.0).collect();
+        assert_eq!(names, ["e", "b", "a", "c"]);
+    }
+}
