@@ -33,7 +33,18 @@ fn every_shader() -> Vec<(String, String)> {
 #[test]
 fn every_shader_parses_and_validates() {
     let shaders = every_shader();
-    assert_eq!(shaders.len(), 10);
+    // Every kernel file of shaders/ (all but the snippets prepended to kernels) has
+    // its definition in `KERNELS`, and no definition lacks its file.
+    let snippet = |n: &str| ["common", "sampler_common", "workgroup"].contains(&n) || n.starts_with("weights_");
+    let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
+        .unwrap()
+        .map(|f| f.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|n| !snippet(n))
+        .collect();
+    files.sort();
+    let mut defined: Vec<String> = KERNELS.iter().map(|k| k.name.to_string()).collect();
+    defined.sort();
+    assert_eq!(defined, files, "shaders/ kernel files against gpu::shader::KERNELS");
     for (what, src) in &shaders {
         let m = module(what, src);
         assert!(m.entry_points.iter().any(|e| e.name == "main"), "{what}: no `main` entry point");

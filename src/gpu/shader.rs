@@ -162,7 +162,7 @@ pub const COMMIT: KernelDef = KernelDef {
 
 /// Every kernel (the shader tests validate each, with every weight format where
 /// it reads weights).
-pub const KERNELS: [&KernelDef; 6] = [&EMBED, &RMSNORM, &ATTENTION, &MATMUL, &PICK, &COMMIT];
+pub const KERNELS: &[&KernelDef] = &[&EMBED, &RMSNORM, &ATTENTION, &MATMUL, &PICK, &COMMIT];
 
 /// The bindings a weight format adds after a kernel's own.
 pub fn weight_slots(w: GpuWeights) -> &'static [Slot] {
