@@ -10,7 +10,7 @@
 use crate::engine::{Engine, EngineError};
 use crate::prosody::{self, Choice, Plan, Prosody, Report, VerseError};
 use crate::request::Request;
-use crate::sampler::{Constraints, Generation, SamplerParams};
+use crate::sampler::{Constraints, Generation, SamplerParams, Settings};
 use crate::tasks::{answer, Prompt, Task, TaskBuilder, LINE_END};
 use crate::tokenizer::PoemTokenizer;
 
@@ -46,8 +46,8 @@ pub struct Outcome {
 
 impl Engine {
     /// `prompt` sampled with the user's `settings`: the punctuation excluded.
-    pub fn prepare_prompt(&self, prompt: Prompt, settings: &SamplerParams) -> Prepared {
-        let mut params = settings.clone();
+    pub fn prepare_prompt(&self, prompt: Prompt, settings: &Settings) -> Prepared {
+        let mut params = settings.sampler();
         for id in LINE_END.iter().filter_map(|&c| self.tokenizer.char_id(c)) {
             if !params.exclude.contains(&id) {
                 params.exclude.push(id);

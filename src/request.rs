@@ -1,7 +1,7 @@
 //! A request as the page's form holds it and as it travels in a shareable URL or a
 //! widget call: task, text, form and sampler settings, with its query-string form.
 
-use crate::sampler::{Remasking, SamplerParams};
+use crate::sampler::{Remasking, Settings};
 use crate::tasks::{PoemForm, Prompt, Task, TaskBuilder, TaskError, MAX_INPUT_CHARS};
 
 /// Everything the form holds; also what a shared link restores.
@@ -19,7 +19,7 @@ pub struct Request {
     /// A poem's tone pattern (`prosody::Pattern` key or name); empty: the one that
     /// fits the pinned characters best.
     pub pattern: String,
-    pub params: SamplerParams,
+    pub params: Settings,
 }
 
 /// The longest `rhyme` value kept from a link.
@@ -34,7 +34,7 @@ impl Default for Request {
             metre: true,
             rhyme: String::new(),
             pattern: String::new(),
-            params: SamplerParams::default(),
+            params: Settings::default(),
         }
     }
 }
@@ -85,7 +85,7 @@ impl Request {
     /// `task=…&text=…&…` (values percent-encoded), only what differs from defaults
     /// besides task and text.
     pub fn to_query(&self) -> String {
-        let d = SamplerParams::default();
+        let d = Settings::default();
         let p = &self.params;
         let mut q = vec![("task", self.task.key().to_string()), ("text", self.text.clone())];
         // The form also when another task is chosen: the link keeps the whole form.
@@ -210,7 +210,7 @@ mod tests {
             pattern: "ze-rhymed".into(),
             ..Default::default()
         };
-        r.params = SamplerParams {
+        r.params = Settings {
             steps: 24,
             block_length: 8,
             remasking: Remasking::Random,
@@ -218,8 +218,6 @@ mod tests {
             threshold: Some(0.9),
             seed: 42,
             pinned: vec![],
-            exclude: vec![],
-            constraints: Default::default(),
         };
         let q = r.to_query();
         assert!(q.starts_with("task=poem&text=%E6%98%A5"), "{q}");
@@ -228,12 +226,12 @@ mod tests {
 
     #[test]
     fn sampling_without_a_fixed_seed_draws_one_and_the_link_keeps_it() {
-        let warm = Request { params: SamplerParams { temperature: 0.8, ..Default::default() }, ..Default::default() };
+        let warm = Request { params: Settings { temperature: 0.8, ..Default::default() }, ..Default::default() };
         let run = warm.clone().with_fresh_seed(|| 77);
         assert_eq!(run.params.seed, 77);
         assert!(run.to_query().contains("seed=77"), "{}", run.to_query());
         // A fixed seed, or greedy decoding, is left alone.
-        let fixed = Request { params: SamplerParams { seed: 5, ..warm.params.clone() }, ..Default::default() };
+        let fixed = Request { params: Settings { seed: 5, ..warm.params.clone() }, ..Default::default() };
         assert_eq!(fixed.with_fresh_seed(|| 77).params.seed, 5);
         assert_eq!(Request::default().with_fresh_seed(|| 77).params.seed, 0);
         // A draw of 0 would mean "fresh" again in the link: never used.

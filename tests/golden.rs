@@ -11,7 +11,7 @@ use common::*;
 use pollster::block_on;
 use unmask::cpu::CpuModel;
 use unmask::gpu::GpuModel;
-use unmask::sampler::{generate_cpu, SamplerParams};
+use unmask::sampler::{generate_cpu, Settings};
 use unmask::tasks::{answer, PoemForm, Prompt, TaskBuilder};
 use unmask::{ModelWeights, PoemTokenizer};
 
@@ -40,7 +40,7 @@ fn committed_model_output_is_pinned_on_cpu_and_gpu() {
         PoemTokenizer::from_bytes(&std::fs::read(format!("{ROOT}/www/model/tokenizer.json")).unwrap()).unwrap(),
         w.clone(),
     );
-    let settings = SamplerParams { steps: 16, seed: 0, ..Default::default() };
+    let settings = Settings { steps: 16, seed: 0, ..Default::default() };
     let p = eng.prepare_prompt(tb.next_line("月").unwrap(), &settings).params;
     let mut got = BTreeMap::new();
     for (name, prompt) in cases(&tb) {

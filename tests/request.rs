@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use unmask::prosody::Pattern;
 use unmask::request::{bounds, Request};
-use unmask::sampler::{Remasking, SamplerParams};
+use unmask::sampler::{Remasking, Settings};
 use unmask::tasks::{PoemForm, Task};
 
 fn request() -> impl Strategy<Value = Request> {
@@ -31,15 +31,13 @@ fn request() -> impl Strategy<Value = Request> {
                     rhyme,
                     // A pattern by key, or none.
                     pattern: Pattern::ALL.get(pat).map(|p| p.key().to_string()).unwrap_or_default(),
-                    params: SamplerParams {
+                    params: Settings {
                         steps,
                         block_length,
                         remasking: if random { Remasking::Random } else { Remasking::LowConfidence },
                         temperature,
                         threshold,
                         pinned: vec![],
-                        exclude: vec![],
-                        constraints: Default::default(),
                         seed,
                     },
                 }

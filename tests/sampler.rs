@@ -213,10 +213,10 @@ fn the_pipeline_never_puts_punctuation_in_a_mask() {
     let prompt = TaskBuilder::new(&tok, &w.config).poem(PoemForm::WuJue, &[]).unwrap();
     let eng = unmask::engine::Engine::cpu(test_tokenizer(), w);
     let punct: Vec<u32> = "，。？！".chars().map(|c| tok.char_id(c).unwrap()).collect();
-    let p = eng.prepare_prompt(prompt.clone(), &SamplerParams::default()).params;
+    let p = eng.prepare_prompt(prompt.clone(), &unmask::sampler::Settings::default()).params;
     assert!(punct.iter().all(|id| p.exclude.contains(id)), "{:?}", p.exclude);
     for seed in 0..8 {
-        let p = SamplerParams { temperature: 2.0, seed, ..Default::default() };
+        let p = unmask::sampler::Settings { temperature: 2.0, seed, ..Default::default() };
         let g = pollster::block_on(eng.run(&eng.prepare_prompt(prompt.clone(), &p), false)).unwrap().generation;
         for &i in &prompt.masked {
             assert!(

@@ -4,7 +4,7 @@
 # reference's logits, exports the shipped model twice (int8 MatMulNBits; dense f32),
 # checks both against the reference, then times Unmask against ONNX Runtime natively
 # (compare.py) and in headless Chromium (web/compare.mjs), each interleaved in one run.
-# Results: docs/charts/data/onnx-native.json and onnx-web.json (README, "Measured").
+# Results: docs/charts/data/onnx-native.json and onnx-web.json (docs/benchmarks.md).
 # Needs the release CLI (cargo build --release -p unmask-cli), the page built
 # (scripts/build-web.sh) and the browser tests' packages (tests/browser: npm ci).
 set -euo pipefail

@@ -27,15 +27,7 @@ struct Buffers {
     key: wgpu::Buffer,      // (T) f32
     schedule: wgpu::Buffer, // (S + T) u32: `commit_table`, S ≤ T + CLEANUP_STEPS steps
     history: wgpu::Buffer,  // (2, S, T): tokens, then probabilities as f32 bits
-    indirect: wgpu::Buffer, // workgroup counts of each dispatch of one step (3 u32 each)
     staging: wgpu::Buffer,  // tokens + state + history, mapped once per generation
-}
-
-/// Dispatches per step of the unmasking loop for an `n_layers` model: embed, 7 per
-/// layer (2 norms, Q/K/V+RoPE, attention, output, gate/up+SwiGLU, down), the final
-/// norm, the head, pick and commit.
-pub fn dispatches_per_step(n_layers: usize) -> u64 {
-    1 + 7 * n_layers as u64 + 4
 }
 
 /// GPU time of one kernel (all its dispatches in one forward pass).
@@ -51,6 +43,8 @@ pub struct GpuModel {
     ctx: Rc<GpuContext>,
     pub config: ModelConfig,
     bufs: Buffers,
+    /// The workgroup counts each dispatch of a step reads (all but commit's).
+    indirect: wgpu::Buffer,
     forward_ops: Vec<Op>,
     /// The output head for every row (`forward`) and for masked rows only (`generate`).
     head_all: Op,
@@ -63,6 +57,13 @@ pub struct GpuModel {
 }
 
 impl GpuModel {
+    /// Dispatches per step of the unmasking loop, from the recorded op list: the
+    /// forward pass (embed, 7 a layer, the final norm), the masked-row head, pick and
+    /// commit (47 for the bundled 6-layer model).
+    pub fn dispatches_per_step(&self) -> u64 {
+        self.forward_ops.len() as u64 + 3
+    }
+
     /// Uploads `w` and prepares every pipeline and bind group. Fails with
     /// `GpuError::Limits` if a buffer would exceed what the device allows.
     pub fn new(ctx: Rc<GpuContext>, w: &ModelWeights) -> Result<Self, GpuError> {
@@ -110,15 +111,6 @@ impl GpuModel {
             key: storage(dev, "key", f4(tm)),
             schedule: storage(dev, "schedule", f4(sm + tm)),
             history: storage(dev, "history", f4(2 * sm * tm)),
-            indirect: dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("indirect"),
-                size: 12 * (dispatches_per_step(c.n_layers) - 1),
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::INDIRECT
-                    | wgpu::BufferUsages::COPY_DST
-                    | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            }),
             staging: dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("staging"),
                 size: f4(tm + 4 + 2 * sm * tm),
@@ -163,11 +155,23 @@ impl GpuModel {
         vectors.push(norm);
         let pb = PickBuffers { sampler: &b.sampler, tokens: &b.tokens, pred: &b.pred, prob: &b.prob, key: &b.key };
         let pick = pick(cx, sh, &b.logits, pb, &b.exclude);
-        let commit = commit(cx, sh, pb, &b.schedule, &b.history, &b.indirect);
+        // The workgroup counts of every dispatch of a step but commit (3 u32 each):
+        // the forward pass, the masked-row head and pick.
+        let indirect = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("indirect"),
+            size: 12 * (ops.len() as u64 + 2),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::INDIRECT
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let commit = commit(cx, sh, pb, &b.schedule, &b.history, &indirect);
         Ok(GpuModel {
             ctx,
             config: c,
             bufs,
+            indirect,
             forward_ops: ops,
             head_all,
             head_masked,
@@ -243,7 +247,7 @@ impl GpuModel {
     /// dispatch of a step but commit: the current grids while a loop runs, zeros
     /// once it ended.
     pub async fn step_workgroups(&self) -> Result<Vec<u32>, GpuError> {
-        run_and_read(&self.ctx, &[], 0, &self.bufs.indirect).await
+        run_and_read(&self.ctx, &[], 0, &self.indirect).await
     }
 
     pub fn context(&self) -> &Rc<GpuContext> {
@@ -322,13 +326,13 @@ impl GpuModel {
         // dispatched directly, one workgroup that returns at once after the loop.
         let step_ops: Vec<&Op> = self.forward_ops.iter().chain([&self.head_masked, &self.pick]).collect();
         let args: Vec<u32> = step_ops.iter().flat_map(|op| op.grid.at(t)).collect();
-        q.write_buffer(&self.bufs.indirect, 0, bytemuck::cast_slice(&args));
+        q.write_buffer(&self.indirect, 0, bytemuck::cast_slice(&args));
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for _ in 0..steps {
                 for (i, op) in step_ops.iter().enumerate() {
-                    op.record_indirect(&mut pass, &self.bufs.indirect, 12 * i as u64);
+                    op.record_indirect(&mut pass, &self.indirect, 12 * i as u64);
                 }
                 self.commit.record(&mut pass, t);
             }

@@ -28,7 +28,50 @@ impl std::str::FromStr for Remasking {
     }
 }
 
-/// Every sampler option, with defaults. Shared by the CLI, the web page and tests.
+/// What a user sets (the page's form, a link, the widget's attributes, the CLI's
+/// flags): the sampler's options without what a request derives from its template
+/// (the exclusions and the verse constraints, `pipeline::Engine::prepare`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Denoising steps in total (see [`SamplerParams::steps`]).
+    pub steps: usize,
+    /// Semi-autoregressive block length; 0 = one block.
+    pub block_length: usize,
+    pub remasking: Remasking,
+    /// Gumbel temperature; 0 = greedy.
+    pub temperature: f32,
+    /// Fast-dLLM parallel decoding threshold.
+    pub threshold: Option<f32>,
+    /// Positions pinned to a token id (the CLI's `--pin`).
+    pub pinned: Vec<(usize, u32)>,
+    pub seed: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        SamplerParams::default().settings()
+    }
+}
+
+impl Settings {
+    /// The sampler's parameters with these settings and nothing derived.
+    pub fn sampler(&self) -> SamplerParams {
+        let Settings { steps, block_length, remasking, temperature, threshold, ref pinned, seed } = *self;
+        SamplerParams {
+            steps,
+            block_length,
+            remasking,
+            temperature,
+            threshold,
+            pinned: pinned.clone(),
+            seed,
+            ..Default::default()
+        }
+    }
+}
+
+/// Every sampler option, with defaults: a request's [`Settings`] plus what its
+/// template derives. What both loops run and the tests drive directly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SamplerParams {
@@ -106,6 +149,20 @@ pub enum SampleError {
 }
 
 impl SamplerParams {
+    /// The user's part of these parameters.
+    pub fn settings(&self) -> Settings {
+        let p = self;
+        Settings {
+            steps: p.steps,
+            block_length: p.block_length,
+            remasking: p.remasking,
+            temperature: p.temperature,
+            threshold: p.threshold,
+            pinned: p.pinned.clone(),
+            seed: p.seed,
+        }
+    }
+
     /// The parameters a model actually runs with (both loops apply it, the CPU's and
     /// the GPU's): the diffusion model takes them as given; an autoregressive (causal)
     /// model can only commit the leftmost masked position each step (block length 1,

@@ -110,7 +110,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         "--beam ranks candidates with an autoregressive model; this model is a diffusion model"
     );
     let tb = TaskBuilder::new(&eng.tokenizer, &eng.weights.config);
-    let params = a.sampler.params();
+    let params = a.sampler.settings();
     let norm = |s: &str| -> String {
         let e =
             eng.tokenizer.encode(s.trim_end_matches(unmask::tasks::LINE_END)).map(|e| eng.tokenizer.decode(&e.ids(0)));
@@ -223,7 +223,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         pairs: a.pairs.display().to_string(),
         causal: eng.weights.config.causal,
         backend: eng.backend_name(),
-        sampler: params.for_model(&eng.weights.config),
+        sampler: params.sampler().for_model(&eng.weights.config),
         seconds: t0.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_string(&rep)?;

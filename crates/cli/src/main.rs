@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
-use unmask::sampler::{Remasking, SamplerParams};
+use unmask::sampler::{Remasking, SamplerParams, Settings};
 use unmask::tasks::{answer, PoemForm, Task, TaskBuilder};
 
 use engine::Backend;
@@ -78,16 +78,14 @@ pub struct SamplerArgs {
 }
 
 impl SamplerArgs {
-    pub fn params(&self) -> SamplerParams {
-        SamplerParams {
+    pub fn settings(&self) -> Settings {
+        Settings {
             steps: self.steps,
             block_length: self.block_length,
             remasking: self.remasking,
             temperature: self.temperature,
             threshold: self.threshold,
             pinned: Vec::new(),
-            exclude: Vec::new(),
-            constraints: Default::default(),
             seed: self.seed,
         }
     }
@@ -158,7 +156,7 @@ fn generate(a: GenerateArgs) -> Result<()> {
         metre: !a.no_metre,
         rhyme: a.rhyme.clone(),
         pattern: a.pattern.clone(),
-        params: a.sampler.params(),
+        params: a.sampler.settings(),
     };
     let prompt = req.prompt(&TaskBuilder::new(&eng.tokenizer, &eng.weights.config))?;
     for pin in &a.pin {

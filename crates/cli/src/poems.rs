@@ -27,7 +27,7 @@ use unmask::engine::Engine;
 use unmask::progress::Progress;
 use unmask::prosody::{check, Compliance, Prosody};
 use unmask::request::Request;
-use unmask::sampler::{Generation, Remasking, SamplerParams};
+use unmask::sampler::{Generation, Remasking, Settings};
 use unmask::tasks::{PoemForm, Prompt, Task, LINE_END};
 
 use crate::engine::{self, Backend};
@@ -468,7 +468,7 @@ fn poem_request(form: PoemForm, metre: bool, a: &EvalPoemsArgs, seed: u32) -> Re
         metre,
         rhyme: String::new(),
         pattern: String::new(),
-        params: SamplerParams {
+        params: Settings {
             steps: if a.steps == 0 { form.lines() * form.chars_per_line() } else { a.steps },
             remasking: Remasking::LowConfidence,
             temperature: a.temperature,
@@ -556,7 +556,7 @@ fn eval_pairs(
                 let req = Request {
                     task,
                     text: given.clone(),
-                    params: SamplerParams { temperature: a.temperature, seed: i as u32 + 1, ..Default::default() },
+                    params: Settings { temperature: a.temperature, seed: i as u32 + 1, ..Default::default() },
                     ..Default::default()
                 };
                 let started = std::time::Instant::now();

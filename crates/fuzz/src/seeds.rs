@@ -3,7 +3,7 @@
 //! these; the corpus test replays them on every CI run.
 
 use unmask::request::Request;
-use unmask::sampler::{Remasking, SamplerParams};
+use unmask::sampler::{Remasking, Settings};
 use unmask::tasks::{PoemForm, Task};
 use unmask::WeightFormat;
 
@@ -96,7 +96,7 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
             metre: false,
             rhyme: "阳".into(),
             pattern: "ping".into(),
-            params: SamplerParams {
+            params: Settings {
                 steps: 32,
                 block_length: 8,
                 remasking: Remasking::Random,

@@ -1,6 +1,6 @@
 //! The fuzz targets in every CI run: each committed corpus input, then a bounded,
 //! seeded mutational run of every target (the long campaigns run with
-//! `cargo fuzz`, see the README), and the GPU against the CPU reference on every
+//! `cargo fuzz`, see docs/testing.md), and the GPU against the CPU reference on every
 //! corpus model that loads.
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use unmask::sampler::SamplerParams;
+use unmask::sampler::Settings;
 use unmask::tasks::{answer, Prompt, TaskBuilder};
 
 use crate::chart::EvalChart;
@@ -75,7 +75,7 @@ async fn compare(diff: &mut Engine, ar: &mut Engine, task: Task, text: &str) -> 
         if task == Task::Prev { tb.previous_line(text) } else { tb.next_line(text) }.map_err(|e| e.to_string())
     };
     let (pd, pa) = (build(diff)?, build(ar)?);
-    let p = SamplerParams::default();
+    let p = Settings::default();
     let mut rows = Vec::new();
     let t0 = now_ms();
     let g = diff.run(&diff.prepare_prompt(pd.clone(), &p), &|_, _| {}).await?.generation;
