@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use pollster::block_on;
-use unmask::gpu::kernels::KernelRunner;
+use unmask::gpu::ops::KernelRunner;
 use unmask::gpu::GpuContext;
 use unmask::rng::SplitMix64;
 use unmask::sampler::SamplerParams;

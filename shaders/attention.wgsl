@@ -4,7 +4,7 @@
 // Reads q, k and v from one (T, 3D) buffer, as the fused Q/K/V product writes them
 // (as pairs: the head width is even). Bidirectional unless dims.causal.
 
-// Bindings: generated from `gpu::kernels::ATTENTION` (names, types, order).
+// Bindings: generated from `gpu::ops::attention::DEF` (names, types, order).
 
 const MAX_HALF: u32 = 128u; // head width ≤ 256 (ModelConfig::validate)
 

@@ -13,7 +13,7 @@
 // dispatch of the loop reads (`GpuModel::generate`): the steps recorded after it
 // dispatch nothing.
 
-// Bindings: generated from `gpu::kernels::COMMIT` (names, types, order).
+// Bindings: generated from `gpu::ops::commit::DEF` (names, types, order).
 
 const NONE: u32 = 0xffffffffu;
 var<workgroup> first_mask: atomic<u32>;

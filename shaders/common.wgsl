@@ -1,30 +1,7 @@
-// Shared declarations, prepended to every kernel.
-//
-// `Dims` holds the model and sequence sizes for the current generation; `State` is
-// the unmasking loop's GPU-side counter, read by every kernel so work after the last
-// mask is committed costs nothing (the loop is recorded ahead of time).
-
-struct Dims {
-    t: u32,          // sequence length T of this generation
-    d: u32,          // d_model D
-    f: u32,          // MLP width F
-    v: u32,          // vocabulary V
-    n_heads: u32,
-    head_dim: u32,
-    causal: u32,     // 1: causal attention
-    mask_id: u32,    // id of [MASK]
-    eps: f32,
-    rope_theta: f32,
-    shifted: u32,    // 1: input read shifted right behind [MASK] (ModelConfig::shifts_input)
-    _pad: u32,
-}
-
-struct State {
-    step: u32,       // next step index (drives the RNG and the schedule)
-    steps_run: u32,  // forward passes that did work
-    done: u32,       // 1 once no mask is left (or a fault stopped the loop)
-    fault: u32,      // 1 once pick met a non-finite logit (NaN or ±∞): nothing more is committed
-}
+// Shared functions, prepended to every kernel. The structs the kernels bind
+// (`Dims`, the sizes of this generation; `State`, the loop's GPU-side counter that
+// every kernel reads, so work after the last mask is committed costs nothing) are
+// declared from their Rust definitions in `gpu::ops`.
 
 // PCG permutation; identical to `rng::pcg` on the CPU.
 fn pcg(v: u32) -> u32 {

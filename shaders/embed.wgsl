@@ -2,7 +2,7 @@
 // A causal or shifted model reads [MASK] then the tokens shifted right by one
 // (dims.shifted; ModelConfig::shifts_input).
 
-// Bindings: generated from `gpu::kernels::EMBED` (names, types, order).
+// Bindings: generated from `gpu::ops::embed::DEF` (names, types, order).
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -1,5 +1,5 @@
 // Fused dequantize-matmul: y = x (T, K) · Wᵀ with W (N, K) in the bound weight
-// format, then one of five epilogues (`mp.mode`, `gpu::kernels::Epilogue`):
+// format, then one of five epilogues (`mp.mode`, `gpu::ops::matmul::Epilogue`; `mp` is a `MatParams`):
 //   0 store, 1 add to y (the residual stream), 2 store the rows whose token is
 //   [MASK] only (the output head inside the unmasking loop: the sampler reads no
 //   other row), 3 RoPE on the Q and K parts of a stacked Q/K/V product,
@@ -11,14 +11,7 @@
 // RoPE turns together; gate column p and up column p. Rows past T are clamped to
 // T−1 (valid memory, results dropped) so the loop has no branches.
 
-struct MatParams {
-    k: u32,     // K: inputs per row
-    n: u32,     // N: rows of W (columns of the product)
-    mode: u32,  // the epilogue, below
-    _pad: u32,
-}
-
-// Bindings: generated from `gpu::kernels::MATMUL` (names, types, order).
+// Bindings: generated from `gpu::ops::matmul::DEF` (names, types, order).
 
 const STORE: u32 = 0u;
 const ACCUMULATE: u32 = 1u;

@@ -12,7 +12,7 @@
 // Reference: `sampler::pick`, `sampler::repeats_at`, `Constraints::may_double`, `sampler::copies_at`,
 // `sampler::runs_at`, `sampler::triples_at`, `sampler::finite_row`.
 
-// Bindings: generated from `gpu::kernels::PICK` (names, types, order).
+// Bindings: generated from `gpu::ops::pick::DEF` (names, types, order).
 
 const NEG: f32 = -3.4e38;
 var<workgroup> best_s: array<f32, 64>;

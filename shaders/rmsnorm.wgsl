@@ -1,6 +1,6 @@
 // Fused RMSNorm: y = x / sqrt(mean(x²) + eps) * weight, one workgroup per row.
 
-// Bindings: generated from `gpu::kernels::RMSNORM` (names, types, order).
+// Bindings: generated from `gpu::ops::rmsnorm::DEF` (names, types, order).
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

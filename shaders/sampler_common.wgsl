@@ -1,18 +1,5 @@
-// Sampler parameters, shared by pick.wgsl and commit.wgsl (mirrors `SamplerParams`).
-struct Sampler {
-    seed: u32,
-    temperature: f32,
-    remasking: u32,      // 0 = low confidence, 1 = random
-    use_threshold: u32,  // 1 = Fast-dLLM parallel decoding
-    threshold: f32,
-    block_length: u32,   // 0 = one block
-    mask_id: u32,
-    pad_id: u32,
-    unk_id: u32,
-    history: u32,        // 1 = write the per-step history rows
-    max_steps: u32,      // rows of the schedule and of the history
-    _pad: u32,
-}
+// The repeat rule's helpers, shared by pick.wgsl and commit.wgsl (the sampler's
+// parameters, `sp`, are a `SamplerUniform`, declared from `gpu::ops`).
 
 const RHYME: u32 = 0x80u; // sampler::RHYME
 

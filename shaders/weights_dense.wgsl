@@ -1,5 +1,5 @@
 // Dense f32 weights (N, K) as raw bits in u32 words; see src/format.rs.
-// Bindings `w_words` (and `w_scales`): generated from `gpu::kernels::weight_slots`.
+// Bindings `w_words` (and `w_scales`): generated from `gpu::shader::weight_slots`.
 
 fn weight_at(row: u32, col: u32, k: u32) -> f32 {
     return bitcast<f32>(w_words[row * k + col]);

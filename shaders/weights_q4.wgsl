@@ -1,6 +1,6 @@
 // Q4 block weights: 8 codes per little-endian word (column 2j in the low nibble of
 // byte j), value = nibble - 8, one f32 scale per 32 weights. See src/format.rs.
-// Bindings `w_words` (and `w_scales`): generated from `gpu::kernels::weight_slots`.
+// Bindings `w_words` (and `w_scales`): generated from `gpu::shader::weight_slots`.
 
 fn q4_code(word: u32, j: u32) -> f32 {
     return f32((word >> (4u * j)) & 15u) - 8.0;

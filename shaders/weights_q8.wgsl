@@ -1,6 +1,6 @@
 // Q8 block weights: 4 int8 codes per little-endian word, one f32 scale per 32
 // weights (widened from the file's f16); w = scale * code. See src/format.rs.
-// Bindings `w_words` (and `w_scales`): generated from `gpu::kernels::weight_slots`.
+// Bindings `w_words` (and `w_scales`): generated from `gpu::shader::weight_slots`.
 
 // Sign-extends byte `j` (0..3) of `word`.
 fn q8_code(word: u32, j: u32) -> f32 {

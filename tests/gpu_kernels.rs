@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use pollster::block_on;
 use unmask::cpu;
-use unmask::gpu::kernels::KernelRunner;
+use unmask::gpu::ops::KernelRunner;
 use unmask::sampler::{self, Remasking, SamplerParams};
 use unmask::{Matrix, WeightFormat};
 
@@ -363,4 +363,57 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
             block_on(r.commit(&tokens, &pred, &key, &key, &cfg, &SamplerParams::default(), sched, 0)).unwrap();
         assert_eq!(got, want, "{better} is better, last step {last}");
     }
+}
+
+/// The constructors refuse operands that do not fit together, with the kernel
+/// and the operand named, before anything is bound.
+#[test]
+fn kernel_constructors_refuse_operands_that_do_not_fit() {
+    use unmask::gpu::ops::{self, matmul::Epilogue, Dims, PickBuffers, SamplerUniform, Shared, State};
+    use unmask::gpu::tensor::{GpuMatrix, Tensor, Uniform};
+    use unmask::gpu::GpuError;
+    let Some(ctx) = gpu() else { return };
+    let dev = &ctx.device;
+    let dims = Uniform::new(dev, "dims", &Dims::default());
+    let state = Tensor::row(dev, "state", &[State::default()]);
+    let s = Shared { dims: &dims, state: &state };
+    let (t, k, n) = (8, 32, 24);
+    let w = GpuMatrix::upload(dev, &Matrix::from_f32(&randn(n * k, 1, 0.2), n, k, WeightFormat::Q8), "w");
+    let x = Tensor::<f32>::zeros(dev, "x", t, k);
+    let tokens = Tensor::<u32>::zeros(dev, "tokens", t, 1);
+    let shape_error = |r: Result<ops::Op, GpuError>| match r {
+        Err(GpuError::Shape(why)) => why,
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("accepted"),
+    };
+    // The right shapes bind; one column too many in y is refused.
+    let y = Tensor::<f32>::zeros(dev, "y", t, n);
+    assert!(ops::matmul::op(&ctx, s, &x, &w, &y, &tokens, Epilogue::Store).is_ok());
+    let wide = Tensor::<f32>::zeros(dev, "y", t, n + 1);
+    let why = shape_error(ops::matmul::op(&ctx, s, &x, &w, &wide, &tokens, Epilogue::Store));
+    assert!(why.contains("matmul") && why.contains("y is 8×25, needs 8×24"), "{why}");
+    // SwiGLU writes half the stacked rows.
+    let half = Tensor::<f32>::zeros(dev, "g", t, n / 2);
+    assert!(ops::matmul::op(&ctx, s, &x, &w, &half, &tokens, Epilogue::Swiglu).is_ok());
+    assert!(shape_error(ops::matmul::op(&ctx, s, &x, &w, &y, &tokens, Epilogue::Swiglu)).contains("y is"));
+    // x's width must be W's.
+    let narrow = Tensor::<f32>::zeros(dev, "x", t, k - 4);
+    assert!(shape_error(ops::matmul::op(&ctx, s, &narrow, &w, &y, &tokens, Epilogue::Store)).contains("x is"));
+    // Attention: q | k | v is three times the output's width, in whole heads.
+    let (qkv, out) = (Tensor::<f32>::zeros(dev, "qkv", t, 3 * 16), Tensor::<f32>::zeros(dev, "out", t, 16));
+    assert!(ops::attention::op(&ctx, s, &qkv, &out, 4).is_ok());
+    assert!(shape_error(ops::attention::op(&ctx, s, &qkv, &out, 3)).contains("heads"));
+    assert!(shape_error(ops::attention::op(&ctx, s, &out, &out, 4)).contains("qkv is"));
+    // Rmsnorm's gain is one row of the input's width.
+    let gain = Tensor::row(dev, "w", &vec![1.0f32; k + 1]);
+    assert!(shape_error(ops::rmsnorm::op(&ctx, s, &x, &gain, &x)).contains("weight is 1×33"));
+    // Pick: the per-position columns have one row per position.
+    let sp = Uniform::new(dev, "sp", &SamplerUniform::default());
+    let v = 40;
+    let logits = Tensor::<f32>::zeros(dev, "logits", t, v);
+    let (pred, prob, key) =
+        (Tensor::zeros(dev, "pred", t, 1), Tensor::zeros(dev, "prob", t, 1), Tensor::zeros(dev, "key", t - 1, 1));
+    let ex = Tensor::<u32>::zeros(dev, "exclude", 1, ops::pick::pick_table_words(v));
+    let pb = PickBuffers { sampler: &sp, tokens: &tokens, pred: &pred, prob: &prob, key: &key };
+    assert!(shape_error(ops::pick::op(&ctx, s, &logits, pb, &ex)).contains("key is 7×1, needs 8×1"));
 }

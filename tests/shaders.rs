@@ -1,12 +1,11 @@
 //! Every shader as the engine assembles it, parsed and validated by naga (the WGSL
 //! front end wgpu uses) — no GPU needed, so this runs with UNMASK_SKIP_GPU=1 too —
-//! and the structs Rust writes into uniform and storage buffers (`Dims`,
-//! `SamplerUniform`, `State`) laid out exactly as the WGSL declares them: the same
-//! fields, in the same order, at the same offsets, with the same size.
+//! and the structs Rust writes into uniform and storage buffers (declared in WGSL
+//! from their Rust definitions) laid out by naga exactly as Rust lays them out: the
+//! same fields, in the same order, at the same offsets, with the same size.
 
-use std::mem::{offset_of, size_of};
-
-use unmask::gpu::kernels::{Dims, GpuWeights, MatParams, SamplerUniform, State, KERNELS, MATMUL, PICK};
+use unmask::gpu::ops::KERNELS;
+use unmask::gpu::shader::GpuWeights;
 
 fn module(what: &str, src: &str) -> naga::Module {
     let m = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(src)));
@@ -44,7 +43,7 @@ fn every_shader_parses_and_validates() {
     files.sort();
     let mut defined: Vec<String> = KERNELS.iter().map(|k| k.name.to_string()).collect();
     defined.sort();
-    assert_eq!(defined, files, "shaders/ kernel files against gpu::shader::KERNELS");
+    assert_eq!(defined, files, "shaders/ kernel files against the op files of src/gpu/ops (gpu::ops::KERNELS)");
     for (what, src) in &shaders {
         let m = module(what, src);
         assert!(m.entry_points.iter().any(|e| e.name == "main"), "{what}: no `main` entry point");
@@ -75,59 +74,47 @@ fn bindings_come_from_the_kernel_definitions() {
     }
 }
 
-/// (field, offset) of a Rust struct, in declaration order.
-macro_rules! fields {
-    ($t:ty { $($f:ident),* $(,)? }) => {
-        vec![$((stringify!($f).to_string(), offset_of!($t, $f) as u32)),*]
-    };
-}
-
+/// Every struct a kernel binds is declared in WGSL from its Rust definition
+/// (`wgsl_struct!`); naga's layout of that declaration has the same fields at the
+/// same offsets and the same size as Rust's `#[repr(C)]` one, in every kernel.
 #[test]
 fn structs_shared_with_the_shaders_have_one_layout() {
-    // Pick declares three (common.wgsl and sampler_common.wgsl), the matmul MatParams.
-    let pick = module("pick", &PICK.source(None));
-    let matmul = module("matmul", &MATMUL.source(Some(GpuWeights::Q8)));
-    let rust = [
-        (
-            "Dims",
-            fields!(Dims { t, d, f, v, n_heads, head_dim, causal, mask_id, eps, rope_theta, shifted, _pad }),
-            size_of::<Dims>(),
-        ),
-        (
-            "Sampler",
-            fields!(SamplerUniform {
-                seed,
-                temperature,
-                remasking,
-                use_threshold,
-                threshold,
-                block_length,
-                mask_id,
-                pad_id,
-                unk_id,
-                history,
-                max_steps,
-                _pad
-            }),
-            size_of::<SamplerUniform>(),
-        ),
-        ("State", fields!(State { step, steps_run, done, fault }), size_of::<State>()),
-        ("MatParams", fields!(MatParams { k, n, mode, _pad }), size_of::<MatParams>()),
-    ];
-    for (name, fields, size) in rust {
-        let m = if name == "MatParams" { &matmul } else { &pick };
+    let mut checked = Vec::new();
+    for k in KERNELS {
+        let weights = k.weights.then_some(GpuWeights::Q8);
+        let m = module(k.name, &k.source(weights));
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(m.to_ctx()).unwrap();
-        let (handle, ty) =
-            m.types.iter().find(|(_, t)| t.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("no struct {name}"));
-        let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };
-        let wgsl: Vec<(String, u32)> = members.iter().map(|m| (m.name.clone().unwrap_or_default(), m.offset)).collect();
-        assert_eq!(wgsl, fields, "{name}: fields or offsets differ between Rust and WGSL");
-        assert_eq!(*span as usize, size, "{name}: size differs");
-        assert_eq!(layouter[handle].size as usize, size);
-        // Each field is 4 bytes on both sides (u32 / f32).
-        for m in members {
-            assert_eq!(layouter[m.ty].size, 4, "{name}.{:?} is not a 32-bit scalar", m.name);
+        for l in k.all_slots(weights).iter().filter_map(|s| s.layout) {
+            let name = l.name;
+            let (handle, ty) = m
+                .types
+                .iter()
+                .find(|(_, t)| t.name.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("{}: no struct {name}", k.name));
+            let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };
+            let wgsl: Vec<(String, usize)> =
+                members.iter().map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize)).collect();
+            let rust: Vec<(String, usize)> = l.fields.iter().map(|(f, o)| (f.to_string(), *o)).collect();
+            assert_eq!(wgsl, rust, "{name}: fields or offsets differ between Rust and WGSL");
+            assert_eq!(*span as usize, l.size, "{name}: size differs");
+            assert_eq!(layouter[handle].size as usize, l.size);
+            checked.push(name);
+        }
+    }
+    checked.sort();
+    checked.dedup();
+    assert_eq!(checked, ["Dims", "MatParams", "SamplerUniform", "State"]);
+}
+
+/// The kernel files declare no struct a binding uses: those come from Rust.
+#[test]
+fn kernel_files_declare_no_shared_struct() {
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders")).unwrap() {
+        let path = f.unwrap().path();
+        let src = std::fs::read_to_string(&path).unwrap();
+        for name in ["Dims", "MatParams", "SamplerUniform", "State"] {
+            assert!(!src.contains(&format!("struct {name} ")), "{} declares {name} by hand", path.display());
         }
     }
 }

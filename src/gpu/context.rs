@@ -24,6 +24,9 @@ pub enum GpuError {
     Readback(String),
     #[error("the GPU reported an error: {0}")]
     Validation(String),
+    /// A kernel was given operands whose shapes do not fit (a bug in the caller).
+    #[error("a GPU kernel's operands do not fit: {0}")]
+    Shape(String),
     #[error(transparent)]
     Sample(#[from] SampleError),
 }

@@ -2,17 +2,21 @@
 //! compute kernels through `wgpu` (WebGPU in the browser, Vulkan/Metal/DX12 natively).
 //!
 //! - [`context`]: adapter/device, limits, counters and the one read-back path.
-//! - [`shader`]: each kernel's bindings (`KernelDef`) and its WGSL source.
+//! - [`shader`]: what a kernel definition is (`KernelDef`: bindings by name,
+//!   structs declared from Rust) and the assembly of its WGSL source.
 //! - [`pipelines`]: the device's pipeline cache.
-//! - [`kernels`]: each kernel as a typed operation (its constructor), uniforms,
-//!   buffers, and one-kernel runners the tests compare against the CPU reference.
+//! - [`tensor`]: buffers with shapes (`Tensor`, `Uniform`, `GpuMatrix`).
+//! - [`ops`]: one file per kernel — its definition, its shape-checking
+//!   constructor, its own uniform struct, and (feature `kernel-tests`) the
+//!   one-kernel runner the tests compare against the CPU reference.
 //! - [`model`]: weights on the GPU, the recorded forward pass and `generate`.
 
 pub mod context;
-pub mod kernels;
 pub mod model;
+pub mod ops;
 pub mod pipelines;
 pub mod shader;
+pub mod tensor;
 
 pub use context::{Counters, GpuContext, GpuError};
 pub use model::GpuModel;

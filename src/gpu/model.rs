@@ -5,29 +5,33 @@
 use std::rc::Rc;
 
 use super::context::{GpuContext, GpuError};
-use super::kernels::*;
+use super::ops::commit::commit_table;
+use super::ops::matmul::Epilogue;
+use super::ops::pick::{pick_table_words, pick_tables};
+use super::ops::{self, run_and_read, Dims, Op, PickBuffers, SamplerUniform, Shared, State};
+use super::tensor::{GpuMatrix, Tensor, Uniform};
 use crate::config::ModelConfig;
 use crate::format::ModelWeights;
 use crate::sampler::{self, Generation, SamplerParams, StepRecord};
 
 struct Buffers {
-    dims: wgpu::Buffer,     // uniform Dims
-    sampler: wgpu::Buffer,  // uniform SamplerUniform
-    exclude: wgpu::Buffer,  // pick_tables: class and line per position, then bit rows of ids never generated
-    state: wgpu::Buffer,    // State
-    tokens: wgpu::Buffer,   // (T) u32
-    x: wgpu::Buffer,        // (T, D) residual stream
-    h: wgpu::Buffer,        // (T, D) normed
-    qkv: wgpu::Buffer,      // (T, 3D) q (turned) | k (turned) | v per row
-    att: wgpu::Buffer,      // (T, D)
-    g: wgpu::Buffer,        // (T, F) SwiGLU output
-    logits: wgpu::Buffer,   // (T, V)
-    pred: wgpu::Buffer,     // (T) u32
-    prob: wgpu::Buffer,     // (T) f32
-    key: wgpu::Buffer,      // (T) f32
-    schedule: wgpu::Buffer, // (S + T) u32: `commit_table`, S ≤ T + CLEANUP_STEPS steps
-    history: wgpu::Buffer,  // (2, S, T): tokens, then probabilities as f32 bits
-    staging: wgpu::Buffer,  // tokens + state + history, mapped once per generation
+    dims: Uniform<Dims>,
+    sampler: Uniform<SamplerUniform>,
+    exclude: Tensor<u32>, // pick_tables: class and line per position, then bit rows of ids never generated
+    state: Tensor<State>,
+    tokens: Tensor<u32>,   // (T, 1)
+    x: Tensor<f32>,        // (T, D) residual stream
+    h: Tensor<f32>,        // (T, D) normed
+    qkv: Tensor<f32>,      // (T, 3D) q (turned) | k (turned) | v per row
+    att: Tensor<f32>,      // (T, D)
+    g: Tensor<f32>,        // (T, F) SwiGLU output
+    logits: Tensor<f32>,   // (T, V)
+    pred: Tensor<u32>,     // (T, 1)
+    prob: Tensor<f32>,     // (T, 1)
+    key: Tensor<f32>,      // (T, 1)
+    schedule: Tensor<u32>, // (S + T, 1): `commit_table`, S ≤ T + CLEANUP_STEPS steps
+    history: Tensor<u32>,  // (2S, T): tokens, then probabilities as f32 bits
+    staging: wgpu::Buffer, // tokens + state + history, mapped once per generation
 }
 
 /// GPU time of one kernel (all its dispatches in one forward pass).
@@ -53,7 +57,7 @@ pub struct GpuModel {
     commit: Op,
     // Kept alive: the bind groups reference them.
     _weights: Vec<GpuMatrix>,
-    _vectors: Vec<wgpu::Buffer>,
+    _vectors: Vec<Tensor<f32>>,
 }
 
 impl GpuModel {
@@ -94,23 +98,25 @@ impl GpuModel {
                 ctx.limits.max_storage_buffer_binding_size
             )));
         }
+        let z32 = |label, rows, cols| Tensor::<f32>::zeros(dev, label, rows, cols);
+        let zu = |label, rows, cols| Tensor::<u32>::zeros(dev, label, rows, cols);
         let bufs = Buffers {
-            dims: uniform(dev, "dims", &Dims::new(&c, tm)),
-            sampler: uniform(dev, "sampler", &SamplerUniform::default()),
-            exclude: storage(dev, "exclude", f4(pick_table_words(c.vocab_size))),
-            state: storage(dev, "state", 16),
-            tokens: storage(dev, "tokens", f4(tm)),
-            x: storage(dev, "x", f4(tm * d)),
-            h: storage(dev, "h", f4(tm * d)),
-            qkv: storage(dev, "qkv", f4(tm * 3 * d)),
-            att: storage(dev, "att", f4(tm * d)),
-            g: storage(dev, "g", f4(tm * f)),
-            logits: storage(dev, "logits", f4(tm * v)),
-            pred: storage(dev, "pred", f4(tm)),
-            prob: storage(dev, "prob", f4(tm)),
-            key: storage(dev, "key", f4(tm)),
-            schedule: storage(dev, "schedule", f4(sm + tm)),
-            history: storage(dev, "history", f4(2 * sm * tm)),
+            dims: Uniform::new(dev, "dims", &Dims::new(&c, tm)),
+            sampler: Uniform::new(dev, "sampler", &SamplerUniform::default()),
+            exclude: zu("exclude", 1, pick_table_words(c.vocab_size)),
+            state: Tensor::zeros(dev, "state", 1, 1),
+            tokens: zu("tokens", tm, 1),
+            x: z32("x", tm, d),
+            h: z32("h", tm, d),
+            qkv: z32("qkv", tm, 3 * d),
+            att: z32("att", tm, d),
+            g: z32("g", tm, f),
+            logits: z32("logits", tm, v),
+            pred: zu("pred", tm, 1),
+            prob: z32("prob", tm, 1),
+            key: z32("key", tm, 1),
+            schedule: zu("schedule", sm + tm, 1),
+            history: zu("history", 2 * sm, tm),
             staging: dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("staging"),
                 size: f4(tm + 4 + 2 * sm * tm),
@@ -125,7 +131,7 @@ impl GpuModel {
         let mut vectors = Vec::new();
         let mut ops = Vec::new();
         let emb = GpuMatrix::upload(dev, &w.tok_embeddings, "tok_embeddings");
-        ops.push(embed(cx, sh, &b.tokens, &emb, &b.x));
+        ops.push(ops::embed::op(cx, sh, &b.tokens, &emb, &b.x)?);
         weights.push(emb);
         for (i, l) in w.layers.iter().enumerate() {
             let name = |n: &str| format!("layers.{i}.{n}");
@@ -133,28 +139,27 @@ impl GpuModel {
             let wo = GpuMatrix::upload(dev, &l.wo, &name("wo"));
             let wgu = GpuMatrix::stacked(dev, &[&l.w_gate, &l.w_up], &name("w_gate_up"));
             let wd = GpuMatrix::upload(dev, &l.w_down, &name("w_down"));
-            let an = storage_init(dev, "attn_norm", bytemuck::cast_slice(&l.attn_norm));
-            let mn = storage_init(dev, "mlp_norm", bytemuck::cast_slice(&l.mlp_norm));
-            ops.push(rmsnorm(cx, sh, &b.x, &an, &b.h));
-            ops.push(matmul(cx, sh, &b.h, &wqkv, &b.qkv, &b.tokens, Epilogue::Rope));
-            ops.push(attention(cx, sh, &b.qkv, &b.att, c.n_heads));
-            ops.push(matmul(cx, sh, &b.att, &wo, &b.x, &b.tokens, Epilogue::Accumulate));
-            ops.push(rmsnorm(cx, sh, &b.x, &mn, &b.h));
-            ops.push(matmul(cx, sh, &b.h, &wgu, &b.g, &b.tokens, Epilogue::Swiglu));
-            ops.push(matmul(cx, sh, &b.g, &wd, &b.x, &b.tokens, Epilogue::Accumulate));
+            let an = Tensor::row(dev, "attn_norm", &l.attn_norm);
+            let mn = Tensor::row(dev, "mlp_norm", &l.mlp_norm);
+            ops.push(ops::rmsnorm::op(cx, sh, &b.x, &an, &b.h)?);
+            ops.push(ops::matmul::op(cx, sh, &b.h, &wqkv, &b.qkv, &b.tokens, Epilogue::Rope)?);
+            ops.push(ops::attention::op(cx, sh, &b.qkv, &b.att, c.n_heads)?);
+            ops.push(ops::matmul::op(cx, sh, &b.att, &wo, &b.x, &b.tokens, Epilogue::Accumulate)?);
+            ops.push(ops::rmsnorm::op(cx, sh, &b.x, &mn, &b.h)?);
+            ops.push(ops::matmul::op(cx, sh, &b.h, &wgu, &b.g, &b.tokens, Epilogue::Swiglu)?);
+            ops.push(ops::matmul::op(cx, sh, &b.g, &wd, &b.x, &b.tokens, Epilogue::Accumulate)?);
             weights.extend([wqkv, wo, wgu, wd]);
             vectors.extend([an, mn]);
         }
-        let norm = storage_init(dev, "norm", bytemuck::cast_slice(&w.norm));
-        ops.push(rmsnorm(cx, sh, &b.x, &norm, &b.h));
+        let norm = Tensor::row(dev, "norm", &w.norm);
+        ops.push(ops::rmsnorm::op(cx, sh, &b.x, &norm, &b.h)?);
         let out = GpuMatrix::upload(dev, &w.output, "output");
-        let head_all = matmul(cx, sh, &b.h, &out, &b.logits, &b.tokens, Epilogue::Store);
-        let head_masked = matmul(cx, sh, &b.h, &out, &b.logits, &b.tokens, Epilogue::MaskedRows);
-        debug_assert_eq!(out.rows, v);
+        let head_all = ops::matmul::op(cx, sh, &b.h, &out, &b.logits, &b.tokens, Epilogue::Store)?;
+        let head_masked = ops::matmul::op(cx, sh, &b.h, &out, &b.logits, &b.tokens, Epilogue::MaskedRows)?;
         weights.push(out);
         vectors.push(norm);
         let pb = PickBuffers { sampler: &b.sampler, tokens: &b.tokens, pred: &b.pred, prob: &b.prob, key: &b.key };
-        let pick = pick(cx, sh, &b.logits, pb, &b.exclude);
+        let pick = ops::pick::op(cx, sh, &b.logits, pb, &b.exclude)?;
         // The workgroup counts of every dispatch of a step but commit (3 u32 each):
         // the forward pass, the masked-row head and pick.
         let indirect = dev.create_buffer(&wgpu::BufferDescriptor {
@@ -166,7 +171,7 @@ impl GpuModel {
                 | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let commit = commit(cx, sh, pb, &b.schedule, &b.history, &indirect);
+        let commit = ops::commit::op(cx, sh, pb, &b.schedule, &b.history, &indirect)?;
         Ok(GpuModel {
             ctx,
             config: c,
@@ -263,7 +268,7 @@ impl GpuModel {
             return Err(sampler::SampleError::TooLong { len: t, max: self.config.max_seq_len }.into());
         }
         let q = &self.ctx.queue;
-        q.write_buffer(&self.bufs.dims, 0, bytemuck::bytes_of(&Dims::new(&self.config, t)));
+        self.bufs.dims.write(q, &Dims::new(&self.config, t));
         q.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(tokens));
         q.write_buffer(&self.bufs.state, 0, bytemuck::bytes_of(&State::default()));
         Ok(())
@@ -315,7 +320,7 @@ impl GpuModel {
         let table = commit_table(&sched, steps, &p.constraints, t);
         self.load_sequence(&x)?;
         let q = &self.ctx.queue;
-        q.write_buffer(&self.bufs.sampler, 0, bytemuck::bytes_of(&SamplerUniform::new(c, p, steps, keep_history)));
+        self.bufs.sampler.write(q, &SamplerUniform::new(c, p, steps, keep_history));
         q.write_buffer(&self.bufs.exclude, 0, bytemuck::cast_slice(&pick_tables(c.vocab_size, p)));
         q.write_buffer(&self.bufs.schedule, 0, bytemuck::cast_slice(&table));
         // Every step is recorded ahead of time (the number that runs is known only on

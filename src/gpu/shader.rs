@@ -36,133 +36,87 @@ pub enum Access {
 }
 
 /// One binding of a kernel: its WGSL name and type and how the kernel uses it.
-/// Bindings are numbered by their place in [`KernelDef::slots`].
+/// Bindings are numbered by their place in [`KernelDef::slots`]. A binding of a
+/// struct type carries the struct's layout, whose WGSL declaration is generated
+/// from the Rust struct ([`wgsl_struct!`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Slot {
     pub name: &'static str,
     pub access: Access,
     pub ty: &'static str,
+    pub layout: Option<&'static StructLayout>,
 }
 
-const fn slot(name: &'static str, access: Access, ty: &'static str) -> Slot {
-    Slot { name, access, ty }
+/// A binding of an array (or other built-in) type.
+pub const fn slot(name: &'static str, access: Access, ty: &'static str) -> Slot {
+    Slot { name, access, ty, layout: None }
 }
 
-const DIMS: Slot = slot("dims", Access::Uniform, "Dims");
-const STATE: Slot = slot("state", Access::Read, "State");
-const STATE_RW: Slot = slot("state", Access::ReadWrite, "State");
-const SAMPLER: Slot = slot("sp", Access::Uniform, "Sampler");
+/// A binding of the struct `T`, declared in WGSL from its Rust definition.
+pub const fn struct_slot<T: WgslStruct>(name: &'static str, access: Access) -> Slot {
+    Slot { name, access, ty: T::LAYOUT.name, layout: Some(T::LAYOUT) }
+}
+
+/// A struct shared by Rust and WGSL: its name, its WGSL declaration, and its
+/// fields' byte offsets and size as Rust lays it out (`tests/shaders.rs` holds
+/// them against naga's layout of the declaration).
+#[derive(Debug)]
+pub struct StructLayout {
+    pub name: &'static str,
+    pub wgsl: &'static str,
+    pub fields: &'static [(&'static str, usize)],
+    pub size: usize,
+}
+
+/// A `#[repr(C)]` struct written into a uniform or storage buffer.
+pub trait WgslStruct: bytemuck::Pod {
+    const LAYOUT: &'static StructLayout;
+}
+
+/// The scalar types a shared struct's fields may have: the same name and size in
+/// Rust and WGSL.
+pub trait WgslScalar {}
+impl WgslScalar for u32 {}
+impl WgslScalar for i32 {}
+impl WgslScalar for f32 {}
+pub const fn is_scalar<T: WgslScalar>() {}
+
+/// Defines a `#[repr(C)]` struct of `u32`/`i32`/`f32` fields and its
+/// [`WgslStruct`] layout, so the WGSL declaration cannot drift from the Rust one.
+#[macro_export]
+macro_rules! wgsl_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident: $t:ident,)* }) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name { $($(#[$fm])* pub $f: $t,)* }
+
+        impl $crate::gpu::shader::WgslStruct for $name {
+            const LAYOUT: &'static $crate::gpu::shader::StructLayout = &$crate::gpu::shader::StructLayout {
+                name: stringify!($name),
+                wgsl: concat!("struct ", stringify!($name), " {\n", $("    ", stringify!($f), ": ", stringify!($t), ",\n",)* "}\n"),
+                fields: &[$((stringify!($f), core::mem::offset_of!($name, $f)),)*],
+                size: core::mem::size_of::<$name>(),
+            };
+        }
+
+        const _: () = { $($crate::gpu::shader::is_scalar::<$t>();)* };
+    };
+}
 
 /// A compute kernel: its WGSL, the shared snippets it needs and its bindings.
 #[derive(Debug)]
 pub struct KernelDef {
     pub name: &'static str,
-    body: &'static str,
-    /// Needs `sampler_common.wgsl` (the `Sampler` struct).
-    sampler: bool,
+    pub body: &'static str,
+    /// Needs `sampler_common.wgsl` (the repeat rule's helpers).
+    pub sampler: bool,
     /// Needs `workgroup.wgsl` (workgroup reductions, `loop_done`).
-    workgroup: bool,
+    pub workgroup: bool,
     /// Reads a weight matrix: the format's snippet, and its bindings after `slots`.
     pub weights: bool,
     pub slots: &'static [Slot],
 }
-
-pub const EMBED: KernelDef = KernelDef {
-    name: "embed",
-    body: include_str!("../../shaders/embed.wgsl"),
-    sampler: false,
-    workgroup: false,
-    weights: true,
-    slots: &[DIMS, STATE, slot("tokens", Access::Read, "array<u32>"), slot("x", Access::ReadWrite, "array<f32>")],
-};
-
-pub const RMSNORM: KernelDef = KernelDef {
-    name: "rmsnorm",
-    body: include_str!("../../shaders/rmsnorm.wgsl"),
-    sampler: false,
-    workgroup: true,
-    weights: false,
-    slots: &[
-        DIMS,
-        STATE,
-        slot("x", Access::Read, "array<f32>"),
-        slot("weight", Access::Read, "array<f32>"),
-        slot("y", Access::ReadWrite, "array<f32>"),
-    ],
-};
-
-pub const ATTENTION: KernelDef = KernelDef {
-    name: "attention",
-    body: include_str!("../../shaders/attention.wgsl"),
-    sampler: false,
-    workgroup: false,
-    weights: false,
-    slots: &[
-        DIMS,
-        STATE,
-        slot("qkv", Access::Read, "array<vec2<f32>>"),
-        slot("out", Access::ReadWrite, "array<vec2<f32>>"),
-    ],
-};
-
-pub const MATMUL: KernelDef = KernelDef {
-    name: "matmul",
-    body: include_str!("../../shaders/matmul.wgsl"),
-    sampler: false,
-    workgroup: false,
-    weights: true,
-    slots: &[
-        DIMS,
-        slot("mp", Access::Uniform, "MatParams"),
-        STATE,
-        slot("x", Access::Read, "array<vec4<f32>>"),
-        slot("y", Access::ReadWrite, "array<f32>"),
-        slot("tokens", Access::Read, "array<u32>"),
-    ],
-};
-
-pub const PICK: KernelDef = KernelDef {
-    name: "pick",
-    body: include_str!("../../shaders/pick.wgsl"),
-    sampler: true,
-    workgroup: true,
-    weights: false,
-    slots: &[
-        DIMS,
-        SAMPLER,
-        STATE_RW,
-        slot("logits", Access::Read, "array<f32>"),
-        slot("tokens", Access::Read, "array<u32>"),
-        slot("pred", Access::ReadWrite, "array<u32>"),
-        slot("prob", Access::ReadWrite, "array<f32>"),
-        slot("key", Access::ReadWrite, "array<f32>"),
-        slot("exclude", Access::Read, "array<u32>"),
-    ],
-};
-
-pub const COMMIT: KernelDef = KernelDef {
-    name: "commit",
-    body: include_str!("../../shaders/commit.wgsl"),
-    sampler: true,
-    workgroup: false,
-    weights: false,
-    slots: &[
-        DIMS,
-        SAMPLER,
-        STATE_RW,
-        slot("tokens", Access::ReadWrite, "array<u32>"),
-        slot("pred", Access::Read, "array<u32>"),
-        slot("prob", Access::Read, "array<f32>"),
-        slot("key", Access::Read, "array<f32>"),
-        slot("schedule", Access::Read, "array<u32>"),
-        slot("history", Access::ReadWrite, "array<u32>"),
-        slot("indirect", Access::ReadWrite, "array<u32>"),
-    ],
-};
-
-/// Every kernel (the shader tests validate each, with every weight format where
-/// it reads weights).
-pub const KERNELS: &[&KernelDef] = &[&EMBED, &RMSNORM, &ATTENTION, &MATMUL, &PICK, &COMMIT];
 
 /// The bindings a weight format adds after a kernel's own.
 pub fn weight_slots(w: GpuWeights) -> &'static [Slot] {
@@ -192,14 +146,16 @@ impl KernelDef {
         if self.sampler {
             src.push_str(SAMPLER_COMMON);
         }
-        // Struct types a binding names must come first: MatParams is in the body.
-        let (head, body) = match self.body.find("// Bindings:") {
-            Some(i) => self.body.split_at(i),
-            None => ("", self.body),
-        };
-        src.push_str(head);
-        src.push_str(&format!("\n// Bindings of `{}`, generated by gpu::kernels.\n", self.name));
-        for (i, s) in self.all_slots(weights).iter().enumerate() {
+        let slots = self.all_slots(weights);
+        src.push_str(&format!("\n// Structs and bindings of `{}`, generated by gpu::shader.\n", self.name));
+        let mut declared: Vec<&str> = Vec::new();
+        for l in slots.iter().filter_map(|s| s.layout) {
+            if !declared.contains(&l.name) {
+                declared.push(l.name);
+                src.push_str(l.wgsl);
+            }
+        }
+        for (i, s) in slots.iter().enumerate() {
             let space = match s.access {
                 Access::Uniform => "uniform",
                 Access::Read => "storage, read",
@@ -217,7 +173,7 @@ impl KernelDef {
                 GpuWeights::Q4 => include_str!("../../shaders/weights_q4.wgsl"),
             });
         }
-        src.push_str(body);
+        src.push_str(self.body);
         src
     }
 

@@ -11,7 +11,7 @@ pub const MAX_LINE: usize = 32;
 /// Per-position allowed sets, as classes: `at[i] = 0` leaves position `i` to
 /// `exclude` alone, `at[i] = k ≥ 1` also excludes `classes[k − 1]` there. An empty
 /// `at` means no constraint. The GPU's pick reads the same table
-/// (`gpu::kernels::pick_tables`).
+/// (`gpu::ops::pick::pick_tables`).
 ///
 /// `line` is the repeat rule (empty: none): positions with the same nonzero id form
 /// a line in which the model writes no character that the line already holds, except
