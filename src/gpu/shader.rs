@@ -1,7 +1,9 @@
-//! What each kernel binds and its WGSL source: the [`KernelDef`]s (bindings by name,
-//! type and access), the weight kinds a weight reader is compiled for, and the
-//! assembly of a kernel's source from the shared snippets with its generated
-//! bindings and bind group layout. Nothing here needs a device but the layout.
+//! What a kernel binds and its WGSL source: [`KernelDef`] (bindings by name, type
+//! and access; each kernel's is in its op file, `gpu::ops`), the structs shared
+//! with WGSL ([`wgsl_struct!`]: declared once, in Rust), the weight kinds a weight
+//! reader is compiled for, and the assembly of a kernel's source from the shared
+//! snippets with its generated structs, bindings and bind group layout. Nothing
+//! here needs a device but the layout.
 
 use crate::format::WeightFormat;
 
