@@ -1,13 +1,15 @@
 // The commit step of the unmasking loop, in one workgroup (T ≤ 256): candidates
 // are the masked positions of the first block that still has masks, less those
 // whose pick clashes under the repeat rule with a better-ranked one's (same set,
-// same character, beside it too; not on the last step); the k with the highest key
+// same character, beside it too; not on the last steps); the k with the highest key
 // (lower position on ties) are chosen, and take their predicted token in rank order
 // unless the ones taken before make theirs the third identical character in a row
 // (any task), finish a copy of a line or write a run of two characters a third time
-// (then it waits; not on the last step). k comes from the schedule
+// (then it waits; not on the last steps). k comes from the schedule
 // (raised when earlier steps left positions waiting), or in threshold mode is the
-// number of candidates at or above the threshold (at least one). Also writes the
+// number of candidates at or above the threshold (at least one). The last steps,
+// from `sp.last_step` on (the plan's last and the fill steps after it), commit
+// every candidate of their block, so no mask outlasts the loop. Also writes the
 // history row and advances `state`. Reference: `sampler::commit`, `scheduled_k`.
 // The step that ends the loop zeroes `indirect`, the workgroup counts every
 // dispatch of the loop reads (`GpuModel::generate`): the steps recorded after it
@@ -87,7 +89,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     // first half is written); on the last step nothing waits.
     let line = select(0u, schedule[sp.max_steps + min(i, t - 1u)], i < t);
     var clash = false;
-    if (in_block && line != 0u && step + 1u < sp.max_steps) {
+    if (in_block && line != 0u && step < sp.last_step) {
         let ki = keys[i];
         for (var j = 0u; j < t; j++) {
             let better = keys[j] > ki || (keys[j] == ki && j < i);
@@ -108,8 +110,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     workgroupBarrier();
     if (i == 0u) {
         var k0 = 0u;
-        if (sp.use_threshold != 0u) {
+        if (sp.use_threshold != 0u && step < sp.last_step) {
             k0 = max(atomicLoad(&n_above), 1u);
+        } else if (sp.use_threshold != 0u) {
+            // The last steps commit the whole block.
+            k0 = atomicLoad(&n_cand);
         } else if (step < sp.max_steps) {
             // As `sampler::scheduled_k`: what the rest of the schedule cannot reach.
             var rest = 0u;
@@ -138,7 +143,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     workgroupBarrier();
     if (i == 0u) {
         // In rank order, each against the tokens with the better ones taken.
-        let settle = step + 1u < sp.max_steps;
+        let settle = step < sp.last_step;
         var n = 0u;
         for (var r = 0u; r < k; r++) {
             let c = order[r];

@@ -178,6 +178,15 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
                 ..Default::default()
             },
             SamplerParams { threshold: Some(0.1), constraints: lines(prompt.len(), 7), ..Default::default() },
+            // Blocks of 4 under the repeat rule: picks that wait push masks past the
+            // plan, and the fill steps finish the later blocks (`sampler::fill_steps`).
+            SamplerParams { steps: 4, block_length: 4, constraints: lines(prompt.len(), 6), ..Default::default() },
+            SamplerParams {
+                threshold: Some(0.5),
+                block_length: 5,
+                constraints: lines(prompt.len(), 6),
+                ..Default::default()
+            },
             // Lines of 6 in which only ids divisible by 3 may stand as 叠字.
             SamplerParams {
                 steps: 12,
@@ -207,6 +216,7 @@ fn greedy_generation_is_identical_on_gpu_and_cpu() {
                 assert!(!p.exclude.contains(&t), "{p:?}: excluded id {t} generated at {i}");
                 assert!(!p.constraints.excluded_at(i).contains(&t), "{p:?}: id {t} of an excluded class at {i}");
             }
+            assert!(!c.tokens.contains(&w.config.mask_id), "{fmt:?} {p:?}: masks left {:?}", c.tokens);
             assert_eq!(g.tokens, c.tokens, "{fmt:?} {p:?}: GPU and CPU tokens differ");
             assert_eq!(g.steps_run, c.steps_run, "{fmt:?} {p:?}: step counts differ");
             assert_eq!(g.history.len(), c.history.len());

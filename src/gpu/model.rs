@@ -29,7 +29,7 @@ struct Buffers {
     pred: Tensor<u32>,     // (T, 1)
     prob: Tensor<f32>,     // (T, 1)
     key: Tensor<f32>,      // (T, 1)
-    schedule: Tensor<u32>, // (S + T, 1): `commit_table`, S ≤ T + CLEANUP_STEPS steps
+    schedule: Tensor<u32>, // (S + T, 1): `commit_table`, S ≤ 2T + CLEANUP_STEPS steps
     history: Tensor<u32>,  // (2S, T): tokens, then probabilities as f32 bits
     staging: wgpu::Buffer, // tokens + state + history, mapped once per generation
 }
@@ -75,8 +75,9 @@ impl GpuModel {
         let c = w.config.clone();
         let dev = &ctx.device;
         let tm = c.max_seq_len;
-        // The most steps a generation takes: one per mask, and the repeat rule's cleanup.
-        let sm = tm + sampler::CLEANUP_STEPS;
+        // The most steps a generation takes: one per mask and the repeat rule's
+        // cleanup, then a fill step per further block (`sampler::max_steps`).
+        let sm = 2 * tm + sampler::CLEANUP_STEPS;
         let (d, f, v) = (c.d_model, c.d_ff, c.vocab_size);
         // Checked before anything is uploaded: the largest binding (the embeddings,
         // the head, the logits, the stacked gate/up) against the device's limit.
@@ -317,10 +318,11 @@ impl GpuModel {
         let t = x.len();
         let sched = sampler::schedule(&x, p, c.mask_id);
         let steps = sampler::max_steps(&x, p, c.mask_id);
+        let last = sampler::last_step(&x, p, c.mask_id);
         let table = commit_table(&sched, steps, &p.constraints, t);
         self.load_sequence(&x)?;
         let q = &self.ctx.queue;
-        self.bufs.sampler.write(q, &SamplerUniform::new(c, p, steps, keep_history));
+        self.bufs.sampler.write(q, &SamplerUniform::new(c, p, steps, last, keep_history));
         q.write_buffer(&self.bufs.exclude, 0, bytemuck::cast_slice(&pick_tables(c.vocab_size, p)));
         q.write_buffer(&self.bufs.schedule, 0, bytemuck::cast_slice(&table));
         // Every step is recorded ahead of time (the number that runs is known only on

@@ -45,11 +45,39 @@ pub fn scheduled_k(sched: &[u32], step: usize, masked: usize) -> u32 {
     own.max(masked.saturating_sub(rest) as u32)
 }
 
-/// The maximum number of steps a generation can take: the schedule's length, or one
-/// step per mask in threshold mode.
-pub fn max_steps(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
+/// The steps of the plan: the schedule's length, or one per mask in threshold mode.
+fn planned_steps(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
     match p.threshold {
         Some(_) => tokens.iter().filter(|&&t| t == mask_id).count(),
         None => schedule(tokens, p, mask_id).len(),
+    }
+}
+
+/// Steps after the plan that finish the blocks it left: a step commits in the
+/// first block that still has masks only, so when the repeat rule made picks wait,
+/// masks of later blocks can outlast the plan. From the plan's last step on, every
+/// step commits all of its block (see [`last_step`]), so one step per further block
+/// with masks finishes the text.
+pub fn fill_steps(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
+    let l = block_len(p, tokens.len());
+    tokens.chunks(l.max(1)).filter(|b| b.contains(&mask_id)).count().saturating_sub(1)
+}
+
+/// The first step on which nothing waits and every candidate of the block commits
+/// (the plan's last step; the fill steps after it too).
+pub fn last_step(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
+    planned_steps(tokens, p, mask_id).saturating_sub(1)
+}
+
+/// The maximum number of steps a generation can take: the plan (the schedule, or
+/// one step per mask in threshold mode) and its [`fill_steps`]. The loop ends as
+/// soon as no mask is left, so a generation whose picks never waited runs the plan
+/// alone.
+pub fn max_steps(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
+    let planned = planned_steps(tokens, p, mask_id);
+    if planned == 0 {
+        0
+    } else {
+        planned + fill_steps(tokens, p, mask_id)
     }
 }

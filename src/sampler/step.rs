@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::constraints::{copies_at, repeats_at, runs_at, same_set, triples_at, Constraints, RHYME};
 use super::params::{prepare, Remasking, SampleError, SamplerParams};
-use super::schedule::{max_steps, schedule, scheduled_k};
+use super::schedule::{last_step, max_steps, schedule, scheduled_k};
 use crate::cpu::Forward;
 use crate::rng;
 
@@ -92,7 +92,8 @@ pub struct CommitRule<'a> {
     pub threshold: Option<f32>,
     /// The repeat rule's sets (`Constraints::line`).
     pub line: &'a [u8],
-    /// The last step: every candidate may commit, clash or not.
+    /// The plan's last step or a fill step after it (`schedule::last_step`):
+    /// every candidate of the block commits, clash or not.
     pub last: bool,
 }
 
@@ -106,7 +107,8 @@ pub struct CommitRule<'a> {
 /// ([`triples_at`], any task), finish a copy of a line or write a run of two
 /// characters a third time ([`copies_at`], [`runs_at`]); then it waits a step, but
 /// not on the last (where two picks side by side may still make a triple). `k` is the schedule's count, or in threshold mode the number
-/// of candidates whose probability reaches the threshold (at least one). Returns the
+/// of candidates whose probability reaches the threshold (at least one; on the last
+/// steps all of them), so the last steps leave no mask in their block. Returns the
 /// committed positions.
 pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &CommitRule) -> Vec<usize> {
     let t = tokens.len();
@@ -123,6 +125,7 @@ pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &C
     };
     let cands: Vec<usize> = masked.iter().copied().filter(|&i| !clashes(i)).collect();
     let k = match r.threshold {
+        Some(_) if r.last => cands.len(),
         Some(th) => cands.iter().filter(|&&i| prob[i] >= th).count().max(1),
         None => r.k_scheduled as usize,
     }
@@ -170,6 +173,8 @@ pub struct CpuSampler<'m> {
     x: Vec<u32>,
     sched: Vec<u32>,
     total: usize,
+    /// From this step on nothing waits (`last_step`).
+    last: usize,
     step: usize,
 }
 
@@ -180,7 +185,8 @@ impl<'m> CpuSampler<'m> {
         let p = p.for_model(cfg);
         let sched = schedule(&x, &p, cfg.mask_id);
         let total = max_steps(&x, &p, cfg.mask_id);
-        Ok(CpuSampler { model, params: p, x, sched, total, step: 0 })
+        let last = last_step(&x, &p, cfg.mask_id);
+        Ok(CpuSampler { model, params: p, x, sched, total, last, step: 0 })
     }
 
     /// Runs one step; `None` once every mask is committed.
@@ -206,7 +212,7 @@ impl<'m> CpuSampler<'m> {
             k_scheduled: scheduled_k(&self.sched, self.step, masked.len()),
             threshold: p.threshold,
             line: &p.constraints.line,
-            last: self.step + 1 >= self.total,
+            last: self.step >= self.last,
         };
         commit(&mut self.x, &pred, &prob, &key, &rule);
         self.step += 1;

@@ -86,7 +86,11 @@ impl super::KernelRunner<'_> {
         let t = tokens.len();
         let steps = schedule.len().max(1);
         let (dims, st) = self.shared(super::Dims::new(cfg, t), super::State { step, ..Default::default() });
-        let sp = crate::gpu::tensor::Uniform::new(self.dev(), "sp", &super::SamplerUniform::new(cfg, p, steps, false));
+        let sp = crate::gpu::tensor::Uniform::new(
+            self.dev(),
+            "sp",
+            &super::SamplerUniform::new(cfg, p, steps, steps - 1, false),
+        );
         let col = |label: &str, v: &[u32]| Tensor::column(self.dev(), label, v);
         let (tb, pb) = (col("tokens", tokens), col("pred", pred));
         let (rb, kb) = (Tensor::column(self.dev(), "prob", prob), Tensor::column(self.dev(), "key", key));

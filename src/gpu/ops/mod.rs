@@ -207,14 +207,24 @@ crate::wgsl_struct! {
         pub unk_id: u32,
         /// 1: write the per-step history rows.
         pub history: u32,
-        /// Rows of the schedule and of the history.
+        /// Rows of the schedule and of the history: the most steps the loop runs.
         pub max_steps: u32,
-        pub _pad: u32,
+        /// From this step on nothing waits and the block commits whole
+        /// (`sampler::last_step`).
+        pub last_step: u32,
     }
 }
 
 impl SamplerUniform {
-    pub fn new(c: &crate::ModelConfig, p: &crate::sampler::SamplerParams, max_steps: usize, history: bool) -> Self {
+    /// For a loop of at most `max_steps` steps whose steps from `last_step` on
+    /// commit their block whole.
+    pub fn new(
+        c: &crate::ModelConfig,
+        p: &crate::sampler::SamplerParams,
+        max_steps: usize,
+        last_step: usize,
+        history: bool,
+    ) -> Self {
         SamplerUniform {
             seed: p.seed,
             temperature: p.temperature,
@@ -227,7 +237,7 @@ impl SamplerUniform {
             unk_id: c.unk_id,
             history: history as u32,
             max_steps: max_steps as u32,
-            _pad: 0,
+            last_step: last_step as u32,
         }
     }
 }

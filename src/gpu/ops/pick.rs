@@ -101,7 +101,7 @@ impl super::KernelRunner<'_> {
     ) -> Result<(Vec<u32>, Vec<f32>, Vec<f32>), GpuError> {
         let t = tokens.len();
         let (dims, st) = self.shared(super::Dims::new(cfg, t), super::State { step, ..Default::default() });
-        let sp = crate::gpu::tensor::Uniform::new(self.dev(), "sp", &super::SamplerUniform::new(cfg, p, 1, false));
+        let sp = crate::gpu::tensor::Uniform::new(self.dev(), "sp", &super::SamplerUniform::new(cfg, p, 1, 0, false));
         let lb = self.tensor(logits, t, cfg.vocab_size)?;
         let tb = Tensor::column(self.dev(), "tokens", tokens);
         let (pred, prob, key) = (
