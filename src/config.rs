@@ -9,11 +9,16 @@ pub const MAX_VOCAB: usize = 1 << 20;
 pub const MAX_D_MODEL: usize = 8192;
 pub const MAX_D_FF: usize = 32768;
 pub const MAX_LAYERS: usize = 256;
+/// The RMSNorm ε a model may have (both ends included).
+pub const NORM_EPS_RANGE: (f32, f32) = (1e-12, 1e-2);
+/// The RoPE base a model may have (both ends included).
+pub const ROPE_THETA_RANGE: (f32, f32) = (2.0, 1e8);
 
 /// Shape and constants of the mask-predictor Transformer (LLaMA-style, no biases).
 ///
 /// Stored as JSON in the `config` entry of the safetensors header metadata.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// Number of token ids (special tokens included).
     pub vocab_size: usize,
@@ -123,14 +128,14 @@ impl ModelConfig {
         if ids.iter().any(|&i| i as usize >= self.vocab_size) {
             return Err(format!("special token ids {ids:?} must be below vocab_size {}", self.vocab_size));
         }
-        // Finite in f32: an infinite value computes NaN and is written to JSON as null.
-        let eps_ok = self.norm_eps.is_finite() && self.norm_eps > 0.0;
-        let theta_ok = self.rope_theta.is_finite() && self.rope_theta > 1.0;
-        if !eps_ok || !theta_ok {
-            return Err(format!(
-                "norm_eps ({}) must be positive and rope_theta ({}) above 1, both finite",
-                self.norm_eps, self.rope_theta
-            ));
+        // The ranges a trained model can have (RMSNorm's ε guards a division; RoPE's
+        // base spreads the frequencies): a value outside is a damaged or edited file.
+        let (eps, theta) = (self.norm_eps, self.rope_theta);
+        if !(NORM_EPS_RANGE.0..=NORM_EPS_RANGE.1).contains(&eps) {
+            return Err(format!("norm_eps {eps} must be in {:e}..={:e}", NORM_EPS_RANGE.0, NORM_EPS_RANGE.1));
+        }
+        if !(ROPE_THETA_RANGE.0..=ROPE_THETA_RANGE.1).contains(&theta) {
+            return Err(format!("rope_theta {theta} must be in {}..={:e}", ROPE_THETA_RANGE.0, ROPE_THETA_RANGE.1));
         }
         Ok(())
     }

@@ -6,8 +6,12 @@
 //! Header metadata: `format = "unmask"`, `format_version = "1"`, `config` = the
 //! [`ModelConfig`] as JSON, and `data_sha256` = the SHA-256 of the data section (the
 //! bytes after the header) in lowercase hex, checked on load so a damaged file is an
-//! error rather than a silently different model (files written before the digest
-//! existed load without the check). Tensors (no others are allowed):
+//! error rather than a silently different model, and `header_sha256` = the SHA-256 of
+//! the header itself (tensor table and metadata, config included, in canonical form:
+//! keys sorted, compact JSON) without that entry, checked before the config is read.
+//! No other metadata key is allowed, and the config allows no unknown field. Files
+//! written before either digest existed load without its check. Tensors (no others
+//! are allowed):
 //!
 //! | name | shape | kind |
 //! |---|---|---|
@@ -70,6 +74,12 @@ pub enum FormatError {
         "the tensor data does not match the header's digest (the file is damaged): sha256 {found}, expected {expected}"
     )]
     Digest { expected: String, found: String },
+    #[error(
+        "the header does not match its digest (the file is damaged or was edited): sha256 {found}, expected {expected}"
+    )]
+    HeaderDigest { expected: String, found: String },
+    #[error("unknown header metadata key {0:?} (format version {FORMAT_VERSION} has format, format_version, config, data_sha256 and header_sha256)")]
+    UnknownMetadata(String),
 }
 
 /// The safetensors crate's error, with the tensor it concerns named where the crate
@@ -117,14 +127,45 @@ fn explain(bytes: &[u8], e: safetensors::SafeTensorError) -> FormatError {
 /// Header metadata key of the data section's digest.
 pub const DIGEST_KEY: &str = "data_sha256";
 
+/// Header metadata key of the header's own digest: everything in the header (the
+/// tensor table and the metadata, the config included) but this entry.
+pub const HEADER_DIGEST_KEY: &str = "header_sha256";
+
+/// The metadata keys of format version 1; any other is refused.
+const METADATA_KEYS: [&str; 5] = ["format", "format_version", "config", DIGEST_KEY, HEADER_DIGEST_KEY];
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 (lowercase hex) of a file's header in canonical form (keys sorted at
+/// every level, compact JSON) without its `header_sha256` entry; None if the file
+/// has no readable header.
+fn header_digest(file: &[u8]) -> Option<String> {
+    let n = usize::try_from(u64::from_le_bytes(file.get(..8)?.try_into().ok()?)).ok()?;
+    let mut header: serde_json::Value = serde_json::from_slice(file.get(8..n.checked_add(8)?)?).ok()?;
+    if let Some(serde_json::Value::Object(meta)) = header.get_mut("__metadata__") {
+        meta.remove(HEADER_DIGEST_KEY);
+    }
+    Some(sha256_hex(&serde_json::to_vec(&sorted(header)).ok()?))
+}
+
 /// SHA-256 (lowercase hex) of a safetensors file's data section; None if the file is
 /// too short to hold its own header.
 fn data_digest(bytes: &[u8]) -> Option<String> {
-    use sha2::Digest;
     let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
     let start = usize::try_from(n).ok()?.checked_add(8)?;
-    let hash = sha2::Sha256::digest(bytes.get(start..)?);
-    Some(hash.iter().map(|b| format!("{b:02x}")).collect())
+    Some(sha256_hex(bytes.get(start..)?))
+}
+
+/// `file` with its header's digest (`header_sha256`) written for the header as it
+/// is: what an export does last, and what a tool that edits a header must do after.
+pub fn sign_header(file: &[u8]) -> Option<Vec<u8>> {
+    let digest = header_digest(file)?;
+    rewrite_metadata(file, |m| {
+        m.insert(HEADER_DIGEST_KEY.to_string(), digest);
+    })
 }
 
 /// `file` with its header's metadata edited by `edit` and the header written in one
@@ -331,6 +372,16 @@ impl ModelWeights {
             Some(v) if v == FORMAT_VERSION => {}
             other => return Err(FormatError::Version { found: other.cloned().unwrap_or_else(|| "none".into()) }),
         }
+        if let Some(k) = info.keys().find(|k| !METADATA_KEYS.contains(&k.as_str())) {
+            return Err(FormatError::UnknownMetadata(k.clone()));
+        }
+        // Before the config is read: a header edited or damaged is refused as such.
+        if let Some(expected) = info.get(HEADER_DIGEST_KEY) {
+            let found = header_digest(bytes).unwrap_or_default();
+            if &found != expected {
+                return Err(FormatError::HeaderDigest { expected: expected.clone(), found });
+            }
+        }
         let config: ModelConfig = serde_json::from_str(info.get("config").ok_or(FormatError::MissingMetadata)?)
             .map_err(|e| FormatError::Config(e.to_string()))?;
         config.validate().map_err(FormatError::Config)?;
@@ -432,10 +483,11 @@ impl ModelWeights {
         // would make every export of the same model a different file).
         let plain = safetensors::serialize(views, Some(meta)).expect("in-memory serialization");
         let digest = data_digest(&plain).expect("a serialized file has a header");
-        rewrite_metadata(&plain, |m| {
+        let signed = rewrite_metadata(&plain, |m| {
             m.insert(DIGEST_KEY.to_string(), digest);
         })
-        .expect("a serialized file has a header")
+        .expect("a serialized file has a header");
+        sign_header(&signed).expect("a serialized file has a header")
     }
 
     /// Every tensor dequantized to row-major f32, named as in [`tensor_plan`]: the

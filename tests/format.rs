@@ -78,7 +78,15 @@ fn rewrite(
     edit(&mut ts);
     let views: Vec<(String, TensorView)> =
         ts.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
-    safetensors::serialize(views, meta.or(m.metadata().clone())).unwrap()
+    let meta = meta.or(m.metadata().clone());
+    let signed = meta.as_ref().is_some_and(|m| m.contains_key(unmask::format::HEADER_DIGEST_KEY));
+    let file = safetensors::serialize(views, meta).unwrap();
+    // The header changed: signed again, so the checks after the header's digest are reached.
+    if signed {
+        unmask::format::sign_header(&file).unwrap()
+    } else {
+        file
+    }
 }
 
 #[test]
@@ -224,6 +232,7 @@ fn a_flipped_weight_byte_breaks_the_digest() {
     }
     let mut meta = m.metadata().clone().unwrap();
     meta.remove(unmask::format::DIGEST_KEY);
+    meta.remove(unmask::format::HEADER_DIGEST_KEY);
     let legacy = rewrite(|_| {}, Some(meta));
     assert_eq!(ModelWeights::from_bytes(&legacy).unwrap(), ModelWeights::from_bytes(&good).unwrap());
 }
@@ -264,5 +273,88 @@ fn gpu_word_count_matches_the_words() {
     for fmt in [WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8, WeightFormat::Q4] {
         let m = Matrix::from_f32(&vec![0.5; 3 * 64], 3, 64, fmt);
         assert_eq!(m.gpu_word_count(), m.gpu_words().len(), "{fmt:?}");
+    }
+}
+
+/// The header carries its own digest: any flipped byte in the tensor table or the
+/// metadata (the config included) is refused, never a different model. A flip in
+/// `shifted` (`shifteD`) used to load with `shifted` defaulted to false and write
+/// garbage.
+#[test]
+fn a_flipped_header_byte_is_refused() {
+    let good = bytes();
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let model = ModelWeights::from_bytes(&good).unwrap();
+    let mut refused = 0;
+    for i in 8..8 + n {
+        for bit in [0x01u8, 0x20] {
+            let mut b = good.clone();
+            b[i] ^= bit;
+            match ModelWeights::from_bytes(&b) {
+                Err(_) => refused += 1,
+                // Only a change the header's meaning does not see (padding turned to
+                // another blank, say) may load, and then it is the same model.
+                Ok(w) => assert_eq!(w, model, "byte {i} ^ {bit:#x} loads as another model"),
+            }
+        }
+    }
+    assert!(refused > 2 * n * 9 / 10, "{refused} of {} flips refused", 2 * n);
+    // The reproducer: `shifted` → `shifteD`.
+    let header = std::str::from_utf8(&good[8..8 + n]).unwrap();
+    let at = 8 + header.find("shifted").unwrap() + 6;
+    let mut b = good.clone();
+    b[at] = b'D';
+    assert!(matches!(ModelWeights::from_bytes(&b), Err(FormatError::HeaderDigest { .. })));
+}
+
+/// Without the header's digest (a file written before it), an unknown config
+/// field and an unknown metadata key are refused, and every constant is bounded,
+/// each named in its message.
+#[test]
+fn unknown_header_fields_and_constants_out_of_range_are_refused() {
+    let good = bytes();
+    let (_, m) = safetensors::SafeTensors::read_metadata(&good).unwrap();
+    let legacy_meta = |edit: &dyn Fn(&mut HashMap<String, String>)| {
+        let mut meta = m.metadata().clone().unwrap();
+        meta.remove(unmask::format::HEADER_DIGEST_KEY);
+        edit(&mut meta);
+        ModelWeights::from_bytes(&rewrite(|_| {}, Some(meta)))
+    };
+    let config = |f: &dyn Fn(&mut serde_json::Value)| {
+        legacy_meta(&|meta| {
+            let mut v: serde_json::Value = serde_json::from_str(&meta["config"]).unwrap();
+            f(&mut v);
+            meta.insert("config".into(), v.to_string());
+        })
+    };
+    assert!(legacy_meta(&|_| {}).is_ok(), "a file without the header digest loads");
+    let shifted_typo = config(&|v| {
+        let s = v.as_object_mut().unwrap().remove("shifted").unwrap();
+        v["shifteD"] = s;
+    });
+    match shifted_typo {
+        Err(FormatError::Config(why)) => assert!(why.contains("shifteD"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    for (field, value, named) in [
+        ("norm_eps", 3e38, "norm_eps"),
+        ("norm_eps", 0.0, "norm_eps"),
+        ("rope_theta", 0.5, "rope_theta"),
+        ("rope_theta", 3e38, "rope_theta"),
+    ] {
+        match config(&|v| v[field] = value.into()) {
+            Err(FormatError::Config(why)) => {
+                assert!(why.contains(named), "{field} = {value}: {why}");
+                let other = if named == "norm_eps" { "rope_theta" } else { "norm_eps" };
+                assert!(!why.contains(other), "{field} = {value} blamed on {other}: {why}");
+            }
+            other => panic!("{field} = {value}: {other:?}"),
+        }
+    }
+    match legacy_meta(&|meta| {
+        meta.insert("formaT".into(), "x".into());
+    }) {
+        Err(FormatError::UnknownMetadata(k)) => assert_eq!(k, "formaT"),
+        other => panic!("{other:?}"),
     }
 }

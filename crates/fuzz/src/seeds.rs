@@ -9,11 +9,13 @@ use unmask::WeightFormat;
 
 use crate::micro_model;
 
-/// A model file as written before the weight digest existed (which still loads):
-/// the header without `data_sha256`, so mutated weights reach the forward pass.
+/// A model file as written before the digests existed (which still loads): the
+/// header without `data_sha256` and `header_sha256`, so mutated weights and
+/// headers reach the loader's other checks and the forward pass.
 pub fn without_digest(file: &[u8]) -> Vec<u8> {
     unmask::format::rewrite_metadata(file, |m| {
         m.remove(unmask::format::DIGEST_KEY);
+        m.remove(unmask::format::HEADER_DIGEST_KEY);
     })
     .expect("a model file has a header")
 }
