@@ -43,6 +43,8 @@ pub enum TokenizerError {
     Load(String),
     #[error("tokenizer.json lacks the special token {0}")]
     MissingSpecial(&'static str),
+    #[error("tokenizer.json's vocabulary is damaged: {0}")]
+    Ids(String),
     #[error("tokenizer failed: {0}")]
     Encode(String),
     #[error(
@@ -144,13 +146,22 @@ impl PoemTokenizer {
                 return Err(TokenizerError::MissingSpecial(s));
             }
         }
-        let n = inner.get_vocab_size(true);
-        let mut id_to_char = vec![String::new(); n];
-        for (s, id) in inner.get_vocab(true) {
-            if let Some(slot) = id_to_char.get_mut(id as usize) {
-                *slot = s;
+        // The ids must be exactly 0..n, each once: an id past the end (a damaged
+        // file) or one shared by two tokens would silently write or read other
+        // characters than the model means.
+        let vocab = inner.get_vocab(true);
+        let n = vocab.len();
+        let mut id_to_char: Vec<Option<String>> = vec![None; n];
+        let mut entries: Vec<(String, u32)> = vocab.into_iter().collect();
+        entries.sort();
+        for (s, id) in entries {
+            match id_to_char.get_mut(id as usize) {
+                None => return Err(TokenizerError::Ids(format!("{s:?} has id {id}, past the {n} entries"))),
+                Some(Some(other)) => return Err(TokenizerError::Ids(format!("{other:?} and {s:?} share id {id}"))),
+                Some(slot) => *slot = Some(s),
             }
         }
+        let id_to_char = id_to_char.into_iter().map(Option::unwrap_or_default).collect();
         Ok(PoemTokenizer { inner, id_to_char, char_ids: Default::default() })
     }
 

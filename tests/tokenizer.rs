@@ -184,3 +184,36 @@ fn unknown_characters_are_shown_safely_with_hints() {
     let e = tb.next_line("床前_月光").unwrap_err().to_string();
     assert!(e.contains("'_' (character 3)") && e.contains("infill"), "{e}");
 }
+
+/// A tokenizer.json whose ids do not run 0..n once each is refused at load, with
+/// the entry named: an id remapped past the vocabulary used to make infill write
+/// four characters for five masks, and one remapped onto another character's id
+/// to swap input characters silently.
+#[test]
+fn a_vocabulary_with_bad_ids_is_refused_at_load() {
+    let good = test_tokenizer().to_json();
+    let json: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let vocab = json["model"]["vocab"].as_object().unwrap();
+    let (ch, id) = vocab.iter().find(|(_, v)| v.as_u64() == Some(20)).map(|(k, v)| (k.clone(), v.clone())).unwrap();
+    let other = vocab.iter().find(|(_, v)| v.as_u64() == Some(21)).map(|(k, _)| k.clone()).unwrap();
+    assert!(PoemTokenizer::from_bytes(good.as_bytes()).is_ok());
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut j = json.clone();
+        edit(&mut j);
+        PoemTokenizer::from_bytes(j.to_string().as_bytes())
+    };
+    let refused = |r: Result<PoemTokenizer, TokenizerError>| match r {
+        Err(TokenizerError::Ids(why)) => why,
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("accepted"),
+    };
+    let past = refused(with(&|j| j["model"]["vocab"][&ch] = 4_000_000_000u64.into()));
+    assert!(past.contains("4000000000") && past.contains(&ch), "{past}");
+    let shared = refused(with(&|j| j["model"]["vocab"][&other] = id.clone()));
+    assert!(shared.contains("share id 20"), "{shared}");
+    // A missing entry leaves a gap: the last id is past the end.
+    let gap = refused(with(&|j| {
+        j["model"]["vocab"].as_object_mut().unwrap().remove(&ch);
+    }));
+    assert!(gap.contains("past the"), "{gap}");
+}
