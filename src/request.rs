@@ -22,6 +22,23 @@ pub struct Request {
     pub params: Settings,
 }
 
+impl Request {
+    /// The settings this request carries that its task does not use: a rhyme group
+    /// or a tone pattern outside a whole poem with metre. What a caller that was
+    /// given them explicitly (the CLI's flags) refuses rather than ignore.
+    pub fn ignored(&self) -> Vec<&'static str> {
+        let verse = self.task == Task::Poem && self.metre;
+        let mut out = Vec::new();
+        if !verse && !self.rhyme.is_empty() {
+            out.push("rhyme");
+        }
+        if !verse && !self.pattern.is_empty() {
+            out.push("pattern");
+        }
+        out
+    }
+}
+
 /// The longest `rhyme` value kept from a link.
 pub const MAX_RHYME_CHARS: usize = 8;
 

@@ -124,6 +124,8 @@ pub enum SampleError {
     TooLong { len: usize, max: usize },
     #[error("the sequence is empty")]
     Empty,
+    #[error("position {0} is pinned to two different characters")]
+    PinConflict(usize),
     #[error("pinned position {0} is outside the sequence")]
     PinOutOfRange(usize),
     #[error("position {0} is not one the model fills; only masked positions can be pinned")]
@@ -198,6 +200,7 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
     if !(p.temperature.is_finite() && p.temperature >= 0.0) {
         return Err(SampleError::BadTemperature(p.temperature));
     }
+    check_pins(&p.pinned)?;
     let mut x = tokens.to_vec();
     for &(pos, tok) in &p.pinned {
         if pos >= x.len() {
@@ -277,4 +280,14 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
 /// sit inside lines of fixed length).
 pub fn banned(cfg: &crate::ModelConfig, id: u32) -> bool {
     id == cfg.mask_id || id == cfg.pad_id || id == cfg.unk_id
+}
+
+/// Refuses a position pinned to two different tokens (the same one twice is one pin).
+pub fn check_pins(pinned: &[(usize, u32)]) -> Result<(), SampleError> {
+    for (i, &(pos, tok)) in pinned.iter().enumerate() {
+        if pinned[..i].iter().any(|&(q, t)| q == pos && t != tok) {
+            return Err(SampleError::PinConflict(pos));
+        }
+    }
+    Ok(())
 }

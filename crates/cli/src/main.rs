@@ -158,6 +158,10 @@ fn generate(a: GenerateArgs) -> Result<()> {
         pattern: a.pattern.clone(),
         params: a.sampler.settings(),
     };
+    if let Some(flag) = req.ignored().first() {
+        let why = if req.task == Task::Poem { "with --no-metre" } else { "outside --mode poem" };
+        bail!("--{flag} has no effect {why}: leave it out");
+    }
     let prompt = req.prompt(&TaskBuilder::new(&eng.tokenizer, &eng.weights.config))?;
     for pin in &a.pin {
         let (pos, ch) = pin.split_once('=').with_context(|| format!("--pin {pin}: expected POS=CHAR"))?;

@@ -577,3 +577,40 @@ fn check_marks_tones_pattern_and_rhyme() {
     let (ok, _, err) = run(&["check", "床前", "--prosody", "/dev/zero"]);
     assert!(!ok && err.contains("larger than"), "{err}");
 }
+
+/// Flags the request would not use are refused, not ignored: a rhyme or a pattern
+/// outside a poem with metre, and a position pinned to two characters (the last
+/// one used to win without a word).
+#[test]
+fn flags_that_would_be_ignored_or_overwritten_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    for (args, says) in [
+        (
+            &["generate", "--backend", "cpu", "--mode", "next", "床前明月光", "--rhyme", "光"][..],
+            "--rhyme has no effect outside --mode poem",
+        ),
+        (
+            &["generate", "--backend", "cpu", "--mode", "infill", "床前_月光", "--pattern", "ping"][..],
+            "--pattern has no effect outside --mode poem",
+        ),
+        (
+            &["generate", "--backend", "cpu", "--mode", "poem", "--no-metre", "--form", "wujue", "", "--rhyme", "光"][..],
+            "--rhyme has no effect with --no-metre",
+        ),
+        (
+            &["generate", "--backend", "cpu", "--mode", "infill", "床前__光", "--pin", "3=月", "--pin", "3=光"][..],
+            "position 3 is pinned to two different characters",
+        ),
+    ] {
+        let (ok, _, err) = unmask(args, &m, &t);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
+    // The same character twice is one pin.
+    let (ok, out, err) = unmask(
+        &["generate", "--backend", "cpu", "--mode", "infill", "床前__光", "--pin", "3=月", "--pin", "3=月"],
+        &m,
+        &t,
+    );
+    assert!(ok && out.contains("床前") && out.contains('月'), "{out}{err}");
+}
