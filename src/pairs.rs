@@ -23,9 +23,15 @@ pub enum PairsError {
 /// Every pair of a JSONL text; blank lines are skipped, any other line that is not
 /// a pair is an error naming its line number (1-based).
 pub fn parse(text: &str) -> Result<Vec<Pair>, PairsError> {
+    parse_first(text, usize::MAX)
+}
+
+/// The first `limit` pairs of `text`: the lines after them are not read.
+pub fn parse_first(text: &str, limit: usize) -> Result<Vec<Pair>, PairsError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
+        .take(limit)
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| PairsError::Line { line: i + 1, reason: e.to_string() }))
         .collect()
 }

@@ -60,8 +60,8 @@ impl Engine {
     /// ([`verse_constraints`], planned with the request's pins in place, so that a
     /// pinned character that breaks the pattern is reported).
     pub fn prepare(&self, req: &Request) -> Result<Prepared, EngineError> {
-        // Before the verse plan reads the pins.
-        crate::sampler::check_pins(&req.params.pinned)?;
+        // Before anything is planned (the verse plan reads the pins).
+        req.params.check()?;
         let prompt = req.prompt(&TaskBuilder::new(&self.tokenizer, &self.weights.config)).map_err(EngineError::Task)?;
         let mut pinned = prompt.clone();
         for &(i, id) in &req.params.pinned {

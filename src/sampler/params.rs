@@ -180,6 +180,25 @@ impl SamplerParams {
     }
 }
 
+impl Settings {
+    /// The checks that need no text: steps, threshold, temperature and pins. The
+    /// pipeline runs them before it plans anything, the sampler again.
+    pub fn check(&self) -> Result<(), SampleError> {
+        if self.steps == 0 {
+            return Err(SampleError::ZeroSteps);
+        }
+        if let Some(th) = self.threshold {
+            if !(th > 0.0 && th <= 1.0) {
+                return Err(SampleError::BadThreshold(th));
+            }
+        }
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(SampleError::BadTemperature(self.temperature));
+        }
+        check_pins(&self.pinned)
+    }
+}
+
 /// Applies pins and checks the request; returns the starting tokens.
 pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> Result<Vec<u32>, SampleError> {
     let (vocab, mask_id, max_len) = (cfg.vocab_size, cfg.mask_id, cfg.max_seq_len);
@@ -189,18 +208,7 @@ pub fn prepare(tokens: &[u32], p: &SamplerParams, cfg: &crate::ModelConfig) -> R
     if tokens.len() > max_len.min(crate::MAX_SEQ_LEN) {
         return Err(SampleError::TooLong { len: tokens.len(), max: max_len.min(crate::MAX_SEQ_LEN) });
     }
-    if p.steps == 0 {
-        return Err(SampleError::ZeroSteps);
-    }
-    if let Some(th) = p.threshold {
-        if !(th > 0.0 && th <= 1.0) {
-            return Err(SampleError::BadThreshold(th));
-        }
-    }
-    if !(p.temperature.is_finite() && p.temperature >= 0.0) {
-        return Err(SampleError::BadTemperature(p.temperature));
-    }
-    check_pins(&p.pinned)?;
+    p.settings().check()?;
     let mut x = tokens.to_vec();
     for &(pos, tok) in &p.pinned {
         if pos >= x.len() {

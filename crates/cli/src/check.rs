@@ -111,6 +111,8 @@ fn summarize(p: &Prosody, tok: &PoemTokenizer, path: &std::path::Path) -> Result
     let mut by_form: std::collections::BTreeMap<String, Compliance> = Default::default();
     for (i, l) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let l: Line = serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1))?;
+        let (n, max) = (l.text.chars().count(), unmask::tasks::MAX_INPUT_CHARS);
+        anyhow::ensure!(n <= max, "{}:{}: the text is too long: {n} characters, at most {max}", path.display(), i + 1);
         let r = check(p, tok, &l.text);
         let form = r.form.map_or(if r.couplet { "couplet" } else { "other" }, |f| f.name()).to_string();
         by_form.entry(form).or_default().add(&r);

@@ -97,12 +97,11 @@ type Solver<'a> = Box<dyn Fn(&Prompt) -> Result<(String, usize)> + 'a>;
 pub fn run(a: EvalArgs) -> Result<()> {
     let text = crate::engine::read_capped(&a.pairs, crate::engine::MAX_PAIRS_BYTES)?;
     let text = String::from_utf8(text).with_context(|| format!("{} is not UTF-8 text", a.pairs.display()))?;
-    let mut pairs = unmask::pairs::parse(&text).map_err(|unmask::pairs::PairsError::Line { line, reason }| {
-        anyhow::anyhow!("{}:{line}: not a {{\"first\", \"second\"}} object ({reason})", a.pairs.display())
-    })?;
-    if let Some(n) = a.limit {
-        pairs.truncate(n);
-    }
+    let pairs = unmask::pairs::parse_first(&text, a.limit.unwrap_or(usize::MAX)).map_err(
+        |unmask::pairs::PairsError::Line { line, reason }| {
+            anyhow::anyhow!("{}:{line}: not a {{\"first\", \"second\"}} object ({reason})", a.pairs.display())
+        },
+    )?;
     anyhow::ensure!(!pairs.is_empty(), "{} holds no pairs", a.pairs.display());
     let eng = crate::engine::load(&a.model)?;
     anyhow::ensure!(
@@ -142,14 +141,28 @@ pub fn run(a: EvalArgs) -> Result<()> {
         tasks.push((format!("reversal_beam{w}"), format!("reversal (b) beam {w}, ranked by p(A)p(B|A)"), true, s));
     }
 
-    let prompts: Vec<Option<(Prompt, Prompt)>> =
-        pairs.iter().map(|p| tb.next_line(&p.first).ok().zip(tb.previous_line(&p.second).ok())).collect();
+    // A pair either task cannot take is skipped; the reasons are counted.
+    let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+    let prompts: Vec<Option<(Prompt, Prompt)>> = pairs
+        .iter()
+        .map(|p| match (tb.next_line(&p.first), tb.previous_line(&p.second)) {
+            (Ok(f), Ok(r)) => Some((f, r)),
+            (Err(e), _) | (_, Err(e)) => {
+                // The reason's kind, without the characters it names.
+                let why = e.to_string();
+                *reasons.entry(why.split(':').next().unwrap_or(&why).to_string()).or_default() += 1;
+                None
+            }
+        })
+        .collect();
     let skipped = prompts.iter().filter(|p| p.is_none()).count();
     let n = pairs.len() - skipped;
+    let why: Vec<String> = reasons.iter().map(|(r, k)| format!("{k}: {r}")).collect();
     anyhow::ensure!(
         n > 0,
-        "all {skipped} pairs of {} were skipped (characters outside the vocabulary, or empty): nothing to score",
-        a.pairs.display()
+        "all {skipped} pairs of {} were skipped ({}): nothing to score",
+        a.pairs.display(),
+        why.join("; ")
     );
     // Books in order of first appearance, and each scored pair's book.
     let mut books: Vec<Book> = Vec::new();
@@ -233,7 +246,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
     if a.json {
         println!("{json}");
     } else {
-        println!("pairs     {n} ({skipped} skipped: characters outside the vocabulary or empty)");
+        if skipped == 0 {
+            println!("pairs     {n}");
+        } else {
+            println!("pairs     {n} ({skipped} skipped: {})", why.join("; "));
+        }
         for t in &rep.tasks {
             println!(
                 "{:<44} {:>5.1}% ({}/{n}), characters {:.1}%  {:.1} forward passes a pair, {:.1} s",

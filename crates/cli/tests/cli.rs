@@ -606,6 +606,10 @@ fn flags_that_would_be_ignored_or_overwritten_are_refused() {
         let (ok, _, err) = unmask(args, &m, &t);
         assert!(!ok && err.contains(says), "{args:?}: {err}");
     }
+    // A bad sampler flag is refused before the verse plan is printed.
+    let (ok, _, err) =
+        unmask(&["generate", "--backend", "cpu", "--mode", "poem", "--form", "wujue", "", "--steps", "0"], &m, &t);
+    assert!(!ok && err.contains("steps") && err.lines().count() <= 2, "{err}");
     // The same character twice is one pin.
     let (ok, out, err) = unmask(
         &["generate", "--backend", "cpu", "--mode", "infill", "床前__光", "--pin", "3=月", "--pin", "3=月"],
@@ -613,4 +617,39 @@ fn flags_that_would_be_ignored_or_overwritten_are_refused() {
         &t,
     );
     assert!(ok && out.contains("床前") && out.contains('月'), "{out}{err}");
+}
+
+/// `eval` says why pairs were skipped (a 201-character line is too long, not
+/// "outside the vocabulary"), and `--limit` stops reading at its pairs (a broken
+/// line after them used to fail the run); `check --jsonl` bounds each text as
+/// `check TEXT` does.
+#[test]
+fn eval_and_check_name_the_real_reason_and_read_only_what_they_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, t) = setup(dir.path());
+    let long = "床".repeat(201);
+    let pairs = dir.path().join("pairs.jsonl");
+    std::fs::write(&pairs, format!("{{\"first\":\"{long}\",\"second\":\"疑是地上霜\"}}\n")).unwrap();
+    let p = pairs.to_str().unwrap();
+    let (ok, _, err) = unmask(&["eval", "--backend", "cpu", "--pairs", p], &m, &t);
+    assert!(!ok && err.contains("1: the text is too long") && !err.contains("vocabulary"), "{err}");
+    let mixed = dir.path().join("mixed.jsonl");
+    std::fs::write(
+        &mixed,
+        "{\"first\":\"床前明月光\",\"second\":\"疑是地上霜\"}\n{\"first\":\"举头望明月\",\"second\":\"低头思故乡\"}\nnot json\n",
+    )
+    .unwrap();
+    let q = mixed.to_str().unwrap();
+    let (ok, out, err) = unmask(&["eval", "--backend", "cpu", "--pairs", q, "--limit", "2"], &m, &t);
+    assert!(ok && out.contains("pairs     2"), "{out}{err}");
+    let (ok, _, err) = unmask(&["eval", "--backend", "cpu", "--pairs", q], &m, &t);
+    assert!(!ok && err.contains(":3:"), "{err}");
+    let texts = dir.path().join("texts.jsonl");
+    std::fs::write(&texts, format!("{{\"text\":\"{}\"}}\n", "床".repeat(1_000_000))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_unmask"))
+        .args(["check", "--jsonl", texts.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("1: the text is too long: 1000000 characters"), "{err}");
 }
