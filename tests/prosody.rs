@@ -392,3 +392,34 @@ fn pair_constraints_oppose_the_given_line() {
     let prompt = pair.prompt(&tb).unwrap();
     assert_eq!(verse_constraints(None, &tok, &model, &pair, &prompt), Err(VerseError::NoProsody));
 }
+
+/// Degenerate data is refused at load and the message blames the file: tones all
+/// one class, an empty rhyme group, no level group, more groups than 16-bit
+/// indices hold (used to be cut silently). Before, a poem on such data failed with
+/// "no character the model may generate satisfies the constraints", blaming the
+/// model.
+#[test]
+fn degenerate_prosody_data_is_refused_naming_the_file() {
+    let (tok, bytes) = bundled();
+    let good: ProsodyFile = serde_json::from_slice(&bytes).unwrap();
+    let load = |edit: &dyn Fn(&mut ProsodyFile)| {
+        let mut f = good.clone();
+        edit(&mut f);
+        Prosody::from_file(f, &tok)
+    };
+    assert!(load(&|_| {}).is_ok());
+    let all_level = load(&|f| f.tones = f.tones.replace('仄', "平"));
+    assert!(matches!(all_level, Err(ProsodyError::DegenerateTones { oblique: 0, .. })), "{all_level:?}");
+    let all_oblique = load(&|f| f.tones = f.tones.replace('平', "仄"));
+    assert!(matches!(all_oblique, Err(ProsodyError::DegenerateTones { level: 0, .. })), "{all_oblique:?}");
+    let empty = load(&|f| f.groups[3].chars.clear());
+    assert_eq!(empty.unwrap_err(), ProsodyError::EmptyGroup(good.groups[3].name.clone()));
+    let no_level = load(&|f| f.groups.iter_mut().for_each(|g| g.level = false));
+    assert_eq!(no_level.unwrap_err(), ProsodyError::NoLevelGroup);
+    let many = load(&|f| {
+        let g = f.groups[0].clone();
+        f.groups.resize(unmask::prosody::MAX_GROUPS + 1, g);
+    });
+    assert_eq!(many.unwrap_err(), ProsodyError::TooManyGroups(unmask::prosody::MAX_GROUPS + 1));
+    assert!(ProsodyError::NoLevelGroup.to_string().contains("prosody file"));
+}

@@ -121,7 +121,25 @@ pub enum ProsodyError {
     Char(String, String),
     #[error("the 叠字 list holds {0}, which is not in the vocabulary")]
     Double(String),
+    #[error("the prosody file has {0} rhyme groups; at most {MAX_GROUPS} are allowed")]
+    TooManyGroups(usize),
+    #[error("rhyme group `{0}` of the prosody file has no character in the vocabulary")]
+    EmptyGroup(String),
+    #[error("the prosody file has no level (平) rhyme group with characters: a poem cannot rhyme")]
+    NoLevelGroup,
+    #[error(
+        "the prosody file's tones are degenerate: {level} characters marked 平 and {oblique} marked 仄 of {chars}; each must mark at least 1 in {MIN_TONE_SHARE}"
+    )]
+    DegenerateTones { level: usize, oblique: usize, chars: usize },
 }
+
+/// The most rhyme groups a prosody file may hold (group indices are 16-bit).
+pub const MAX_GROUPS: usize = u16::MAX as usize;
+
+/// Each of 平 and 仄 must mark at least one character in this many (the 平水韵
+/// data marks about two in five 平): a file whose tones are all one class would
+/// make every tone pattern unsatisfiable, and the sampler blame the model.
+pub const MIN_TONE_SHARE: usize = 20;
 
 /// Tones and rhyme groups by token id.
 #[derive(Clone, Debug)]
@@ -153,11 +171,26 @@ impl Prosody {
         if tones.len() != f.vocab_size || f.tones.chars().count() != f.vocab_size {
             return Err(ProsodyError::Tones(f.tones.chars().count(), f.vocab_size));
         }
+        let chars = tones.len().saturating_sub(3);
+        let count = |t: Tone| tones.iter().filter(|&&x| x == t).count();
+        let (level, oblique) = (count(Tone::Level), count(Tone::Oblique));
+        if level * MIN_TONE_SHARE < chars || oblique * MIN_TONE_SHARE < chars {
+            return Err(ProsodyError::DegenerateTones { level, oblique, chars });
+        }
+        if f.groups.len() > MAX_GROUPS {
+            return Err(ProsodyError::TooManyGroups(f.groups.len()));
+        }
+        if let Some(g) = f.groups.iter().find(|g| g.chars.is_empty()) {
+            return Err(ProsodyError::EmptyGroup(g.name.clone()));
+        }
+        if !f.groups.iter().any(|g| g.level) {
+            return Err(ProsodyError::NoLevelGroup);
+        }
         // Groups list vocabulary tokens exactly (the builder wrote them): look them up
         // directly, not through the normaliser.
         let ids: HashMap<&str, u32> = (0..f.vocab_size as u32).map(|id| (tok.token(id), id)).collect();
         let mut of_id: HashMap<u32, Vec<u16>> = HashMap::new();
-        for (g, group) in f.groups.iter().enumerate().take(u16::MAX as usize) {
+        for (g, group) in f.groups.iter().enumerate() {
             for c in group.chars.chars() {
                 let id = ids
                     .get(c.encode_utf8(&mut [0; 4]) as &str)
