@@ -228,6 +228,12 @@ pub fn poem_constraints(
     // A rhyme position is also a key one: a character of the level group whose tone
     // data says 仄 (another reading) would rhyme but break the pattern.
     let rhyme = not(&|id| p.groups_of(id).contains(&g) && matches!(p.tone(id), Tone::Level | Tone::Either));
+    if rhyme.len() >= (v as usize).saturating_sub(3) {
+        return Err(format!(
+            "the prosody data's rhyme group {} has no character with a level (平) tone: nothing can rhyme in it",
+            p.group(g).name
+        ));
+    }
     let mut at = vec![0u8; tokens.len()];
     let mut conflicts = Vec::new();
     for (l, &kind) in seq.iter().enumerate() {

@@ -18,6 +18,8 @@
 //!   survives its own query string.
 //! - `pairs`: any JSONL text parses to pairs that survive `to_jsonl`, or to an error
 //!   naming a line that exists; the pairs' prompts keep the same template invariants.
+//! - `prosody`: any prosody data file either fails to load, or plans every form and
+//!   pattern (or says why) with every constrained position left a character to take.
 //!
 //! `cargo fuzz run TARGET` (fuzz/, libFuzzer) and the stable runner
 //! (`cargo run --release -p unmask-fuzz -- run TARGET`) call the same functions.
@@ -41,8 +43,14 @@ pub mod seeds;
 pub type Target = fn(&[u8]);
 
 /// Every target by name (the names of fuzz/fuzz_targets/*.rs and fuzz/corpus/*).
-pub const TARGETS: [(&str, Target); 5] =
-    [("loader", loader), ("text", text), ("sampler", sampler), ("query", query), ("pairs", pairs)];
+pub const TARGETS: [(&str, Target); 6] = [
+    ("loader", loader),
+    ("text", text),
+    ("sampler", sampler),
+    ("query", query),
+    ("pairs", pairs),
+    ("prosody", prosody_data),
+];
 
 /// The shipped tokenizer (8,000 ids): the text targets see the real vocabulary and
 /// normaliser.
@@ -99,6 +107,15 @@ fn check_message(what: &str, msg: &str) {
 // loader
 
 pub fn loader(data: &[u8]) {
+    load_and_generate(data);
+    // The same header signed again, so a mutation of the tensor table or the config
+    // reaches the checks after the header's digest.
+    if let Some(signed) = unmask::format::sign_header(data).filter(|s| s != data) {
+        load_and_generate(&signed);
+    }
+}
+
+fn load_and_generate(data: &[u8]) {
     let Ok(w) = ModelWeights::from_bytes(data) else { return };
     let c = &w.config;
     c.validate().unwrap_or_else(|e| panic!("a loaded model's config does not validate: {e}"));
@@ -120,6 +137,37 @@ pub fn loader(data: &[u8]) {
         Err(SampleError::NonFinite | SampleError::NothingAllowed) => {}
         Err(e) => panic!("a loaded model cannot generate: {e}"),
     }
+}
+
+// ---------------------------------------------------------------------------------
+// prosody
+
+/// A prosody data file: loads or errs; data that loads plans every form and
+/// pattern, or says why, and leaves every constrained position of a plan at least
+/// one character it may take (else the sampler would blame the model).
+pub fn prosody_data(data: &[u8]) {
+    use unmask::prosody::{poem_constraints, Choice, Pattern};
+    let tok = tokenizer();
+    let Ok(p) = Prosody::from_bytes(data, tok) else { return };
+    let cfg = poem_config();
+    let (tb, v) = (TaskBuilder::new(tok, cfg), cfg.vocab_size);
+    for form in PoemForm::ALL {
+        let prompt = tb.poem(form, &[]).expect("an empty poem's template");
+        for pattern in [None].into_iter().chain(Pattern::ALL.map(Some)) {
+            let choice = Choice { pattern, group: None, seed: 1, temperature: 0.0 };
+            let rows = |at: &[usize]| vec![0.0f32; at.len() * v];
+            match poem_constraints(&p, tok, &prompt.tokens, form, choice, rows) {
+                Ok((c, _)) => {
+                    for (i, &k) in c.at.iter().enumerate().filter(|(_, &k)| k > 0) {
+                        let banned = &c.classes[usize::from(k) - 1];
+                        assert!(banned.len() < v - 3, "{form:?} {pattern:?}: nothing allowed at {i} (class {k})");
+                    }
+                }
+                Err(why) => assert!(!why.is_empty(), "{form:?} {pattern:?}: an empty reason"),
+            }
+        }
+    }
+    check_metre_with(&p, "床前明月光，疑是地上霜。举头望明月，低头思故乡。");
 }
 
 // ---------------------------------------------------------------------------------
@@ -271,7 +319,11 @@ pub fn prosody() -> &'static Prosody {
 /// The metre checker on any text: every character it keeps is marked, violations are
 /// the marks that are not ok, and a form is only claimed for lines of equal length.
 pub fn check_metre(text: &str) {
-    let r = unmask::prosody::check(prosody(), tokenizer(), text);
+    check_metre_with(prosody(), text);
+}
+
+fn check_metre_with(p: &Prosody, text: &str) {
+    let r = unmask::prosody::check(p, tokenizer(), text);
     let marks: Vec<_> = r.lines.iter().flat_map(|l| &l.marks).collect();
     assert_eq!(r.violations, marks.iter().filter(|m| !m.ok).count(), "{text:?}: violation count");
     assert!(marks.iter().all(|m| m.ok || m.why.is_some()), "{text:?}: a violation without a reason");

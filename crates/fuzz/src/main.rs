@@ -45,10 +45,11 @@ enum Cmd {
 
 /// Longest input per target: a micro model file is ~12 KB.
 fn max_len(target: &str) -> usize {
-    if target == "loader" {
-        64 << 10
-    } else {
-        4 << 10
+    match target {
+        "loader" => 64 << 10,
+        // The shipped prosody file is ~59 KB.
+        "prosody" => 128 << 10,
+        _ => 4 << 10,
     }
 }
 

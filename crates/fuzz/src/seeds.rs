@@ -117,5 +117,23 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
     out.push(("pairs", "couplets".into(), couplets.lines().take(4).collect::<Vec<_>>().join("\n").into_bytes()));
     out.push(("pairs", "bad-line".into(), b"{\"first\":\"a\",\"second\":\"b\"}\n\n{\"first\":1}\n".to_vec()));
     out.push(("pairs", "unknown-chars".into(), "{\"first\":\"hello\",\"second\":\"世界\"}".as_bytes().to_vec()));
+    // Prosody data: the shipped file; one level group only (every plan rhymes in it);
+    // that group's characters all marked 仄 (no plan can rhyme); tones all 平.
+    let bundled = include_bytes!("../../../www/model/prosody.json");
+    out.push(("prosody", "bundled.json".into(), bundled.to_vec()));
+    let file: unmask::prosody::ProsodyFile = serde_json::from_slice(bundled).expect("shipped prosody");
+    let mut one = file.clone();
+    let level = one.groups.iter().position(|g| g.level).expect("a level group");
+    one.groups = vec![one.groups[level].clone()];
+    out.push(("prosody", "one-group.json".into(), serde_json::to_vec(&one).expect("serialises")));
+    let tok = crate::tokenizer();
+    let mut off = one.clone();
+    let rhymes: Vec<u32> = off.groups[0].chars.chars().filter_map(|c| tok.char_id(c)).collect();
+    off.tones =
+        off.tones.chars().enumerate().map(|(id, t)| if rhymes.contains(&(id as u32)) { '仄' } else { t }).collect();
+    out.push(("prosody", "group-all-oblique.json".into(), serde_json::to_vec(&off).expect("serialises")));
+    let mut flat = file;
+    flat.tones = flat.tones.replace('仄', "平");
+    out.push(("prosody", "tones-all-level.json".into(), serde_json::to_vec(&flat).expect("serialises")));
     out
 }
