@@ -28,15 +28,24 @@ pub enum EngineError {
     #[error("tokenizer: {0}")]
     Tokenizer(TokenizerError),
     #[error("the tokenizer has {tokenizer} ids but the model expects {model}")]
-    VocabMismatch { tokenizer: usize, model: usize },
+    VocabMismatch {
+        tokenizer: usize,
+        model: usize,
+    },
     #[error("the model's special ids (mask {mask}, pad {pad}, unk {unk}) are not the tokenizer's (0, 1, 2)")]
-    SpecialIds { mask: u32, pad: u32, unk: u32 },
+    SpecialIds {
+        mask: u32,
+        pad: u32,
+        unk: u32,
+    },
     #[error(transparent)]
     Gpu(GpuError),
     #[error(transparent)]
     Task(TaskError),
     #[error(transparent)]
     Verse(VerseError),
+    #[error("`{0}` applies only to a whole poem with metre (task=poem, metre on); leave it out")]
+    Ignored(&'static str),
     #[error(transparent)]
     Sample(#[from] SampleError),
     #[error(transparent)]

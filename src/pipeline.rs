@@ -60,8 +60,12 @@ impl Engine {
     /// ([`verse_constraints`], planned with the request's pins in place, so that a
     /// pinned character that breaks the pattern is reported).
     pub fn prepare(&self, req: &Request) -> Result<Prepared, EngineError> {
-        // Before anything is planned (the verse plan reads the pins).
+        // Before anything is planned (the verse plan reads the pins). A setting the
+        // task would not use is refused, not ignored.
         req.params.check()?;
+        if let Some(s) = req.ignored().first() {
+            return Err(EngineError::Ignored(s));
+        }
         let prompt = req.prompt(&TaskBuilder::new(&self.tokenizer, &self.weights.config)).map_err(EngineError::Task)?;
         let mut pinned = prompt.clone();
         for &(i, id) in &req.params.pinned {

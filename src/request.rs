@@ -37,6 +37,20 @@ impl Request {
         }
         out
     }
+
+    /// The request without the settings its task does not use ([`Self::ignored`]):
+    /// what the page runs, whose form keeps a poem's rhyme and pattern while
+    /// another task is chosen (and shows them only for poems).
+    pub fn without_ignored(&self) -> Request {
+        let mut r = self.clone();
+        for s in self.ignored() {
+            match s {
+                "rhyme" => r.rhyme.clear(),
+                _ => r.pattern.clear(),
+            }
+        }
+        r
+    }
 }
 
 /// The longest `rhyme` value kept from a link.

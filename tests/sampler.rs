@@ -228,6 +228,33 @@ fn the_pipeline_never_puts_punctuation_in_a_mask() {
     }
 }
 
+/// The pipeline refuses what it would ignore or overwrite, for every caller (the
+/// widget's attributes, links): a rhyme or a pattern outside a poem with metre, a
+/// position pinned to two characters. The page runs its form without them.
+#[test]
+fn the_pipeline_refuses_settings_it_would_ignore() {
+    use unmask::engine::EngineError;
+    use unmask::request::Request;
+    let w = tiny_model(WeightFormat::Q8, 11);
+    let eng = unmask::engine::Engine::cpu(test_tokenizer(), w);
+    let next = Request { task: unmask::tasks::Task::Next, text: "床前明月光".into(), ..Default::default() };
+    let with_rhyme = Request { rhyme: "光".into(), ..next.clone() };
+    assert!(matches!(eng.prepare(&with_rhyme), Err(EngineError::Ignored("rhyme"))));
+    let with_pattern = Request { pattern: "ping".into(), ..next.clone() };
+    assert!(matches!(eng.prepare(&with_pattern), Err(EngineError::Ignored("pattern"))));
+    assert_eq!(with_rhyme.without_ignored(), next);
+    assert!(eng.prepare(&with_rhyme.without_ignored()).is_ok());
+    let poem =
+        Request { task: unmask::tasks::Task::Poem, text: String::new(), rhyme: "光".into(), ..Default::default() };
+    assert!(poem.ignored().is_empty() && poem.without_ignored() == poem);
+    assert_eq!(Request { metre: false, ..poem }.ignored(), ["rhyme"]);
+    let mut pins = next.clone();
+    pins.text = "床前__光".into();
+    pins.task = unmask::tasks::Task::Infill;
+    pins.params.pinned = vec![(3, 20), (3, 21)];
+    assert!(matches!(eng.prepare(&pins), Err(EngineError::Sample(SampleError::PinConflict(3)))));
+}
+
 #[test]
 fn constraints_are_checked_before_sampling() {
     use unmask::sampler::{prepare, Constraints};

@@ -253,7 +253,7 @@ async fn run_all(
         return Err("the model is busy".into());
     };
     let prepared: Result<Vec<Prepared>, String> =
-        reqs.iter().map(|r| engine.prepare(r, lang.get_untracked())).collect();
+        reqs.iter().map(|r| engine.prepare(&r.without_ignored(), lang.get_untracked())).collect();
     let mut out = Ok(Vec::new());
     match prepared {
         Err(e) => out = Err(e),
