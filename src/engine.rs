@@ -28,16 +28,9 @@ pub enum EngineError {
     #[error("tokenizer: {0}")]
     Tokenizer(TokenizerError),
     #[error("the tokenizer has {tokenizer} ids but the model expects {model}")]
-    VocabMismatch {
-        tokenizer: usize,
-        model: usize,
-    },
+    VocabMismatch { tokenizer: usize, model: usize },
     #[error("the model's special ids (mask {mask}, pad {pad}, unk {unk}) are not the tokenizer's (0, 1, 2)")]
-    SpecialIds {
-        mask: u32,
-        pad: u32,
-        unk: u32,
-    },
+    SpecialIds { mask: u32, pad: u32, unk: u32 },
     #[error(transparent)]
     Gpu(GpuError),
     #[error(transparent)]
