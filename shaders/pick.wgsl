@@ -130,7 +130,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             if (sp.remasking == 1u) {
                 key[pos] = uniform01(sp.seed, step, pos, 0xffffffffu);
             } else {
-                key[pos] = p;
+                // The ranking key: 8 mantissa bits kept (`sampler::rank_key`), so
+                // near ties break by position as on the CPU.
+                key[pos] = bitcast<f32>(bitcast<u32>(p) & 0xffff8000u);
             }
         } else {
             pred[pos] = tokens[pos];

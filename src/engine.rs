@@ -31,6 +31,8 @@ pub enum EngineError {
     VocabMismatch { tokenizer: usize, model: usize },
     #[error("the model's special ids (mask {mask}, pad {pad}, unk {unk}) are not the tokenizer's (0, 1, 2)")]
     SpecialIds { mask: u32, pad: u32, unk: u32 },
+    #[error("the tokenizer is not the one the model was trained with: its vocabulary's sha256 is {tokenizer}, the model file records {model} (use the tokenizer.json exported with the model)")]
+    VocabDigest { tokenizer: String, model: String },
     #[error(transparent)]
     Gpu(GpuError),
     #[error(transparent)]
@@ -73,9 +75,9 @@ pub fn load_files(model: &[u8], tokenizer: &[u8]) -> Result<(ModelWeights, PoemT
     Ok((weights, tokenizer))
 }
 
-/// Whether a parsed model and tokenizer belong together: the same vocabulary size
-/// and the tokenizer's special ids (every loader's one check, whatever read the
-/// files).
+/// Whether a parsed model and tokenizer belong together: the same vocabulary size,
+/// the tokenizer's special ids, and the vocabulary digest the model file records, if
+/// it records one (every loader's one check, whatever read the files).
 pub fn check_pair(weights: &ModelWeights, tokenizer: &PoemTokenizer) -> Result<(), EngineError> {
     let c = &weights.config;
     if tokenizer.vocab_size() != c.vocab_size {
@@ -83,6 +85,12 @@ pub fn check_pair(weights: &ModelWeights, tokenizer: &PoemTokenizer) -> Result<(
     }
     if (c.mask_id, c.pad_id, c.unk_id) != (MASK_ID, PAD_ID, UNK_ID) {
         return Err(EngineError::SpecialIds { mask: c.mask_id, pad: c.pad_id, unk: c.unk_id });
+    }
+    if let Some(model) = &weights.vocab_sha256 {
+        let tokenizer = tokenizer.vocab_digest();
+        if &tokenizer != model {
+            return Err(EngineError::VocabDigest { tokenizer, model: model.clone() });
+        }
     }
     Ok(())
 }

@@ -78,8 +78,10 @@ pub enum FormatError {
         "the header does not match its digest (the file is damaged or was edited): sha256 {found}, expected {expected}"
     )]
     HeaderDigest { expected: String, found: String },
-    #[error("unknown header metadata key {0:?} (format version {FORMAT_VERSION} has format, format_version, config, data_sha256 and header_sha256)")]
+    #[error("unknown header metadata key {0:?} (format version {FORMAT_VERSION} has format, format_version, config, data_sha256, header_sha256 and vocab_sha256)")]
     UnknownMetadata(String),
+    #[error("the header's vocab_sha256 is not a SHA-256 digest (64 lowercase hex digits): {0:?}")]
+    VocabDigest(String),
 }
 
 /// The safetensors crate's error, with the tensor it concerns named where the crate
@@ -131,10 +133,18 @@ pub const DIGEST_KEY: &str = "data_sha256";
 /// tensor table and the metadata, the config included) but this entry.
 pub const HEADER_DIGEST_KEY: &str = "header_sha256";
 
-/// The metadata keys of format version 1; any other is refused.
-const METADATA_KEYS: [&str; 5] = ["format", "format_version", "config", DIGEST_KEY, HEADER_DIGEST_KEY];
+/// Header metadata key of the digest of the vocabulary the model was trained with
+/// ([`crate::PoemTokenizer::vocab_digest`]), so that a tokenizer that disagrees with
+/// the model is refused ([`crate::engine::check_pair`]). Optional: a file exported
+/// without a tokenizer (tests, the fuzz seeds) has none.
+pub const VOCAB_DIGEST_KEY: &str = "vocab_sha256";
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// The metadata keys of format version 1; any other is refused.
+const METADATA_KEYS: [&str; 6] =
+    ["format", "format_version", "config", DIGEST_KEY, HEADER_DIGEST_KEY, VOCAB_DIGEST_KEY];
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -224,6 +234,8 @@ pub struct ModelWeights {
     pub layers: Vec<LayerWeights>,
     pub norm: Vec<f32>, // (D)
     pub output: Matrix, // (V, D)
+    /// The digest of the vocabulary it was trained with ([`VOCAB_DIGEST_KEY`]).
+    pub vocab_sha256: Option<String>,
 }
 
 /// How to store each kind of tensor when exporting.
@@ -341,6 +353,7 @@ impl ModelWeights {
             norm: vecs.remove("norm").expect("planned vector"),
             layers,
             config,
+            vocab_sha256: None,
         }
     }
 
@@ -385,6 +398,13 @@ impl ModelWeights {
         let config: ModelConfig = serde_json::from_str(info.get("config").ok_or(FormatError::MissingMetadata)?)
             .map_err(|e| FormatError::Config(e.to_string()))?;
         config.validate().map_err(FormatError::Config)?;
+        let vocab_sha256 = match info.get(VOCAB_DIGEST_KEY) {
+            Some(d) if d.len() == 64 && d.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
+                Some(d.clone())
+            }
+            Some(d) => return Err(FormatError::VocabDigest(d.chars().take(80).collect())),
+            None => None,
+        };
 
         let mut seen: Vec<String> = Vec::new();
         let mut mats = HashMap::new();
@@ -414,7 +434,7 @@ impl ModelWeights {
                 return Err(FormatError::Digest { expected: expected.clone(), found });
             }
         }
-        Ok(Self::assemble(config, mats, vecs))
+        Ok(ModelWeights { vocab_sha256, ..Self::assemble(config, mats, vecs) })
     }
 
     /// Serializes to the file format described in the module docs.
@@ -473,11 +493,14 @@ impl ModelWeights {
                 (n.clone(), TensorView::new(*dt, shape.clone(), data).expect("consistent view"))
             })
             .collect();
-        let meta = HashMap::from([
+        let mut meta = HashMap::from([
             ("format".to_string(), "unmask".to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
             ("config".to_string(), serde_json::to_string(&self.config).expect("config serializes")),
         ]);
+        if let Some(d) = &self.vocab_sha256 {
+            meta.insert(VOCAB_DIGEST_KEY.to_string(), d.clone());
+        }
         // The data section does not depend on the metadata: serialize, hash the data,
         // and write the digest into a header in canonical form (a HashMap's order
         // would make every export of the same model a different file).

@@ -174,6 +174,15 @@ impl PoemTokenizer {
         self.id_to_char.len()
     }
 
+    /// SHA-256 (lowercase hex) of the vocabulary: every id's token in id order, one a
+    /// line. A model file records the one it was trained with (`vocab_sha256`), so a
+    /// tokenizer whose ids mean other characters is refused, however its file is
+    /// formatted. The normaliser (punctuation and traditional forms) is not covered:
+    /// it changes what is typed, not what an id means.
+    pub fn vocab_digest(&self) -> String {
+        crate::format::sha256_hex(self.id_to_char.join("\n").as_bytes())
+    }
+
     /// Encodes plain text (no masks), reporting characters outside the vocabulary.
     pub fn encode(&self, text: &str) -> Result<Encoded, TokenizerError> {
         self.encode_segment(text, 0)

@@ -417,3 +417,48 @@ fn kernel_constructors_refuse_operands_that_do_not_fit() {
     let pb = PickBuffers { sampler: &sp, tokens: &tokens, pred: &pred, prob: &prob, key: &key };
     assert!(shape_error(ops::pick::op(&ctx, s, &logits, pb, &ex)).contains("key is 7×1, needs 8×1"));
 }
+
+/// A planted near tie (issue: Hardening v2): eight masked positions whose best
+/// probabilities differ by about 1e-7, less than the backends' float sums disagree.
+/// Their ranking keys are equal (`sampler::rank_key`), on the GPU and the CPU bit for
+/// bit, so the tie breaks by position on both: the first three commit, not the three
+/// a few ulps ahead (which full-precision keys would take, in an order that depends
+/// on the backend).
+#[test]
+fn near_ties_rank_by_position_on_gpu_and_cpu() {
+    let cfg = tiny_config(false);
+    let (t, v) = (8, cfg.vocab_size);
+    let mut logits = vec![0f32; t * v];
+    for pos in 0..t {
+        logits[pos * v + 10 + pos] = 5.0 + pos as f32 * 5e-7;
+    }
+    let tokens = vec![cfg.mask_id; t];
+    let p = SamplerParams::default();
+    let cpu: Vec<(u32, f32, f32)> =
+        (0..t).map(|pos| sampler::pick(&logits[pos * v..(pos + 1) * v], &cfg, &p, &tokens, 0, pos as u32)).collect();
+    assert!(cpu.windows(2).any(|w| w[0].1 != w[1].1), "the probabilities differ (a near tie, not a tie)");
+    assert!(cpu.iter().all(|c| c.2 == cpu[0].2), "equal keys for the near tie: {cpu:?}");
+    let (pred, prob, key): (Vec<u32>, Vec<f32>, Vec<f32>) =
+        (cpu.iter().map(|c| c.0).collect(), cpu.iter().map(|c| c.1).collect(), cpu.iter().map(|c| c.2).collect());
+    let rule = sampler::CommitRule {
+        mask_id: cfg.mask_id,
+        block_length: 0,
+        k_scheduled: 3,
+        threshold: None,
+        line: &[],
+        last: false,
+    };
+    let mut want = tokens.clone();
+    assert_eq!(sampler::commit(&mut want, &pred, &prob, &key, &rule), vec![0, 1, 2]);
+
+    let Some(ctx) = gpu() else { return };
+    let r = KernelRunner::new(&ctx);
+    let (gp, _, gkey) = block_on(r.pick(&logits, &tokens, &cfg, &p, 0)).unwrap();
+    assert_eq!(gp, pred);
+    assert_eq!(
+        gkey.iter().map(|k| k.to_bits()).collect::<Vec<_>>(),
+        key.iter().map(|k| k.to_bits()).collect::<Vec<_>>()
+    );
+    let (got, _) = block_on(r.commit(&tokens, &gp, &prob, &gkey, &cfg, &p, &[3, 5], 0)).unwrap();
+    assert_eq!(got, want, "the GPU commits the same positions");
+}

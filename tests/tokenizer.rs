@@ -217,3 +217,49 @@ fn a_vocabulary_with_bad_ids_is_refused_at_load() {
     }));
     assert!(gap.contains("past the"), "{gap}");
 }
+
+/// A tokenizer that is valid on its own but whose ids mean other characters than the
+/// model's (two characters swapped) loads, and only the vocabulary digest the model
+/// file records tells them apart: the pair is refused, naming both digests, and the
+/// digest survives the file's round trip and its header check.
+#[test]
+fn a_tokenizer_that_disagrees_with_the_model_file_is_refused() {
+    use unmask::engine::{check_pair, EngineError};
+    let tok = test_tokenizer();
+    let json: serde_json::Value = serde_json::from_str(&tok.to_json()).unwrap();
+    let vocab = json["model"]["vocab"].as_object().unwrap();
+    let name = |id: u64| vocab.iter().find(|(_, v)| v.as_u64() == Some(id)).map(|(k, _)| k.clone()).unwrap();
+    let (a, b) = (name(20), name(21));
+    let mut swapped = json.clone();
+    swapped["model"]["vocab"][&a] = 21.into();
+    swapped["model"]["vocab"][&b] = 20.into();
+    let swapped = PoemTokenizer::from_bytes(swapped.to_string().as_bytes()).expect("a valid tokenizer on its own");
+    assert_ne!(swapped.vocab_digest(), tok.vocab_digest());
+    // Formatting is not content: the same vocabulary written pretty has the same digest.
+    let pretty = serde_json::to_string_pretty(&json).unwrap();
+    assert_eq!(PoemTokenizer::from_bytes(pretty.as_bytes()).unwrap().vocab_digest(), tok.vocab_digest());
+
+    let model = tiny_model(unmask::WeightFormat::Q8, 3);
+    // Without a recorded digest the swap cannot be seen (files from before it).
+    assert!(check_pair(&model, &swapped).is_ok());
+    let mut stamped = model.clone();
+    stamped.vocab_sha256 = Some(tok.vocab_digest());
+    let back = unmask::ModelWeights::from_bytes(&stamped.to_bytes()).unwrap();
+    assert_eq!(back.vocab_sha256.as_deref(), Some(tok.vocab_digest().as_str()));
+    assert!(check_pair(&back, &tok).is_ok());
+    match check_pair(&back, &swapped) {
+        Err(e @ EngineError::VocabDigest { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&swapped.vocab_digest()) && msg.contains(&tok.vocab_digest()), "{msg}");
+        }
+        other => panic!("expected a vocabulary digest mismatch, got {other:?}"),
+    }
+    // A digest that is not one is refused at load, naming the key.
+    let bad = unmask::format::rewrite_metadata(&back.to_bytes(), |m| {
+        m.insert(unmask::format::VOCAB_DIGEST_KEY.into(), "not-a-digest".into());
+    })
+    .and_then(|f| unmask::format::sign_header(&f))
+    .unwrap();
+    let err = unmask::ModelWeights::from_bytes(&bad).unwrap_err().to_string();
+    assert!(err.contains("vocab_sha256") && err.contains("not-a-digest"), "{err}");
+}

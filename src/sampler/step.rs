@@ -68,11 +68,26 @@ pub fn pick(
     let sum: f32 = logits.iter().enumerate().filter(|(v, _)| !skip(*v as u32)).map(|(_, l)| (l - max).exp()).sum();
     let prob = (logits[best.1 as usize] - max).exp() / sum;
     let key = match p.remasking {
-        Remasking::LowConfidence => prob,
+        Remasking::LowConfidence => rank_key(prob),
         Remasking::Random => rng::uniform(p.seed, step, pos, u32::MAX),
     };
     (best.1, prob, key)
 }
+
+/// The low-confidence ranking key of a probability: the probability with all but
+/// the top [`KEY_MANTISSA_BITS`] bits of its mantissa cleared (rounded towards zero,
+/// so a step of 1/256 of its own size). The backends' probabilities differ in their
+/// last bits (their sums run in other orders); compared in full, two positions a few
+/// ulps apart commit in another order on the GPU than on the CPU. Cleared, such near
+/// ties are equal keys and break by position, the same everywhere, unless they
+/// straddle a step (about 0.4% of pairs 1e-6 apart). Same bits as `shaders/pick.wgsl`.
+pub fn rank_key(prob: f32) -> f32 {
+    f32::from_bits(prob.to_bits() & KEY_MASK)
+}
+
+/// Mantissa bits a ranking key keeps (of f32's 23).
+pub const KEY_MANTISSA_BITS: u32 = 8;
+const KEY_MASK: u32 = !((1u32 << (23 - KEY_MANTISSA_BITS)) - 1);
 
 /// Whether a masked position's logits are all finite; a NaN or ±∞ anywhere in the
 /// row stops the generation with `SampleError::NonFinite` (on the GPU, pick sets

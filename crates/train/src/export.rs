@@ -32,9 +32,20 @@ pub fn export(a: ExportArgs) -> Result<()> {
         ("q4", WeightFormat::Q4, WeightFormat::Q8),
     ];
     let params: HashMap<String, Vec<f32>> = params;
+    // The file records the vocabulary it was trained with, so that the engine refuses
+    // any other tokenizer beside it.
+    let tokenizer = unmask::PoemTokenizer::from_bytes(&std::fs::read(&a.tokenizer)?)?;
+    anyhow::ensure!(
+        tokenizer.vocab_size() == meta.config.vocab_size,
+        "{} has {} ids, the checkpoint's model {}",
+        a.tokenizer.display(),
+        tokenizer.vocab_size(),
+        meta.config.vocab_size
+    );
     let progress = Progress::new("export", variants.len() as u64, 1);
     for (i, (name, blocks, embeddings)) in variants.into_iter().enumerate() {
-        let w = ModelWeights::from_f32(meta.config.clone(), &params, ExportFormat { blocks, embeddings })?;
+        let mut w = ModelWeights::from_f32(meta.config.clone(), &params, ExportFormat { blocks, embeddings })?;
+        w.vocab_sha256 = Some(tokenizer.vocab_digest());
         let bytes = w.to_bytes();
         // Round-trip through the engine's own reader before anyone ships it.
         ModelWeights::from_bytes(&bytes)?;
@@ -53,5 +64,25 @@ pub fn export(a: ExportArgs) -> Result<()> {
     for p in [dst, tdst] {
         println!("{:>10} bytes  {}", std::fs::metadata(&p)?.len(), p.display());
     }
+    Ok(())
+}
+
+/// Records `tokenizer`'s vocabulary digest in the model file at `model` (rewritten in
+/// place: same tensors, the header signed again), after checking that the two belong
+/// together as far as a file without the digest can tell.
+pub fn stamp(model: &std::path::Path, tokenizer: &std::path::Path) -> Result<()> {
+    let mut w =
+        ModelWeights::from_bytes(&std::fs::read(model)?).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    let tok = unmask::PoemTokenizer::from_bytes(&std::fs::read(tokenizer)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", tokenizer.display()))?;
+    w.vocab_sha256 = None;
+    unmask::engine::check_pair(&w, &tok).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tensors = w.to_f32_tensors();
+    w.vocab_sha256 = Some(tok.vocab_digest());
+    let bytes = w.to_bytes();
+    let back = ModelWeights::from_bytes(&bytes)?;
+    anyhow::ensure!(back.to_f32_tensors() == tensors, "the tensors changed on the way (a bug)");
+    std::fs::write(model, &bytes)?;
+    println!("{}: vocab_sha256 {}", model.display(), tok.vocab_digest());
     Ok(())
 }

@@ -5,6 +5,7 @@
 //!   unmask-train eval-sets                           # eval/famous-{dev,test}.jsonl, eval/poems-heldout.jsonl
 //!   unmask-train heldout --run runs/main             # held-out LLaDA loss of a checkpoint
 //!   unmask-train export --run runs/main              # f32/q8/q4 + www/model/
+//!   unmask-train stamp --model F --tokenizer T       # record T's vocabulary digest in F
 //!   unmask-train prosody …                           # www/model/prosody.json (scripts/prosody.sh)
 
 mod canon;
@@ -91,6 +92,14 @@ enum Cmd {
         anthology: bool,
     },
     Export(export::ExportArgs),
+    /// Record a tokenizer's vocabulary digest (`vocab_sha256`) in a model file exported
+    /// before files carried one; the tensors are unchanged.
+    Stamp {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value = "www/model/tokenizer.json")]
+        tokenizer: PathBuf,
+    },
     /// Build www/model/prosody.json (tones and 平水韵 groups of the vocabulary): scripts/prosody.sh.
     Prosody(prosody::ProsodyArgs),
 }
@@ -247,6 +256,7 @@ fn main() -> Result<()> {
         Cmd::EvalSets { data, couplets, out } => eval_sets_cmd(data, couplets, out),
         Cmd::Canon { dist, data, couplets, out } => canon_cmd(dist, data, couplets, out),
         Cmd::Train(a) => train::train(*a),
+        Cmd::Stamp { model, tokenizer } => export::stamp(&model, &tokenizer),
         Cmd::Heldout { run, data, anthology } => {
             let (meta, params, _) = train::load_params(&run)?;
             let tok = unmask::PoemTokenizer::from_bytes(&std::fs::read(data.join("tokenizer.json"))?)
