@@ -5,7 +5,7 @@
 // (lower position on ties) are chosen, and take their predicted token in rank order
 // unless the ones taken before make theirs the third identical character in a row
 // (any task), finish a copy of a line or write a run of two characters a third time
-// (then it waits; not on the last steps). k comes from the schedule
+// (then it waits; on the last steps only a triple waits, while a step is to spare). k comes from the schedule
 // (raised when earlier steps left positions waiting), or in threshold mode is the
 // number of candidates at or above the threshold (at least one). The last steps,
 // from `sp.last_step` on (the plan's last and the fill steps after it), commit
@@ -144,14 +144,28 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     if (i == 0u) {
         // In rank order, each against the tokens with the better ones taken.
         let settle = step < sp.last_step;
+        // On a last step only a triple waits, and only while the budget has a step
+        // to spare for every block that still has masks (`CommitRule::steps_left`).
+        var spare = false;
+        if (!settle) {
+            var blocks = 0u;
+            for (var q = 0u; q < t; q += l) {
+                var has = false;
+                for (var j = q; j < min(q + l, t); j++) {
+                    has = has || tokens[j] == sp.mask_id;
+                }
+                blocks += select(0u, 1u, has);
+            }
+            spare = step + 1u < sp.max_steps && blocks <= sp.max_steps - step - 1u;
+        }
         var n = 0u;
         for (var r = 0u; r < k; r++) {
             let c = order[r];
             let lc = line_id(c);
             var ok = true;
-            if (settle) {
+            if (settle || spare) {
                 var nb = 0u;
-                if (lc != 0u) {
+                if (lc != 0u && settle) {
                     nb = runs(c, lc, copies(c, lc, 0u));
                 }
                 nb = triples(c, nb);

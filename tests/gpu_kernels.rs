@@ -316,6 +316,7 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
             threshold,
             line: &line,
             last: false,
+            steps_left: 0,
         };
         sampler::commit(&mut want, &pred, &prob, &key, &rule);
         let (got, state) = block_on(r.commit(&tokens, &pred, &prob, &key, &cfg, &p, &sched, 0)).unwrap();
@@ -339,11 +340,38 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
             threshold: None,
             line: &line,
             last: false,
+            steps_left: 0,
         };
         let mut want = tokens.clone();
         assert_eq!(sampler::commit(&mut want, &pred, &key, &key, &rule).len(), 3);
         let (got, _) = block_on(r.commit(&tokens, &pred, &key, &key, &cfg, &p, &[4, 0], 0)).unwrap();
         assert_eq!(got, want, "{better} is better");
+    }
+    // On a last step with a step to spare, a triple waits as before the last steps;
+    // with two blocks holding masks and one step left, there is none to spare.
+    for (tokens, pred, block_length, steps_left) in [
+        (vec![9, m, m, 4], vec![9, 9, 9, 4], 0, 1usize),
+        (vec![9, m, m, 4, m, 5], vec![9, 9, 9, 4, 6, 5], 4, 1),
+        (vec![9, m, m, 4, m, 5], vec![9, 9, 9, 4, 6, 5], 4, 2),
+    ] {
+        let mut key = vec![0.5f32; tokens.len()];
+        key[1] = 0.9;
+        let rule = sampler::CommitRule {
+            mask_id: m,
+            block_length,
+            k_scheduled: 0,
+            threshold: None,
+            line: &[],
+            last: true,
+            steps_left,
+        };
+        let mut want = tokens.clone();
+        sampler::commit(&mut want, &pred, &key, &key, &rule);
+        // Steps 0..=steps_left, all of them last steps, run from step 0.
+        let sched = vec![0u32; steps_left + 1];
+        let p = SamplerParams { block_length, ..Default::default() };
+        let (got, _) = block_on(r.commit_from(&tokens, &pred, &key, &key, &cfg, &p, &sched, 0, 0)).unwrap();
+        assert_eq!(got, want, "blocks of {block_length}, {steps_left} steps left");
     }
     // Two picks side by side that would make a triple, without constraints: the
     // better one is taken, the other waits; on the last step both are.
@@ -352,8 +380,15 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
     for (better, last) in [(1, false), (2, false), (1, true)] {
         let mut key = vec![0.5f32; 4];
         key[better] = 0.9;
-        let rule =
-            sampler::CommitRule { mask_id: m, block_length: 0, k_scheduled: 2, threshold: None, line: &[], last };
+        let rule = sampler::CommitRule {
+            mask_id: m,
+            block_length: 0,
+            k_scheduled: 2,
+            threshold: None,
+            line: &[],
+            last,
+            steps_left: 0,
+        };
         let mut want = tokens.clone();
         sampler::commit(&mut want, &pred, &key, &key, &rule);
         assert_eq!(want.iter().filter(|&&x| x == m).count(), if last { 0 } else { 1 });
@@ -447,6 +482,7 @@ fn near_ties_rank_by_position_on_gpu_and_cpu() {
         threshold: None,
         line: &[],
         last: false,
+        steps_left: 0,
     };
     let mut want = tokens.clone();
     assert_eq!(sampler::commit(&mut want, &pred, &prob, &key, &rule), vec![0, 1, 2]);

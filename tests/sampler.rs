@@ -164,7 +164,15 @@ fn commit_ranks_by_key_with_ties_to_the_left() {
     let mut tokens = vec![0u32, 0, 0, 0, 7];
     let pred = vec![10, 11, 12, 13, 14];
     let prob = vec![0.1, 0.9, 0.5, 0.9, 1.0];
-    let rule = CommitRule { mask_id: 0, block_length: 0, k_scheduled: 2, threshold: None, line: &[], last: false };
+    let rule = CommitRule {
+        mask_id: 0,
+        block_length: 0,
+        k_scheduled: 2,
+        threshold: None,
+        line: &[],
+        last: false,
+        steps_left: 0,
+    };
     let chosen = commit(&mut tokens, &pred, &prob, &prob, &rule);
     assert_eq!(chosen, vec![1, 3]);
     assert_eq!(tokens, vec![0, 11, 0, 13, 7]);
@@ -482,7 +490,15 @@ fn picks_of_one_step_make_no_copy_or_third_run_together() {
     // Lines 1 and 2 hold 20 21 (pinned); line 3 picks it again, line 4 something else.
     let tokens = vec![20, 21, 9, 20, 21, 9, m, m, 9, m, m, 9];
     let pred = vec![20, 21, 9, 20, 21, 9, 20, 21, 9, 30, 31, 9];
-    let rule = CommitRule { mask_id: m, block_length: 0, k_scheduled: 4, threshold: None, line: &line, last: false };
+    let rule = CommitRule {
+        mask_id: m,
+        block_length: 0,
+        k_scheduled: 4,
+        threshold: None,
+        line: &line,
+        last: false,
+        steps_left: 0,
+    };
     for (better, waits) in [(6, 7), (7, 6)] {
         let mut key = vec![0.5f32; 12];
         key[better] = 0.9;
@@ -502,7 +518,15 @@ fn picks_of_one_step_make_no_copy_or_third_run_together() {
 fn a_clash_waits_for_the_better_pick_and_doubles_commit_together() {
     let line = [1u8; 5];
     let key = vec![0.8, 0.5, 0.1, 0.9, 0.2];
-    let rule = CommitRule { mask_id: 0, block_length: 0, k_scheduled: 3, threshold: None, line: &line, last: false };
+    let rule = CommitRule {
+        mask_id: 0,
+        block_length: 0,
+        k_scheduled: 3,
+        threshold: None,
+        line: &line,
+        last: false,
+        steps_left: 0,
+    };
     // 0 and 1 pick 9 side by side (a 叠字 or not): 1 waits a step for 0, the better,
     // so that its pick sees 0 written and judges the pair (`Constraints::doubles`).
     let mut tokens = vec![0u32; 5];
@@ -553,7 +577,15 @@ fn picks_of_one_step_make_no_triple_together() {
     let m = 0;
     let tokens = vec![9, m, m, 4];
     let pred = vec![9, 9, 9, 4];
-    let rule = CommitRule { mask_id: m, block_length: 0, k_scheduled: 2, threshold: None, line: &[], last: false };
+    let rule = CommitRule {
+        mask_id: m,
+        block_length: 0,
+        k_scheduled: 2,
+        threshold: None,
+        line: &[],
+        last: false,
+        steps_left: 0,
+    };
     for (better, waits) in [(1, 2), (2, 1)] {
         let mut key = vec![0.5f32; 4];
         key[better] = 0.9;
@@ -616,17 +648,54 @@ proptest::proptest! {
 
 /// The reproducer: 60 masks in blocks of 4 with 16 steps left 12 masks at the end
 /// (a step commits in the first unfinished block only, and the last step could
-/// finish one block). Every block length from 1 to 8 with 63 masks fills them all.
+/// finish one block), and wrote 我我我 where the forced last step committed two picks
+/// side by side. Now every block is finished, without a triple: on the last steps a
+/// pick that would make one waits for a spare step and is picked again.
 #[test]
 fn blocks_left_behind_by_waiting_picks_are_finished() {
     let m = Stuck(tiny_config(false));
     let mask = m.0.mask_id;
-    for (masks, block_length) in [(39, 4), (39, 5), (39, 6), (39, 7), (30, 4)] {
+    let triple = |t: &[u32]| t.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]);
+    for (masks, block_length) in [(39, 4), (39, 5), (39, 6), (39, 7), (30, 4), (39, 1), (39, 2), (39, 3), (39, 8)] {
         let prompt = [vec![12], vec![mask; masks]].concat();
         let p = SamplerParams { steps: 16, block_length, ..Default::default() };
         let g = generate_cpu(&m, &prompt, &p, false, |_| true).unwrap();
         assert!(!g.tokens.contains(&mask), "{masks} masks, blocks of {block_length}: {:?}", g.tokens);
+        assert!(!triple(&g.tokens), "{masks} masks, blocks of {block_length}: {:?}", g.tokens);
     }
+}
+
+/// On a last step a pick that would make a triple with a better one taken before it
+/// waits while the budget has a step to spare for each block with masks, and commits
+/// when it has none (so the loop still fills every mask).
+#[test]
+fn a_triple_on_a_last_step_waits_only_for_a_spare_step() {
+    let m = 0;
+    let tokens = vec![9, m, m, 4];
+    let pred = vec![9, 9, 9, 4];
+    let key = vec![0.5, 0.9, 0.5, 0.5];
+    let rule = CommitRule {
+        mask_id: m,
+        block_length: 0,
+        k_scheduled: 2,
+        threshold: None,
+        line: &[],
+        last: true,
+        steps_left: 1,
+    };
+    let mut t = tokens.clone();
+    assert_eq!(commit(&mut t, &pred, &key, &key, &rule), vec![1], "one block with masks, one step to spare");
+    let mut t = tokens.clone();
+    assert_eq!(commit(&mut t, &pred, &key, &key, &CommitRule { steps_left: 0, ..rule }), vec![1, 2]);
+    // Two blocks with masks and one step left: none to spare.
+    let tokens = vec![9, m, m, 4, m, 5];
+    let pred = vec![9, 9, 9, 4, 6, 5];
+    let key = vec![0.5, 0.9, 0.5, 0.5, 0.5, 0.5];
+    let mut t = tokens.clone();
+    let rule = CommitRule { block_length: 4, ..rule };
+    assert_eq!(commit(&mut t, &pred, &key, &key, &rule), vec![1, 2]);
+    let mut t = tokens.clone();
+    assert_eq!(commit(&mut t, &pred, &key, &key, &CommitRule { steps_left: 2, ..rule }), vec![1]);
 }
 
 /// A model that wants one character everywhere writes it twice in a row (叠字 stay),

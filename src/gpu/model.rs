@@ -76,8 +76,9 @@ impl GpuModel {
         let dev = &ctx.device;
         let tm = c.max_seq_len;
         // The most steps a generation takes: one per mask and the repeat rule's
-        // cleanup, then a fill step per further block (`sampler::max_steps`).
-        let sm = 2 * tm + sampler::CLEANUP_STEPS;
+        // cleanup, then a fill step per further block and the spare ones for
+        // triples (`sampler::max_steps`).
+        let sm = 2 * tm + sampler::CLEANUP_STEPS + sampler::TRIPLE_STEPS;
         let (d, f, v) = (c.d_model, c.d_ff, c.vocab_size);
         // Checked before anything is uploaded: the largest binding (the embeddings,
         // the head, the logits, the stacked gate/up) against the device's limit.

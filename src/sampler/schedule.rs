@@ -56,12 +56,23 @@ fn planned_steps(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
 /// Steps after the plan that finish the blocks it left: a step commits in the
 /// first block that still has masks only, so when the repeat rule made picks wait,
 /// masks of later blocks can outlast the plan. From the plan's last step on, every
-/// step commits all of its block (see [`last_step`]), so one step per further block
-/// with masks finishes the text.
+/// step commits all of its block but a pick that would make a triple while a step is
+/// to spare (see [`last_step`], [`TRIPLE_STEPS`]), so one step per further block with
+/// masks, and the spare ones, finish the text.
 pub fn fill_steps(tokens: &[u32], p: &SamplerParams, mask_id: u32) -> usize {
     let l = block_len(p, tokens.len());
-    tokens.chunks(l.max(1)).filter(|b| b.contains(&mask_id)).count().saturating_sub(1)
+    let blocks = tokens.chunks(l.max(1)).filter(|b| b.contains(&mask_id)).count();
+    if blocks == 0 {
+        0
+    } else {
+        blocks - 1 + TRIPLE_STEPS
+    }
 }
+
+/// Spare steps after the plan and a fill step per block: on the last steps, two
+/// picks side by side that would make a triple (我我我) with the one taken before
+/// them wait for one of these and are picked again beside it (`CommitRule::steps_left`).
+pub const TRIPLE_STEPS: usize = 2;
 
 /// The first step on which nothing waits and every candidate of the block commits
 /// (the plan's last step; the fill steps after it too).

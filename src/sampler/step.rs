@@ -110,6 +110,12 @@ pub struct CommitRule<'a> {
     /// The plan's last step or a fill step after it (`schedule::last_step`):
     /// every candidate of the block commits, clash or not.
     pub last: bool,
+    /// Steps the loop may still run after this one (`max_steps` − step − 1). On a
+    /// last step a pick that would make a triple with picks taken before it waits
+    /// only while the budget has a step to spare for every block that still has
+    /// masks (`schedule::fill_steps` leaves [`TRIPLE_STEPS`] spare), so the loop
+    /// still ends with every mask filled.
+    pub steps_left: usize,
 }
 
 /// The commit rule (reference of `shaders/commit.wgsl`). Candidates are the masked
@@ -159,16 +165,22 @@ pub fn commit(tokens: &mut [u32], pred: &[u32], prob: &[f32], key: &[f32], r: &C
         (false, false) => std::cmp::Ordering::Greater,
     });
     let rule = Constraints { line: r.line.to_vec(), ..Default::default() };
+    // On a last step, the budget has a step to spare for each block with masks.
+    let spare = r.last && tokens.chunks(l).filter(|b| b.contains(&r.mask_id)).count() <= r.steps_left;
     let mut taken = Vec::with_capacity(chosen.len());
     for i in chosen {
         let in_line = line(i) & !RHYME != 0;
-        let waits = !r.last
-            && (triples_at(tokens, r.mask_id, i).contains(&pred[i])
+        let triple = || triples_at(tokens, r.mask_id, i).contains(&pred[i]);
+        let waits = if r.last {
+            spare && triple()
+        } else {
+            triple()
                 || in_line
                     && copies_at(tokens, &rule, r.mask_id, i)
                         .into_iter()
                         .chain(runs_at(tokens, &rule, r.mask_id, i))
-                        .any(|x| x == pred[i]));
+                        .any(|x| x == pred[i])
+        };
         if waits {
             continue;
         }
@@ -228,6 +240,7 @@ impl<'m> CpuSampler<'m> {
             threshold: p.threshold,
             line: &p.constraints.line,
             last: self.step >= self.last,
+            steps_left: self.total - self.step - 1,
         };
         commit(&mut self.x, &pred, &prob, &key, &rule);
         self.step += 1;

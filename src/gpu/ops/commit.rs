@@ -83,13 +83,32 @@ impl super::KernelRunner<'_> {
         schedule: &[u32],
         step: u32,
     ) -> Result<(Vec<u32>, super::State), GpuError> {
+        let last = schedule.len().max(1) - 1;
+        self.commit_from(tokens, pred, prob, key, cfg, p, schedule, step, last).await
+    }
+
+    /// [`Self::commit`] with the loop's last steps starting at `last_step` (steps
+    /// from it to the schedule's end are last steps, with spare ones after it).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_from(
+        &self,
+        tokens: &[u32],
+        pred: &[u32],
+        prob: &[f32],
+        key: &[f32],
+        cfg: &crate::ModelConfig,
+        p: &crate::sampler::SamplerParams,
+        schedule: &[u32],
+        step: u32,
+        last_step: usize,
+    ) -> Result<(Vec<u32>, super::State), GpuError> {
         let t = tokens.len();
         let steps = schedule.len().max(1);
         let (dims, st) = self.shared(super::Dims::new(cfg, t), super::State { step, ..Default::default() });
         let sp = crate::gpu::tensor::Uniform::new(
             self.dev(),
             "sp",
-            &super::SamplerUniform::new(cfg, p, steps, steps - 1, false),
+            &super::SamplerUniform::new(cfg, p, steps, last_step, false),
         );
         let col = |label: &str, v: &[u32]| Tensor::column(self.dev(), label, v);
         let (tb, pb) = (col("tokens", tokens), col("pred", pred));
