@@ -53,6 +53,12 @@ impl Request {
     }
 }
 
+/// A Han character (CJK unified ideographs, their extensions and compatibility
+/// forms): what an acrostic head may be.
+pub fn is_han(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{3134f}')
+}
+
 /// The longest `rhyme` value kept from a link.
 pub const MAX_RHYME_CHARS: usize = 8;
 
@@ -106,6 +112,19 @@ impl Request {
             self.params.seed = draw().max(1);
         }
         self
+    }
+
+    /// Whether the text is what the task takes, so that switching tasks need not run
+    /// text written for another: a whole poem takes nothing, or up to one head
+    /// character a line (no punctuation, no `_`); the line tasks take text without
+    /// masks; fill-the-masks takes anything (masks are added to what is there).
+    pub fn text_fits(&self) -> bool {
+        let text: Vec<char> = self.text.chars().filter(|c| !c.is_whitespace()).collect();
+        match self.task {
+            Task::Poem => text.len() <= self.form.lines() && text.iter().all(|&c| is_han(c)),
+            Task::Infill => true,
+            _ => !crate::tokenizer::has_blank(&self.text),
+        }
     }
 
     /// The template to sample, or why the input can't be used.
@@ -184,6 +203,12 @@ impl Request {
                 "seed" => r.params.seed = v.parse().unwrap_or(0),
                 _ => {}
             }
+        }
+        // A link without text gets the default text only where its task takes it
+        // (`?task=poem&form=qilv` is a free 七律, not an acrostic on 床前明月光).
+        let has_text = query.trim_start_matches('?').split('&').any(|p| p.split('=').next() == Some("text"));
+        if !has_text && !r.text_fits() {
+            r.text.clear();
         }
         r
     }
@@ -294,6 +319,32 @@ mod tests {
         assert_eq!(decode("%+1"), "% 1");
         assert_eq!(decode("%-1x"), "%-1x");
         assert_eq!(decode("%4g%41"), "%4gA");
+    }
+
+    /// What each task takes: acrostic heads for a poem (a line, punctuation or masks
+    /// are not), text without masks for the line tasks; a link without text gets the
+    /// default only where it fits.
+    #[test]
+    fn text_fits_what_the_task_takes() {
+        let fits = |task, text: &str, form| Request { task, text: text.into(), form, ..Default::default() }.text_fits();
+        assert!(fits(Task::Poem, "", PoemForm::WuJue));
+        assert!(fits(Task::Poem, "春夏秋冬", PoemForm::WuJue));
+        assert!(fits(Task::Poem, "春 夏 秋", PoemForm::WuJue));
+        assert!(!fits(Task::Poem, "床前明月光", PoemForm::WuJue), "5 heads for 4 lines");
+        assert!(fits(Task::Poem, "床前明月光", PoemForm::QiLv));
+        assert!(!fits(Task::Poem, "举头_，", PoemForm::QiLv), "punctuation and masks are no heads");
+        assert!(fits(Task::Next, "床前明月光", PoemForm::WuJue));
+        assert!(!fits(Task::Next, "举头望明_，低头思故_。", PoemForm::WuJue));
+        assert!(fits(Task::Infill, "床前明月光", PoemForm::WuJue));
+        let r = Request::from_query("?task=poem&form=qilv");
+        assert_eq!((r.task, r.form, r.text.as_str()), (Task::Poem, PoemForm::QiLv, ""));
+        assert_eq!(Request::from_query("?task=poem").text, "");
+        assert_eq!(Request::from_query("?task=prev").text, Request::default().text);
+        // Text a link gives is kept, fitting or not: the page says what is wrong with it.
+        assert_eq!(
+            Request::from_query("?task=poem&text=%E5%BA%8A%E5%89%8D%E6%98%8E%E6%9C%88%E5%85%89").text,
+            "床前明月光"
+        );
     }
 
     #[test]

@@ -52,9 +52,12 @@ const TEXT = {
 const STYLE = `
 :host { all: initial; display: block; contain: content; font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; font-size: 16px; line-height: 1.4; }
 :host([hidden]) { display: none; }
-.box { border: 1px solid var(--line); border-radius: 8px; padding: 12px; background: var(--bg); color: var(--ink); max-width: 36rem;
-  /* Inherited properties can still arrive from the host element; pin them here. */
-  font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; font-size: 16px; letter-spacing: normal; text-align: left; }
+/* The host page's rules for the element itself beat :host, and what they set is
+   inherited inside: .box, which no outside rule can reach, resets every inherited
+   property (all: initial; direction and unicode-bidi are outside "all") and sets its own. */
+.box { all: initial; display: block; direction: ltr; unicode-bidi: isolate; writing-mode: horizontal-tb;
+  border: 1px solid var(--line); border-radius: 8px; padding: 12px; background: var(--bg); color: var(--ink); max-width: 36rem;
+  font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; font-size: 16px; line-height: 1.4; text-align: left; }
 .row { display: flex; gap: 6px; flex-wrap: wrap; }
 select, input, button { font: inherit; font-size: 15px; padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; background: var(--field); color: var(--ink); margin: 0; }
 input { flex: 1 1 10rem; min-width: 0; }

@@ -139,3 +139,85 @@ test("the README snippet works from another origin", async () => {
     other.stop();
   }
 });
+
+// Host CSS that sets every inherited property, on everything and on the element
+// itself (which beats the widget's :host rule), in an LTR and an RTL container: inside
+// the widget nothing of it shows — not uppercase ("WEBGPU", 「H」 for a typed "h"), not a
+// 2.5 line height, not right-to-left controls and answer.
+test("a host stylesheet that sets every inherited property does not reach inside", async () => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const os = await import("node:os");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "unmask-hostile-"));
+  const hostile = `text-transform: uppercase; line-height: 2.5; letter-spacing: 7px; word-spacing: 9px;
+    font-style: italic; font-weight: 900; font-variant: small-caps; font-size: 31px; text-indent: 40px;
+    text-align: right; text-shadow: 2px 2px red; white-space: pre; word-break: keep-all; hyphens: auto;
+    tab-size: 20; cursor: crosshair; color: rgb(200, 0, 0); font-family: "Comic Sans MS", cursive;
+    text-underline-offset: 9px; quotes: "<" ">"; list-style-type: square; caption-side: bottom;
+    visibility: visible; font-stretch: condensed; text-rendering: optimizeSpeed; overflow-wrap: anywhere;`;
+  writeFileSync(path.join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<style>
+  * { ${hostile} }
+  unmask-poem { ${hostile.replaceAll(";", " !important;")} }
+  .rtl { direction: rtl !important; }
+</style>
+<script type="module" src="${env.server.url}unmask-widget.js"></script>
+<div><unmask-poem id="ltr" mode="next" text="床前明月光" steps="8" lang="en"></unmask-poem></div>
+<div class="rtl" dir="rtl"><unmask-poem id="rtl" mode="next" text="床前明月光" steps="8" lang="en"></unmask-poem></div>`);
+  const other = await serve(dir);
+  const page = await env.browser.newPage({ viewport: { width: 900, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  try {
+    await page.goto(other.url);
+    for (const id of ["ltr", "rtl"]) {
+      // Ready, or failed to load: either shows, and a failure fails the test at once.
+      await page.waitForFunction((id) => { const r = document.getElementById(id).shadowRoot; return !r.querySelector(".go").disabled || r.querySelector(".err").textContent; }, id, { timeout: 180_000 });
+      assert.equal(await page.$eval(`#${id}`, (e) => e.shadowRoot.querySelector(".err").textContent), "");
+      await page.click(`#${id} .go`);
+      await page.waitForFunction((id) => { const r = document.getElementById(id).shadowRoot; return r.querySelector(".out").textContent || r.querySelector(".err").textContent; }, id, { timeout: 180_000 });
+      assert.equal(await page.$eval(`#${id}`, (e) => e.shadowRoot.querySelector(".err").textContent), "");
+      await page.fill(`#${id} .text`, "h");
+      await page.click(`#${id} .go`);
+      await page.waitForFunction((id) => document.getElementById(id).shadowRoot.querySelector(".err").textContent.length > 0, id, { timeout: 60_000 });
+      const seen = await page.$eval(`#${id}`, (e) => {
+        const r = e.shadowRoot;
+        const pick = (q) => {
+          const s = getComputedStyle(r.querySelector(q));
+          return { transform: s.textTransform, lineHeight: s.lineHeight, fontSize: s.fontSize, direction: s.direction, style: s.fontStyle,
+            weight: s.fontWeight, variant: s.fontVariantCaps, indent: s.textIndent, align: s.textAlign, shadow: s.textShadow, white: s.whiteSpace,
+            word: s.wordSpacing, cursor: s.cursor, font: s.fontFamily, color: s.color };
+        };
+        const mode = r.querySelector(".mode").getBoundingClientRect();
+        const go = r.querySelector(".go").getBoundingClientRect();
+        const text = r.querySelector(".text").getBoundingClientRect();
+        return { out: pick(".out"), err: pick(".err"), meta: pick(".meta"), button: pick(".go"),
+          // Controls in reading order, left to right: the task menu, the text, Generate.
+          order: mode.left < text.left && text.left < go.left, errText: r.querySelector(".err").innerText };
+      });
+      for (const [what, s] of Object.entries({ out: seen.out, err: seen.err, meta: seen.meta, button: seen.button })) {
+        assert.equal(s.transform, "none", `${id} ${what}: ${JSON.stringify(s)}`);
+        assert.equal(s.direction, "ltr", `${id} ${what}`);
+        assert.equal(s.style, "normal", `${id} ${what}`);
+        assert.equal(s.variant, "normal", `${id} ${what}`);
+        assert.equal(s.indent, "0px", `${id} ${what}`);
+        assert.equal(s.shadow, "none", `${id} ${what}`);
+        assert.equal(s.word, "0px", `${id} ${what}`);
+        assert.notEqual(s.color, "rgb(200, 0, 0)", `${id} ${what}`);
+        assert.ok(!s.font.includes("Comic"), `${id} ${what}: ${s.font}`);
+        assert.notEqual(s.weight, "900", `${id} ${what}`);
+      }
+      // 22 px answer at 1.4, not 2.5 × 31 px; text aligned to the left.
+      assert.ok(parseFloat(seen.out.lineHeight) < 35, `${id}: line height ${seen.out.lineHeight}`);
+      assert.equal(seen.out.align, "left");
+      assert.equal(seen.out.white, "normal");
+      assert.ok(seen.order, `${id}: controls flipped`);
+      assert.match(seen.errText, /"h"|'h'|「h」|h/, seen.errText);
+      assert.ok(!seen.errText.includes("H"), `${id}: the typed h is shown as H: ${seen.errText}`);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, "widget-every-inherited-property.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    other.stop();
+  }
+});

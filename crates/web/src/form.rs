@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use unmask::prosody::Pattern;
 use unmask::tasks::PoemForm;
 
-use crate::i18n::{t, task_hint, task_label, Msg};
+use crate::i18n::{t, task_hint, task_label, text_set_aside, Msg};
 use crate::page::{Page, CANDIDATES};
 use crate::shared::ENGINE;
 use crate::state::{bounds, Request, Task};
@@ -36,7 +36,19 @@ fn field<T: Clone + PartialEq + Send + Sync + 'static>(
 pub fn Tabs(p: Page) -> impl IntoView {
     let task = field(p.form, |r| r.task);
     let select = move |tk: Task| {
-        p.form.update(|r| r.task = tk);
+        let mut r = p.form.get_untracked();
+        let from = r.task;
+        r.task = tk;
+        if !r.text_fits() {
+            // Not what this task takes: set aside for the task it was written for.
+            p.set_aside.set(Some((from, std::mem::take(&mut r.text))));
+        } else if r.text.trim().is_empty() {
+            if let Some((_, text)) = p.set_aside.get_untracked().filter(|(t, _)| *t == tk) {
+                r.text = text;
+                p.set_aside.set(None);
+            }
+        }
+        p.form.set(r);
         p.error.set(None);
     };
     view! {
@@ -109,6 +121,9 @@ pub fn Input(p: Page) -> impl IntoView {
                     {move || format!("{} ×{CANDIDATES}", t(lang.get(), Msg::Candidates))}
                 </button>
             </div>
+            {move || p.set_aside.get().filter(|(from, _)| *from != task.get()).map(|(from, text)| view! {
+                <p id="text-note" class="note" role="status">{text_set_aside(lang.get(), &text, from, task.get())}</p>
+            })}
             <Show when=move || task.get() == Task::Poem>
                 <div class="verse-opts">
                     <label><input id="metre-on" type="checkbox" prop:checked=move || metre.get()

@@ -27,6 +27,24 @@ pub fn task_label(lang: Lang, task: Task) -> &'static str {
     )
 }
 
+/// The note under the text when switching tasks set the text aside: it was written
+/// for `from` and is not what `to` takes.
+pub fn text_set_aside(lang: Lang, text: &str, from: Task, to: Task) -> String {
+    let short: String = text.chars().take(12).collect();
+    let more = if text.chars().count() > 12 { "…" } else { "" };
+    let (f, tl) = (task_label(lang, from), task_label(lang, to));
+    match (lang, to) {
+        (Lang::En, Task::Poem) => format!(
+            "“{short}{more}” is kept for {f}: a whole poem takes nothing, or one head character a line (acrostic). Back in {f}, it returns."
+        ),
+        (Lang::Zh, Task::Poem) => {
+            format!("「{short}{more}」留给「{f}」：整首诗不用输入，或每句一个开头的字（藏头诗）。回到「{f}」即可取回。")
+        }
+        (Lang::En, _) => format!("“{short}{more}” is kept for {f}: {tl} takes a line without _. Back in {f}, it returns."),
+        (Lang::Zh, _) => format!("「{short}{more}」留给「{f}」：「{tl}」要的是不带 _ 的一句。回到「{f}」即可取回。"),
+    }
+}
+
 /// What to type for a task, in `lang`.
 pub fn task_hint(lang: Lang, task: Task) -> &'static str {
     pick(

@@ -78,6 +78,10 @@ pub(crate) struct Page {
     pub marked: RwSignal<Vec<usize>>,
     /// The request the URL shares: a shared link's, then the result's.
     pub shared: RwSignal<Option<Request>>,
+    /// Text that switching tasks took out of the box because the new task does not
+    /// take it (`Request::text_fits`), with the task it was written for: it comes back
+    /// there.
+    pub set_aside: RwSignal<Option<(Task, String)>>,
     pub force_cpu: bool,
 }
 
@@ -104,6 +108,7 @@ impl Page {
             show_compare: RwSignal::new(q.contains("view=compare")),
             marked: RwSignal::new(Vec::new()),
             shared: RwSignal::new(crate::state::shared_request(&q)),
+            set_aside: RwSignal::new(None),
             force_cpu: q.contains("backend=cpu"),
         }
     }
