@@ -116,12 +116,15 @@ impl Request {
 
     /// Whether the text is what the task takes, so that switching tasks need not run
     /// text written for another: a whole poem takes nothing, or up to one head
-    /// character a line (no punctuation, no `_`); the line tasks take text without
+    /// character a line (no punctuation, no `_`; five or seven characters are a line
+    /// of verse, 床前明月光, not the heads of a 律诗); the line tasks take text without
     /// masks; fill-the-masks takes anything (masks are added to what is there).
     pub fn text_fits(&self) -> bool {
         let text: Vec<char> = self.text.chars().filter(|c| !c.is_whitespace()).collect();
         match self.task {
-            Task::Poem => text.len() <= self.form.lines() && text.iter().all(|&c| is_han(c)),
+            Task::Poem => {
+                text.len() <= self.form.lines() && !matches!(text.len(), 5 | 7) && text.iter().all(|&c| is_han(c))
+            }
             Task::Infill => true,
             _ => !crate::tokenizer::has_blank(&self.text),
         }
@@ -331,7 +334,8 @@ mod tests {
         assert!(fits(Task::Poem, "春夏秋冬", PoemForm::WuJue));
         assert!(fits(Task::Poem, "春 夏 秋", PoemForm::WuJue));
         assert!(!fits(Task::Poem, "床前明月光", PoemForm::WuJue), "5 heads for 4 lines");
-        assert!(fits(Task::Poem, "床前明月光", PoemForm::QiLv));
+        assert!(!fits(Task::Poem, "床前明月光", PoemForm::QiLv), "a line of verse, not heads");
+        assert!(fits(Task::Poem, "春花秋月夏冬", PoemForm::QiLv));
         assert!(!fits(Task::Poem, "举头_，", PoemForm::QiLv), "punctuation and masks are no heads");
         assert!(fits(Task::Next, "床前明月光", PoemForm::WuJue));
         assert!(!fits(Task::Next, "举头望明_，低头思故_。", PoemForm::WuJue));

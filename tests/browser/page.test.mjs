@@ -379,6 +379,65 @@ test("small things: fields show the value used, arrow keys move between tabs, ex
   await context.close();
 });
 
+test("switching tasks sets aside text the new task does not take: the first click on each tab works", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${env.server.url}?lang=en&backend=cpu`);
+  await ready(page);
+  /** Generate on the current tab; the result's answer, or the error shown. */
+  const click = async () => {
+    const before = await page.evaluate(() => document.querySelector("#result")?.dataset.ms ?? null);
+    await page.click("#generate");
+    await page.waitForFunction((prev) => {
+      const r = document.querySelector("#result");
+      const fresh = r && r.dataset.ms && r.dataset.ms !== prev && !document.querySelector("#generate").disabled;
+      return fresh || document.querySelector("#error").textContent.length > 0;
+    }, before, { timeout: LOAD_TIMEOUT });
+    const error = await page.textContent("#error");
+    assert.equal(error, "", "a first click gave an error");
+    return page.getAttribute("#result", "data-answer");
+  };
+  // A fresh page holds 床前明月光: the whole-poem tab does not read it as 5 heads of a 绝句.
+  assert.equal(await page.inputValue("#text"), "床前明月光");
+  await page.click("#tab-poem");
+  assert.equal(await page.inputValue("#text"), "");
+  assert.match(await page.textContent("#text-note"), /床前明月光.*kept for Next line/);
+  assert.equal([...(await click())].length, 20, "a free 五言绝句");
+  // Back on Next line the text returns, and the note goes.
+  await page.click("#tab-next");
+  assert.equal(await page.inputValue("#text"), "床前明月光");
+  assert.equal(await page.$("#text-note"), null);
+  // Fill masks keeps a line (masks are added to it); its template is set aside for a
+  // poem (punctuation and _ are no heads) and for the line tasks (they take no _).
+  await page.click("#tab-infill");
+  await page.fill("#text", "举头望明_，低头思故_。");
+  await click();
+  for (const tab of ["#tab-poem", "#tab-prev", "#tab-pair"]) {
+    await page.click(tab);
+    assert.equal(await page.inputValue("#text"), "", tab);
+    assert.match(await page.textContent("#text-note"), /kept for Fill masks/, tab);
+  }
+  await page.click("#tab-poem");
+  assert.equal([...(await click())].length, 20);
+  await page.click("#tab-infill");
+  assert.equal(await page.inputValue("#text"), "举头望明_，低头思故_。");
+  // Heads that fit stay: 春夏秋冬 is an acrostic.
+  await page.fill("#text", "春夏秋冬");
+  await page.click("#tab-poem");
+  assert.equal(await page.inputValue("#text"), "春夏秋冬");
+  const acrostic = await click();
+  assert.equal([...acrostic].length, 16, `the heads are pinned, 16 characters generated: ${acrostic}`);
+  // A link to a whole 七律 without text is a free 七律, not an acrostic on 床前明月光.
+  await page.goto(`${env.server.url}?lang=en&backend=cpu&task=poem&form=qilv`);
+  await ready(page);
+  assert.equal(await page.inputValue("#text"), "");
+  assert.equal([...(await click())].length, 56);
+  await page.screenshot({ path: path.join(ARTIFACTS, "page-first-click-poem.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("edit by remasking: marked characters are regenerated with the rest pinned, with undo and redo", async () => {
   const context = await env.browser.newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();

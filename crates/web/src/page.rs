@@ -10,7 +10,7 @@ use leptos::task::spawn_local;
 use crate::engine::{BackendInfo, Engine, Source};
 use crate::i18n::Lang;
 use crate::shared::{fresh_seed, now_ms, query, sleep_ms, ENGINE};
-use crate::state::{best_first, bounds, cells, Cell, History, Request};
+use crate::state::{best_first, bounds, cells, Cell, History, Request, Task};
 use unmask::pipeline::Prepared;
 
 #[derive(Clone, Debug, PartialEq)]
