@@ -330,7 +330,7 @@ test("a shared link shows its result, and the URL keeps the view, backend and la
   assert.deepEqual([q.get("task"), q.get("backend"), q.get("lang")], ["next", "cpu", "en"]);
   // The language toggle and the compare view are written to the URL too.
   await page.click("header button.lang");
-  assert.equal(new URL(page.url()).searchParams.get("lang"), null);
+  assert.equal(new URL(page.url()).searchParams.get("lang"), "zh");
   await page.click("#compare-tab");
   q = new URL(page.url()).searchParams;
   assert.deepEqual([q.get("view"), q.get("task"), q.get("backend")], ["compare", "next", "cpu"]);
@@ -338,6 +338,32 @@ test("a shared link shows its result, and the URL keeps the view, backend and la
   assert.equal(new URL(page.url()).searchParams.get("view"), null);
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test("the language follows the browser unless the link or a saved choice says otherwise", async () => {
+  for (const [locale, want] of [["en-US", "en"], ["zh-CN", "zh"]]) {
+    const context = await env.browser.newContext({ locale });
+    const page = await context.newPage();
+    const errors = watch(page);
+    await page.goto(`${env.server.url}?backend=cpu`);
+    await ready(page);
+    assert.equal(await page.evaluate(() => navigator.languages[0]), locale);
+    const title = await page.textContent("h1");
+    assert.ok(want === "en" ? title.startsWith("Unmask — poems") : title.includes("诗词双向补全"), `${locale}: ${title}`);
+    // The toggle is remembered for the next visit, over the browser's language.
+    await page.click("header button.lang");
+    await page.goto(`${env.server.url}?backend=cpu`);
+    await ready(page);
+    const again = await page.textContent("h1");
+    assert.ok(want === "en" ? again.includes("诗词双向补全") : again.startsWith("Unmask — poems"), `${locale} after the toggle: ${again}`);
+    // A link's language wins over both.
+    await page.goto(`${env.server.url}?backend=cpu&lang=${want}`);
+    await ready(page);
+    const linked = await page.textContent("h1");
+    assert.ok(want === "en" ? linked.startsWith("Unmask — poems") : linked.includes("诗词双向补全"), `${locale} with lang=${want}: ${linked}`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
 });
 
 test("small things: fields show the value used, arrow keys move between tabs, examples generate", async () => {

@@ -42,7 +42,7 @@ pub fn App() -> impl IntoView {
         >
             <header>
                 <h1>{move || t(lang.get(), Msg::Title)}</h1>
-                <button class="lang" on:click=move |_| { lang.update(|l| *l = if *l == Lang::En { Lang::Zh } else { Lang::En }); page.write_url(); }>
+                <button class="lang" on:click=move |_| { lang.update(|l| *l = if *l == Lang::En { Lang::Zh } else { Lang::En }); crate::page::save_lang(lang.get_untracked()); page.write_url(); }>
                     {move || t(lang.get(), Msg::Lang)}
                 </button>
             </header>

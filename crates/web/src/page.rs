@@ -85,10 +85,31 @@ pub(crate) struct Page {
     pub force_cpu: bool,
 }
 
+/// The browser's languages, preferred first (`navigator.languages`).
+fn browser_langs() -> Vec<String> {
+    web_sys::window()
+        .map(|w| w.navigator().languages().iter().filter_map(|v| v.as_string()).collect())
+        .unwrap_or_default()
+}
+
+const LANG_KEY: &str = "unmask.lang";
+
+/// The language the visitor chose last time (localStorage), if any.
+fn saved_lang() -> Option<String> {
+    web_sys::window()?.local_storage().ok()??.get_item(LANG_KEY).ok()?
+}
+
+/// Keeps the visitor's choice of language for the next visit (where storage is allowed).
+pub(crate) fn save_lang(l: Lang) {
+    if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item(LANG_KEY, crate::state::lang_key(l));
+    }
+}
+
 impl Page {
     pub fn new() -> Page {
         let q = query();
-        let lang = RwSignal::new(if q.contains("lang=en") { Lang::En } else { Lang::Zh });
+        let lang = RwSignal::new(crate::state::choose_lang(&q, saved_lang().as_deref(), &browser_langs()));
         let cpu_progress = RwSignal::new(None);
         let history = RwSignal::new(History::default());
         Page {
@@ -132,7 +153,8 @@ impl Page {
     pub fn write_url(&self) {
         let q = crate::state::page_query(
             self.shared.get_untracked().as_ref(),
-            self.lang.get_untracked() == Lang::En,
+            // Always: a link opens in the language it was made in.
+            Some(crate::state::lang_key(self.lang.get_untracked())),
             self.show_compare.get_untracked(),
             self.force_cpu,
         );

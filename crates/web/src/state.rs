@@ -5,6 +5,8 @@
 pub use unmask::request::{bounds, Request};
 pub use unmask::tasks::Task;
 
+use crate::i18n::Lang;
+
 /// One cell of the denoising view.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
@@ -40,15 +42,53 @@ pub fn cells(
 }
 
 /// The page's URL query: the request (when there is one to share), then the page's own
-/// settings a link must keep — the compare view, a forced CPU backend, the language.
-pub fn page_query(req: Option<&Request>, en: bool, compare: bool, cpu: bool) -> String {
+/// settings a link must keep — the compare view, a forced CPU backend, the language
+/// (`lang`: the value to write, if any).
+pub fn page_query(req: Option<&Request>, lang: Option<&str>, compare: bool, cpu: bool) -> String {
     let mut q: Vec<String> = req.map(|r| r.to_query()).into_iter().collect();
-    for (on, kv) in [(compare, "view=compare"), (cpu, "backend=cpu"), (en, "lang=en")] {
+    for (on, kv) in [(compare, "view=compare"), (cpu, "backend=cpu")] {
         if on {
             q.push(kv.to_string());
         }
     }
+    if let Some(l) = lang {
+        q.push(format!("lang={l}"));
+    }
     format!("?{}", q.join("&"))
+}
+
+/// The page's language: the link's `lang`, else the visitor's saved choice, else the
+/// first of the browser's languages (`navigator.languages`) that is Chinese or
+/// English, else Chinese only for a Chinese browser — English otherwise.
+pub fn choose_lang(query: &str, saved: Option<&str>, browser: &[String]) -> Lang {
+    let from = |v: &str| match v {
+        "en" => Some(Lang::En),
+        "zh" => Some(Lang::Zh),
+        _ => None,
+    };
+    let link = query.trim_start_matches('?').split('&').filter_map(|kv| kv.strip_prefix("lang=")).find_map(from);
+    link.or_else(|| saved.and_then(from))
+        .or_else(|| {
+            browser.iter().find_map(|l| {
+                let l = l.to_ascii_lowercase();
+                if l.starts_with("zh") {
+                    Some(Lang::Zh)
+                } else if l.starts_with("en") {
+                    Some(Lang::En)
+                } else {
+                    None
+                }
+            })
+        })
+        .unwrap_or(if browser.is_empty() { Lang::Zh } else { Lang::En })
+}
+
+/// The `lang` value for a code.
+pub fn lang_key(l: Lang) -> &'static str {
+    match l {
+        Lang::En => "en",
+        Lang::Zh => "zh",
+    }
 }
 
 /// The request a shared link asks for: one with text (a link with only settings, or
@@ -67,15 +107,31 @@ mod query_tests {
     #[test]
     fn the_page_query_keeps_view_backend_and_language() {
         let r = Request::from_query("?task=prev&text=%E7%96%91%E6%98%AF%E5%9C%B0%E4%B8%8A%E9%9C%9C&seed=7");
-        let q = page_query(Some(&r), true, true, true);
+        let q = page_query(Some(&r), Some("en"), true, true);
         assert!(q.starts_with("?task=prev&text="), "{q}");
         assert!(q.ends_with("&seed=7&view=compare&backend=cpu&lang=en"), "{q}");
         assert_eq!(Request::from_query(&q), r);
-        assert_eq!(page_query(None, false, false, false), "?");
-        assert_eq!(page_query(None, true, false, false), "?lang=en");
+        assert_eq!(page_query(None, None, false, false), "?");
+        assert_eq!(page_query(None, Some("en"), false, false), "?lang=en");
+        assert_eq!(page_query(None, Some("zh"), false, false), "?lang=zh");
         assert_eq!(shared_request(&q), Some(r));
         assert_eq!(shared_request("?lang=en&task=next&temperature=1.5"), None);
         assert_eq!(shared_request("?task=next&text=%20"), None);
+    }
+
+    /// The link first, then the saved choice, then the browser's languages in order.
+    #[test]
+    fn the_language_follows_the_link_the_saved_choice_then_the_browser() {
+        let b = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(choose_lang("", None, &b(&["en-US", "en"])), Lang::En);
+        assert_eq!(choose_lang("", None, &b(&["zh-CN"])), Lang::Zh);
+        assert_eq!(choose_lang("", None, &b(&["fr-FR", "zh-TW", "en"])), Lang::Zh, "the first we have");
+        assert_eq!(choose_lang("", None, &b(&["ja"])), Lang::En);
+        assert_eq!(choose_lang("", None, &[]), Lang::Zh);
+        assert_eq!(choose_lang("", Some("zh"), &b(&["en-US"])), Lang::Zh);
+        assert_eq!(choose_lang("?task=next&lang=en", Some("zh"), &b(&["zh-CN"])), Lang::En);
+        assert_eq!(choose_lang("?lang=zh", None, &b(&["en-US"])), Lang::Zh);
+        assert_eq!(choose_lang("?lang=xx", None, &b(&["en-US"])), Lang::En);
     }
 }
 
