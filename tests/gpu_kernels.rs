@@ -356,10 +356,13 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
     ] {
         let mut key = vec![0.5f32; tokens.len()];
         key[1] = 0.9;
+        // Steps 0..=steps_left, all of them last steps, run from step 0.
+        let sched = vec![0u32; steps_left + 1];
+        let masked = tokens.iter().filter(|&&x| x == m).count();
         let rule = sampler::CommitRule {
             mask_id: m,
             block_length,
-            k_scheduled: 0,
+            k_scheduled: sampler::scheduled_k(&sched, 0, masked),
             threshold: None,
             line: &[],
             last: true,
@@ -367,8 +370,6 @@ fn commit_matches_cpu_schedule_threshold_and_blocks() {
         };
         let mut want = tokens.clone();
         sampler::commit(&mut want, &pred, &key, &key, &rule);
-        // Steps 0..=steps_left, all of them last steps, run from step 0.
-        let sched = vec![0u32; steps_left + 1];
         let p = SamplerParams { block_length, ..Default::default() };
         let (got, _) = block_on(r.commit_from(&tokens, &pred, &key, &key, &cfg, &p, &sched, 0, 0)).unwrap();
         assert_eq!(got, want, "blocks of {block_length}, {steps_left} steps left");
