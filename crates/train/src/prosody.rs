@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Deserialize;
 use unmask::prosody::{Group, ProsodyFile, Tone, FORMAT, VERSION};
+use unmask::request::is_han;
 use unmask::PoemTokenizer;
 
 #[derive(Args)]
@@ -71,10 +72,6 @@ fn group_order(section: &str, name: &str) -> (usize, usize) {
         _ => 0,
     };
     (s, n)
-}
-
-fn is_han(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
 }
 
 #[derive(Deserialize)]
