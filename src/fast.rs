@@ -35,6 +35,10 @@ pub enum Isa {
     Scalar,
     /// x86-64 with AVX2 and FMA (detected at run time).
     Avx2,
+    /// x86-64 with AVX-512 (F, BW) and its VNNI dot products (`vpdpwssd`: the
+    /// AVX2 kernel's `madd` + add in one instruction, on 32 rows a group): the same
+    /// integer sums and the same f32 steps per row, so the same logits bit for bit.
+    Avx512,
     /// WebAssembly 128-bit SIMD (a build with `target-feature=+simd128`).
     Simd128,
 }
@@ -44,6 +48,12 @@ impl Isa {
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vnni")
+            {
+                return Isa::Avx512;
+            }
             return Isa::Avx2;
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -54,11 +64,11 @@ impl Isa {
 
     /// Every kernel that runs here (the tests compare each with the reference).
     pub fn available() -> Vec<Isa> {
-        let best = Isa::detect();
-        if best == Isa::Scalar {
-            vec![Isa::Scalar]
-        } else {
-            vec![Isa::Scalar, best]
+        match Isa::detect() {
+            Isa::Scalar => vec![Isa::Scalar],
+            // Every x86 kernel the CPU has: AVX-512's fallback is AVX2.
+            Isa::Avx512 => vec![Isa::Scalar, Isa::Avx2, Isa::Avx512],
+            best => vec![Isa::Scalar, best],
         }
     }
 
@@ -66,17 +76,27 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512-vnni",
             Isa::Simd128 => "simd128",
         }
     }
 
-    /// Output rows a SIMD kernel computes at once (its i32 lanes); none for the
-    /// scalar kernel, which reads the plain row-major codes.
-    fn group_width(self) -> Option<usize> {
+    /// An x86 kernel: attention, SwiGLU and the norms run the AVX2 code for both
+    /// (compiled once, so AVX-512's logits equal AVX2's).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn x86(self) -> bool {
+        matches!(self, Isa::Avx2 | Isa::Avx512)
+    }
+
+    /// Output rows a SIMD kernel computes at once (its i32 lanes), widest first: the
+    /// rows of whole groups of the first, then of the next; none for the scalar
+    /// kernel, which reads the plain row-major codes.
+    fn group_widths(self) -> &'static [usize] {
         match self {
-            Isa::Scalar => None,
-            Isa::Avx2 => Some(16),
-            Isa::Simd128 => Some(4),
+            Isa::Scalar => &[],
+            Isa::Avx2 => &[16],
+            Isa::Avx512 => &[32, 16],
+            Isa::Simd128 => &[4],
         }
     }
 }
@@ -87,8 +107,11 @@ struct Q8 {
     k: usize,
     codes: Vec<i8>,
     scales: Vec<f32>,
-    /// The SIMD kernels' copy (see [`Groups`]).
-    groups: Option<Groups>,
+    /// The SIMD kernels' copy (see [`Groups`]): rows 0.. in groups of the kernel's
+    /// width, then (AVX-512) the rest in groups of AVX2's, so that every row is
+    /// done as the AVX2 kernel does it; rows past the last group are the scalar
+    /// kernel's.
+    groups: Vec<Groups>,
 }
 
 impl Q8 {
@@ -106,7 +129,7 @@ impl Q8 {
     }
 
     fn new(n: usize, k: usize, codes: Vec<i8>, scales: Vec<f32>) -> Q8 {
-        Q8 { n, k, codes, scales, groups: None }
+        Q8 { n, k, codes, scales, groups: Vec::new() }
     }
 
     /// Rows of several matrices with the same k, one after the other.
@@ -135,7 +158,12 @@ impl Weights {
         match parts.iter().map(|m| Q8::from_matrix(m)).collect::<Option<Vec<_>>>() {
             Some(q) => {
                 let mut q = Q8::stack(q);
-                q.groups = isa.group_width().map(|width| Groups::new(width, &q));
+                let mut from = 0;
+                for width in isa.group_widths() {
+                    let g = Groups::new(*width, &q, from);
+                    from = g.end();
+                    q.groups.push(g);
+                }
                 Weights::Q8(q)
             }
             None => Weights::Dense {
@@ -197,12 +225,21 @@ impl QuantRows {
 fn matmul_q8(x: &[f32], t: usize, w: &Q8, isa: Isa) -> Vec<f32> {
     assert_eq!(w.k % BLOCK, 0, "k must be a multiple of {BLOCK}");
     let mut y = vec![0f32; t * w.n];
-    match (isa, &w.groups) {
+    match isa {
+        _ if w.groups.is_empty() => tiles(&QuantRows::new(x, t, w.k), w, &mut y),
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
-        (Isa::Avx2, Some(g)) => unsafe { avx2::matmul(x, t, w, g, &mut y) },
+        Isa::Avx2 => unsafe { avx2::matmul(x, t, w, &mut y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx512` is only chosen when the CPU reports AVX-512 F, BW and
+        // VNNI (and AVX2 and FMA).
+        Isa::Avx512 => unsafe { avx512::matmul(x, t, w, &mut y) },
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        (Isa::Simd128, Some(g)) => grouped::<simd128::Simd128>(&QuantRows::new(x, t, w.k), w, g, &mut y),
+        Isa::Simd128 => {
+            let x = QuantRows::new(x, t, w.k);
+            grouped::<simd128::Simd128>(&x, w, &w.groups[0], &mut y);
+            rest(&x, w, &mut y);
+        }
         _ => tiles(&QuantRows::new(x, t, w.k), w, &mut y),
     }
     y
@@ -217,17 +254,21 @@ fn matmul_q8(x: &[f32], t: usize, w: &Q8, isa: Isa) -> Vec<f32> {
 /// and no horizontal sums.
 struct Groups {
     width: usize,
+    /// The first row of the first group, and how many rows the groups hold.
+    start: usize,
+    rows: usize,
     codes: Vec<i16>,
     scales: Vec<f32>,
 }
 
 impl Groups {
-    fn new(width: usize, q: &Q8) -> Groups {
+    /// The whole groups of `width` rows from row `start` on.
+    fn new(width: usize, q: &Q8, start: usize) -> Groups {
         let (k, nb) = (q.k, q.k / BLOCK);
-        let rows = q.n / width * width; // rows past the last whole group use the scalar kernel
+        let rows = (q.n - start) / width * width;
         let mut codes = Vec::with_capacity(rows * k);
         let mut scales = Vec::with_capacity(rows * nb);
-        for g in (0..rows).step_by(width) {
+        for g in (start..start + rows).step_by(width) {
             for pair in 0..k / 2 {
                 for r in g..g + width {
                     codes.extend([q.codes[r * k + 2 * pair] as i16, q.codes[r * k + 2 * pair + 1] as i16]);
@@ -237,7 +278,12 @@ impl Groups {
                 scales.extend((g..g + width).map(|r| q.scales[r * nb + b]));
             }
         }
-        Groups { width, codes, scales }
+        Groups { width, start, rows, codes, scales }
+    }
+
+    /// The row after the last group.
+    fn end(&self) -> usize {
+        self.start + self.rows
     }
 }
 
@@ -255,19 +301,21 @@ struct GroupAt<'a> {
 
 /// One SIMD kernel over [`Groups`]: rows t0..t0+M of the activations against one group.
 trait GroupKernel {
+    /// The rows of one group (its [`Groups`] width).
+    const WIDTH: usize;
     fn group<const M: usize>(at: &GroupAt, y: &mut [f32]);
 }
 
-/// Every group against every [`MR`] activation rows (the last narrower), then the
-/// rows past the last whole group with the scalar kernel.
+/// Every group against every [`MR`] activation rows (the last narrower).
 #[inline(always)]
 fn grouped<K: GroupKernel>(x: &QuantRows, w: &Q8, g: &Groups, y: &mut [f32]) {
     let (n, k, nb, width) = (w.n, w.k, w.k / BLOCK, g.width);
+    debug_assert_eq!(K::WIDTH, width);
     for (i, (wc, ws)) in g.codes.chunks_exact(width * k).zip(g.scales.chunks_exact(width * nb)).enumerate() {
         let mut t0 = 0;
         while t0 < x.t {
             let m = MR.min(x.t - t0);
-            let at = GroupAt { x, t0, k, wc, ws, n, col: i * width };
+            let at = GroupAt { x, t0, k, wc, ws, n, col: g.start + i * width };
             match m {
                 4 => K::group::<4>(&at, y),
                 3 => K::group::<3>(&at, y),
@@ -277,7 +325,12 @@ fn grouped<K: GroupKernel>(x: &QuantRows, w: &Q8, g: &Groups, y: &mut [f32]) {
             t0 += m;
         }
     }
-    for r in n / width * width..n {
+}
+
+/// The rows past the last group, with the scalar kernel.
+fn rest(x: &QuantRows, w: &Q8, y: &mut [f32]) {
+    let n = w.n;
+    for r in w.groups.last().map_or(0, Groups::end)..n {
         for t0 in 0..x.t {
             let [[v]] = tile::<1, 1>(&Tile { x, w, t0, n0: r });
             y[t0 * n + r] = v;
@@ -454,7 +507,7 @@ fn attention_rows(q: &[f32], k: &[f32], v: &[f32], t: usize, c: &ModelConfig) ->
 /// SwiGLU over the rows of the stacked gate/up product (t, 2F) → (t, F).
 fn swiglu(isa: Isa, gate_up: &[f32], f: usize) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
+    if isa.x86() {
         // SAFETY: as in `attention`.
         return unsafe { avx2::swiglu(gate_up, f) };
     }
@@ -474,7 +527,7 @@ fn swiglu_rows(gate_up: &[f32], f: usize) -> Vec<f32> {
 /// The reference's RMS norm, compiled like [`attention`].
 fn rmsnorm(isa: Isa, x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
+    if isa.x86() {
         // SAFETY: as in `attention`.
         return unsafe { avx2::rmsnorm(x, weight, eps) };
     }
@@ -486,16 +539,20 @@ fn rmsnorm(isa: Isa, x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{grouped, GroupAt, GroupKernel, Groups, QuantRows, BLOCK, Q8};
+    use super::{grouped, rest, GroupAt, GroupKernel, QuantRows, BLOCK, Q8};
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn matmul(x: &[f32], t: usize, w: &Q8, g: &Groups, y: &mut [f32]) {
-        grouped::<Avx2>(&QuantRows::new(x, t, w.k), w, g, y);
+    pub(super) unsafe fn matmul(x: &[f32], t: usize, w: &Q8, y: &mut [f32]) {
+        let x = QuantRows::new(x, t, w.k);
+        grouped::<Avx2>(&x, w, &w.groups[0], y);
+        rest(&x, w, y);
     }
 
-    struct Avx2;
+    pub(super) struct Avx2;
 
     impl GroupKernel for Avx2 {
+        const WIDTH: usize = 16;
+
         /// Sixteen rows a group, two registers of eight: `madd` of the activation
         /// pair (broadcast) with a group's pair of columns gives sixteen i32 sums
         /// (|sum| ≤ 2·32767·127, a block's ≤ 32·32767·127 < 2³¹); each block's sums
@@ -556,6 +613,76 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::avx2::Avx2;
+    use super::{grouped, rest, GroupAt, GroupKernel, QuantRows, BLOCK, Q8};
+
+    /// Whole groups of 32 rows, then one of 16 where that many are left (the AVX2
+    /// kernel: the rows AVX2 does in SIMD are done in SIMD here too), then the rest.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn matmul(x: &[f32], t: usize, w: &Q8, y: &mut [f32]) {
+        let x = QuantRows::new(x, t, w.k);
+        grouped::<Avx512>(&x, w, &w.groups[0], y);
+        if let Some(g) = w.groups.get(1) {
+            grouped::<Avx2>(&x, w, g, y);
+        }
+        rest(&x, w, y);
+    }
+
+    struct Avx512;
+
+    impl GroupKernel for Avx512 {
+        const WIDTH: usize = 32;
+
+        /// Thirty-two rows a group, two registers of sixteen: `vpdpwssd` adds the
+        /// products of the activation pair (broadcast) with a group's pair of columns
+        /// to sixteen i32 sums each, wrapping as `madd` + add does (the sums never
+        /// reach it: see the AVX2 kernel); each block's sums become f32 times the
+        /// rows' scales, in the AVX2 kernel's order.
+        #[inline(always)]
+        fn group<const M: usize>(at: &GroupAt, y: &mut [f32]) {
+            let GroupAt { x, t0, k, wc, ws, n, col } = *at;
+            // SAFETY: only reached through `matmul`, which requires AVX-512 F, BW and
+            // VNNI; loads stay inside `wc` (64 i16 a pair of columns), `ws` (32
+            // scales a block), the activation rows t0..t0+M (two i16 at column
+            // 2p < k) and the output row slices (32 f32 at `col`).
+            unsafe {
+                let mut acc = [[_mm512_setzero_ps(); 2]; M];
+                let rows: [*const i16; M] = std::array::from_fn(|i| x.codes.as_ptr().add((t0 + i) * k));
+                for b in 0..k / BLOCK {
+                    let mut sums = [[_mm512_setzero_si512(); 2]; M];
+                    for p in 0..BLOCK / 2 {
+                        let pair = b * BLOCK / 2 + p;
+                        let w0 = _mm512_loadu_si512(wc.as_ptr().add(pair * 64) as *const __m512i);
+                        let w1 = _mm512_loadu_si512(wc.as_ptr().add(pair * 64 + 32) as *const __m512i);
+                        for i in 0..M {
+                            let xp = _mm512_set1_epi32((rows[i].add(2 * pair) as *const i32).read_unaligned());
+                            sums[i][0] = _mm512_dpwssd_epi32(sums[i][0], xp, w0);
+                            sums[i][1] = _mm512_dpwssd_epi32(sums[i][1], xp, w1);
+                        }
+                    }
+                    let scale =
+                        [_mm512_loadu_ps(ws.as_ptr().add(b * 32)), _mm512_loadu_ps(ws.as_ptr().add(b * 32 + 16))];
+                    for i in 0..M {
+                        for h in 0..2 {
+                            acc[i][h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[i][h]), scale[h], acc[i][h]);
+                        }
+                    }
+                }
+                for (i, a) in acc.iter().enumerate() {
+                    let xs = _mm512_set1_ps(x.scales[t0 + i]);
+                    let out = y.as_mut_ptr().add((t0 + i) * n + col);
+                    _mm512_storeu_ps(out, _mm512_mul_ps(a[0], xs));
+                    _mm512_storeu_ps(out.add(16), _mm512_mul_ps(a[1], xs));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
     use std::arch::wasm32::*;
@@ -565,6 +692,7 @@ mod simd128 {
     pub(super) struct Simd128;
 
     impl GroupKernel for Simd128 {
+        const WIDTH: usize = 4;
         /// Four rows a group: `i32x4.dot_i16x8_s` of the activation pair (splat)
         /// with a group's pair of columns gives four i32 sums; each block's sums
         /// become f32 times the four rows' scales.
@@ -679,8 +807,8 @@ impl FastModel {
     fn attention(&self, q: &[f32], k: &[f32], v: &[f32], t: usize) -> Vec<f32> {
         let c = &self.config;
         #[cfg(target_arch = "x86_64")]
-        if self.isa == Isa::Avx2 {
-            // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
+        if self.isa.x86() {
+            // SAFETY: both x86 kernels are only chosen when the CPU reports AVX2 and FMA.
             return unsafe { avx2::attention(q, k, v, t, c) };
         }
         attention_rows(q, k, v, t, c)

@@ -175,35 +175,95 @@ impl Request {
         q.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
     }
 
-    /// Parses a query string (with or without `?`); unknown or bad values keep defaults.
+    /// Parses a query string (with or without `?`); bad values keep defaults
+    /// ([`Self::parse_query`] says which).
     pub fn from_query(query: &str) -> Request {
+        Self::parse_query(query).0
+    }
+
+    /// Parses a query string (with or without `?`), with the values it could not
+    /// take: each such key keeps its default (a text or rhyme longer than its limit
+    /// is cut), and the page says so while the widget refuses. Keys that are not a
+    /// request's (`lang`, `view`, another site's) are left to their readers.
+    pub fn parse_query(query: &str) -> (Request, Vec<Rejected>) {
         let mut r = Request::default();
+        let mut bad = Vec::new();
+        let rejected = |key: &str, value: &str, why: Refusal| {
+            let value: String = value.chars().take(Rejected::VALUE_CHARS).collect();
+            Rejected { key: key.into(), value, why }
+        };
         for pair in query.trim_start_matches('?').split('&').filter(|s| !s.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let v = decode(v);
+            let range = |r: std::ops::RangeInclusive<usize>| format!("{}–{}", r.start(), r.end());
             match k {
-                "task" => r.task = Task::from_key(&v).unwrap_or(r.task),
-                "text" => r.text = v.chars().take(MAX_INPUT_CHARS).collect(),
-                "form" => r.form = v.parse().unwrap_or(r.form),
-                "metre" => r.metre = v != "0",
-                // Trimmed after the cut too: a cut can end on a space, which the
-                // link would lose.
-                "rhyme" => r.rhyme = v.trim().chars().take(MAX_RHYME_CHARS).collect::<String>().trim_end().into(),
-                "pattern" => {
-                    r.pattern = v.parse::<crate::prosody::Pattern>().map(|p| p.key().to_string()).unwrap_or_default()
+                "task" => match Task::from_key(&v) {
+                    Some(t) => r.task = t,
+                    None => bad.push(rejected(k, &v, Refusal::Takes(keys(Task::ALL.iter().map(|t| t.key()))))),
+                },
+                "text" => {
+                    let n = v.chars().count();
+                    if n > MAX_INPUT_CHARS {
+                        bad.push(rejected(k, &v, Refusal::TooLong { chars: n, max: MAX_INPUT_CHARS }));
+                    }
+                    r.text = v.chars().take(MAX_INPUT_CHARS).collect();
                 }
-                "steps" => {
-                    r.params.steps = v.parse().ok().filter(|s| bounds::STEPS.contains(s)).unwrap_or(r.params.steps)
+                "form" => match v.parse() {
+                    Ok(f) => r.form = f,
+                    Err(_) => bad.push(rejected(k, &v, Refusal::Takes(keys(PoemForm::ALL.iter().map(|f| f.key()))))),
+                },
+                "metre" => match v.as_str() {
+                    "0" | "false" | "off" => r.metre = false,
+                    "" | "1" | "true" | "on" => r.metre = true,
+                    _ => bad.push(rejected(k, &v, Refusal::Takes("0, 1".into()))),
+                },
+                "rhyme" => {
+                    let given = v.trim();
+                    let n = given.chars().count();
+                    if n > MAX_RHYME_CHARS {
+                        bad.push(rejected(k, given, Refusal::TooLong { chars: n, max: MAX_RHYME_CHARS }));
+                    }
+                    // Trimmed after the cut too: a cut can end on a space, which the
+                    // link would lose.
+                    r.rhyme = given.chars().take(MAX_RHYME_CHARS).collect::<String>().trim_end().into();
                 }
-                "block" => {
-                    r.params.block_length = v.parse().ok().filter(|b| bounds::BLOCK_LENGTH.contains(b)).unwrap_or(0)
-                }
-                "remasking" => r.params.remasking = v.parse().unwrap_or_default(),
-                "temperature" => {
-                    r.params.temperature = v.parse().ok().filter(|&t| bounds::temperature_ok(t)).unwrap_or(0.0)
-                }
-                "threshold" => r.params.threshold = v.parse().ok().filter(|&t| bounds::threshold_ok(t)),
-                "seed" => r.params.seed = v.parse().unwrap_or(0),
+                "pattern" => match v.parse::<crate::prosody::Pattern>() {
+                    Ok(p) => r.pattern = p.key().to_string(),
+                    Err(_) if v.is_empty() => r.pattern.clear(),
+                    Err(_) => bad.push(rejected(
+                        k,
+                        &v,
+                        Refusal::Takes(keys(crate::prosody::Pattern::ALL.iter().map(|p| p.key()))),
+                    )),
+                },
+                "steps" => match v.parse().ok().filter(|s| bounds::STEPS.contains(s)) {
+                    Some(s) => r.params.steps = s,
+                    None => bad.push(rejected(k, &v, Refusal::Takes(range(bounds::STEPS)))),
+                },
+                "block" => match v.parse().ok().filter(|b| bounds::BLOCK_LENGTH.contains(b)) {
+                    Some(b) => r.params.block_length = b,
+                    None => bad.push(rejected(k, &v, Refusal::Takes(range(bounds::BLOCK_LENGTH)))),
+                },
+                "remasking" => match v.parse() {
+                    Ok(m) => r.params.remasking = m,
+                    Err(_) => bad.push(rejected(k, &v, Refusal::Takes("low-confidence, random".into()))),
+                },
+                "temperature" => match v.parse().ok().filter(|&t| bounds::temperature_ok(t)) {
+                    Some(t) => r.params.temperature = t,
+                    None => bad.push(rejected(
+                        k,
+                        &v,
+                        Refusal::Takes(format!("{}–{}", bounds::TEMPERATURE.start(), bounds::TEMPERATURE.end())),
+                    )),
+                },
+                "threshold" => match v.parse().ok().filter(|&t| bounds::threshold_ok(t)) {
+                    Some(t) => r.params.threshold = Some(t),
+                    None => bad.push(rejected(k, &v, Refusal::Takes(format!("(0, {}]", bounds::THRESHOLD_MAX)))),
+                },
+                "seed" => match v.parse() {
+                    Ok(s) => r.params.seed = s,
+                    Err(_) => bad.push(rejected(k, &v, Refusal::Takes(format!("0–{}", u32::MAX)))),
+                },
                 _ => {}
             }
         }
@@ -213,8 +273,47 @@ impl Request {
         if !has_text && !r.text_fits() {
             r.text.clear();
         }
-        r
+        (r, bad)
     }
+}
+
+/// A value a link or a widget's attribute gave that its request could not take
+/// ([`Request::parse_query`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejected {
+    pub key: String,
+    /// The value as given, cut to [`Rejected::VALUE_CHARS`] characters for messages.
+    pub value: String,
+    pub why: Refusal,
+}
+
+/// Why a value was not taken.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    /// Not one the key takes: the default is used. What it takes (names or a
+    /// range), in no language in particular.
+    Takes(String),
+    /// Longer than the key's limit: cut to `max` characters.
+    TooLong { chars: usize, max: usize },
+}
+
+impl Rejected {
+    /// The longest value a message quotes.
+    pub const VALUE_CHARS: usize = 24;
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.why {
+            Refusal::Takes(t) => write!(f, "{}={}: {} takes {t}", self.key, self.value, self.key),
+            Refusal::TooLong { chars, max } => write!(f, "{} has {chars} characters, more than {max}", self.key),
+        }
+    }
+}
+
+/// Names as a message lists them.
+fn keys<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
 }
 
 /// Percent-encodes everything but unreserved ASCII (UTF-8 bytes).
@@ -308,6 +407,33 @@ mod tests {
             (d.task, d.params.steps, 0, 0.0, None, 0)
         );
         assert_eq!(r.text, "月%ZZ");
+    }
+
+    /// A link's value the request cannot take is reported with what its key takes,
+    /// not dropped without a word; a link without problems has none.
+    #[test]
+    fn parse_query_reports_every_value_it_could_not_take() {
+        let (r, bad) = Request::parse_query(
+            "?task=bogus&steps=100000&block=65&temperature=NaN&threshold=7&seed=x&form=sonnet&metre=maybe&pattern=abab&remasking=best&lang=en",
+        );
+        let keys: Vec<&str> = bad.iter().map(|b| b.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["task", "steps", "block", "temperature", "threshold", "seed", "form", "metre", "pattern", "remasking"]
+        );
+        assert_eq!(r, Request::default(), "every bad value keeps its default");
+        assert_eq!(bad[1].to_string(), "steps=100000: steps takes 1–64");
+        assert_eq!(bad[0].why, Refusal::Takes("next, prev, infill, poem, pair, pair-prev".into()));
+        let long = "月".repeat(MAX_INPUT_CHARS + 5);
+        let (r, bad) = Request::parse_query(&format!("text={}&rhyme={}", encode(&long), encode("一二三四五六七八九")));
+        assert_eq!(r.text.chars().count(), MAX_INPUT_CHARS);
+        assert_eq!(r.rhyme, "一二三四五六七八");
+        assert_eq!(bad[0].why, Refusal::TooLong { chars: MAX_INPUT_CHARS + 5, max: MAX_INPUT_CHARS });
+        assert_eq!(bad[0].value.chars().count(), Rejected::VALUE_CHARS);
+        assert_eq!(bad[1].why, Refusal::TooLong { chars: 9, max: MAX_RHYME_CHARS });
+        let good = Request { task: Task::Poem, rhyme: "东".into(), metre: false, ..Default::default() };
+        assert_eq!(Request::parse_query(&good.to_query()), (good, vec![]));
+        assert!(!Request::from_query("metre=false").metre, "false is off, as 0 is");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The fast CPU path against the CPU reference: every kernel this machine has (the
-//! portable one always; AVX2 or wasm SIMD where present) gives the reference's
+//! portable one always; AVX2, AVX-512 VNNI or wasm SIMD where present) gives the reference's
 //! logits up to activation quantization, the kernels agree with each other up to
 //! f32 summation order, and whole generations of the bundled model are the
 //! reference's.
@@ -89,4 +89,26 @@ fn the_engines_cpu_backend_is_the_fast_path() {
     let eng = unmask::engine::Engine::cpu(test_tokenizer(), w);
     assert_eq!(eng.cpu_model().isa(), Isa::detect());
     assert!(Isa::available().contains(&Isa::Scalar));
+}
+
+/// The AVX-512 kernel does the AVX2 kernel's integer sums and f32 steps row by row:
+/// the same logits bit for bit, so everything held to AVX2 holds for it.
+#[test]
+fn the_avx512_kernel_gives_the_avx2_logits_bit_for_bit() {
+    if !Isa::available().contains(&Isa::Avx512) {
+        eprintln!("this CPU has no AVX-512 VNNI: nothing to compare");
+        return;
+    }
+    let bundled =
+        ModelWeights::from_bytes(&std::fs::read(format!("{ROOT}/www/model/poem.safetensors")).unwrap()).unwrap();
+    let models = [tiny_model(WeightFormat::Q8, 1), tiny_model(WeightFormat::Q4, 2), bundled];
+    for w in &models {
+        let (a, b) = (FastModel::with_isa(w, Isa::Avx2), FastModel::with_isa(w, Isa::Avx512));
+        for t in [1, 5, 13, 37, w.config.max_seq_len] {
+            let x = tokens(t, w.config.vocab_size);
+            let (ya, yb) = (a.forward(&x), b.forward(&x));
+            let differ = ya.iter().zip(&yb).filter(|(p, q)| p.to_bits() != q.to_bits()).count();
+            assert_eq!(differ, 0, "T = {t}, d_model = {}: {differ} logits differ", w.config.d_model);
+        }
+    }
 }

@@ -55,6 +55,18 @@ test("two widgets share one engine and stay isolated from hostile host CSS", asy
     assert.equal(await page.inputValue(`#${id} .text`), "hello");
   }
 
+  // An attribute the request cannot take is refused with what it takes, not replaced
+  // by a default; so is a rhyme where the mode does not use one.
+  for (const [attr, value, want] of [["steps", "999", /steps=999 \(steps takes 1–64\)/], ["rhyme", "东", /`rhyme` applies only to a whole poem/]]) {
+    await page.evaluate(([attr, value]) => document.getElementById("a").setAttribute(attr, value), [attr, value]);
+    await page.fill("#a .text", "白日依山尽");
+    await page.evaluate(() => { document.getElementById("a").shadowRoot.querySelector(".err").textContent = ""; });
+    await page.click("#a .go");
+    await page.waitForFunction(() => document.getElementById("a").shadowRoot.querySelector(".err").textContent.length > 0, null, { timeout: 60_000 });
+    assert.match(await page.$eval("#a", (e) => e.shadowRoot.querySelector(".err").textContent), want);
+    await page.evaluate((attr) => document.getElementById("a").removeAttribute(attr), attr);
+  }
+
   // 对对子 in the widget: the answer keeps the couplet rules, and the line under it says so.
   await page.evaluate(() => { const a = document.getElementById("a"); a.setAttribute("lang", "en"); a.setAttribute("mode", "pair"); });
   await page.fill("#a .text", "白日依山尽");

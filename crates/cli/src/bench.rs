@@ -76,10 +76,21 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
     };
     let fast = FastModel::new(&w);
+    // The fast path's other SIMD kernels, timed beside the best (AVX2 where the best
+    // is AVX-512): what the best one gains, in the same run.
+    let others: Vec<FastModel> = unmask::fast::Isa::available()
+        .into_iter()
+        .filter(|&i| i != fast.isa() && i != unmask::fast::Isa::Scalar)
+        .map(|i| FastModel::with_isa(&w, i))
+        .collect();
+    let other_names: Vec<String> = others.iter().map(|m| format!("cpu-{}", m.isa().name())).collect();
     if let Some(g) = &gpu {
         println!("adapter: {}", g.context().adapter_name());
     }
     println!("cpu:     fast path with the {} kernel, single thread", fast.isa().name());
+    for n in &other_names {
+        println!("{n}: the same path with that kernel, single thread");
+    }
     println!(
         "model:   {} params, up to {} positions, {:?} blocks; median of {} interleaved repetitions",
         w.param_count(),
@@ -113,6 +124,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let tokens = &prompt.tokens;
         println!("\n{case}: T = {} positions", tokens.len());
         let mut cpus: Vec<(&str, &dyn Forward)> = vec![("cpu", &fast)];
+        for (n, m) in other_names.iter().zip(&others) {
+            cpus.push((n, m));
+        }
         if let Some(r) = &reference {
             cpus.push(("cpu-ref", r));
         }
@@ -145,7 +159,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             }
         }
         println!(
-            "{:<10} {:>12} {:>14} {:>6} {:>12} {:>10}",
+            "{:<16} {:>12} {:>14} {:>6} {:>12} {:>10}",
             "backend", "forward ms", "generation ms", "steps", "ms/step", "vs cpu"
         );
         let cpu_fwd = median(fwd_ms[1].clone());
@@ -160,7 +174,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 "forward_ms": f, "generation_ms": g, "steps": steps[i],
             }));
             println!(
-                "{:<10} {:>12.2} {:>14.2} {:>6} {:>12.3} {:>9.2}×",
+                "{:<16} {:>12.2} {:>14.2} {:>6} {:>12.3} {:>9.2}×",
                 name,
                 f,
                 g,

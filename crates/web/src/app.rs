@@ -13,7 +13,7 @@ use crate::page::{load_model, Load, Page};
 pub fn App() -> impl IntoView {
     let page = Page::new();
     let Page { lang, load, show_compare, .. } = page;
-    spawn_local(load_model(load, page.force_cpu));
+    spawn_local(load_model(load, page.backend));
     // A click's results land here.
     Effect::new(move |_| {
         if let Some(r) = page.run.value().get() {
@@ -86,8 +86,9 @@ fn StatusBar(load: RwSignal<Load>, lang: RwSignal<Lang>) -> impl IntoView {
                         <span class="bytes">{format!("{:.1} / {} MB", got as f64 / 1e6, total.map(|t| format!("{:.1}", t as f64 / 1e6)).unwrap_or("?".into()))}</span>
                     }.into_any()
                 }
-                Load::Ready { backend, source, ms } => {
+                Load::Ready { backend, measured, switchable, source, ms } => {
                     let l = lang.get();
+                    let on_gpu = matches!(backend, BackendInfo::WebGpu(_));
                     let (label, why) = match &backend {
                         BackendInfo::WebGpu(_) => (t(l, Msg::ReadyGpu), None),
                         BackendInfo::Cpu(w) => (t(l, Msg::ReadyCpu), Some(w.clone())),
@@ -96,6 +97,12 @@ fn StatusBar(load: RwSignal<Load>, lang: RwSignal<Lang>) -> impl IntoView {
                     view! {
                         <span class="ok">{label}</span>
                         <span class="meta">{format!(" · {ms:.0} ms{src}")}</span>
+                        {measured.map(|m| view! { <span class="measured">{format!(" · {}", crate::i18n::measured(l, m.cpu_ms, m.gpu_ms))}</span> })}
+                        {switchable.then(|| view! {
+                            <button id="switch-backend" class="switch" on:click=move |_| spawn_local(crate::page::switch_backend(load))>
+                                {t(l, if on_gpu { Msg::UseCpu } else { Msg::UseGpu })}
+                            </button>
+                        })}
                         {why.map(|w| view! {
                             <p class="why" data-reason=w.reason.key()>{t(l, w.reason.msg())}</p>
                             <details class="why-detail"><summary>{t(l, Msg::Details)}</summary><code>{w.detail}</code></details>

@@ -10,7 +10,7 @@ use unmask::engine::Runner;
 use unmask::tasks::{PoemForm, TaskBuilder};
 use wasm_bindgen::prelude::*;
 
-use crate::engine::{load_engine, Engine};
+use crate::engine::{load_engine, Choice, Engine};
 use crate::shared::now_ms;
 
 /// The benchmark's cases: a couplet (next line of 床前明月光, 13 positions) and a
@@ -37,7 +37,8 @@ impl BenchModel {
     /// Loads the page's model (`model/`), on WebGPU unless `cpu_only` or the
     /// browser has none.
     pub async fn load(cpu_only: bool) -> Result<BenchModel, JsValue> {
-        let (engine, _) = load_engine("", cpu_only, &|_, _| {}).await.map_err(JsValue::from)?;
+        let choice = if cpu_only { Choice::Cpu } else { Choice::Gpu };
+        let (engine, _) = load_engine("", choice, &|_, _| {}).await.map_err(JsValue::from)?;
         let w = &engine.weights;
         let tb = TaskBuilder::new(&engine.tokenizer, &w.config);
         let tokens =

@@ -117,9 +117,9 @@ pub fn Compare(lang: RwSignal<Lang>, main_ready: Signal<bool>, initial: String) 
     } else {
         spawn_local(async move {
             let progress = move |got, total| load.set(ArLoad::Loading { got, total });
-            let force_cpu =
-                web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default().contains("backend=cpu");
-            match load_engine(AR_DIR, force_cpu, &progress).await {
+            // The twin's beam ranks on the CPU fast path (`Engine::rank`), whichever
+            // backend is open: no GPU device for it.
+            match load_engine(AR_DIR, crate::state::Choice::Cpu, &progress).await {
                 Ok((e, _)) if !e.weights.config.causal => {
                     load.set(ArLoad::Failed(format!("{AR_DIR} holds a diffusion model, not an autoregressive one")))
                 }

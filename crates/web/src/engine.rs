@@ -11,13 +11,15 @@ use unmask::sampler::{CpuSampler, Generation, SamplerParams};
 use unmask::{ModelWeights, PoemTokenizer};
 
 use crate::i18n::{task_error, verse_error, Lang, Msg};
+use crate::shared::now_ms;
+pub use crate::state::Choice;
 
 /// Loads the model under `base` (a folder URL ending in `/`, or `""` for the page's
 /// own `model/`): the manifest fresh from the network, then tokenizer and weights
 /// through the cache. Reports the weights' download progress.
 pub async fn load_engine(
     base: &str,
-    force_cpu: bool,
+    choice: Choice,
     progress: &dyn Fn(u64, Option<u64>),
 ) -> Result<(Engine, Source), String> {
     let dir = if base.is_empty() { "model/".to_string() } else { base.to_string() };
@@ -51,7 +53,7 @@ pub async fn load_engine(
         keep.push(format!("{dir}prosody.json?v={v}"));
     }
     prune_cache(&dir, &keep).await;
-    let mut engine = Engine::new(tok, weights, force_cpu).await;
+    let mut engine = Engine::new(tok, weights, choice, &version).await;
     engine.inner.prosody = prosody;
     Ok((engine, source))
 }
@@ -70,6 +72,10 @@ fn js_err(e: JsValue) -> String {
 async fn await_js(p: js_sys::Promise) -> Result<JsValue, String> {
     JsFuture::from(p).await.map_err(js_err)
 }
+
+/// How long CPU steps may run before the page gets a frame (the browser's "long
+/// task" is 50 ms).
+const YIELD_AFTER_MS: f64 = 40.0;
 
 /// Resolves on the next macrotask: lets the page paint between CPU steps.
 pub async fn yield_now() {
@@ -227,6 +233,10 @@ pub enum CpuReason {
     GpuFailed,
     /// The device was lost and could not be reopened.
     DeviceLost,
+    /// Measured on this adapter and model: a couplet is ready sooner on the CPU.
+    Faster,
+    /// The visitor switched to the CPU.
+    Visitor,
 }
 
 impl CpuReason {
@@ -238,6 +248,8 @@ impl CpuReason {
             CpuReason::NoWebGpu => Msg::CpuNoWebgpu,
             CpuReason::GpuFailed => Msg::CpuGpuFailed,
             CpuReason::DeviceLost => Msg::CpuDeviceLost,
+            CpuReason::Faster => Msg::CpuFaster,
+            CpuReason::Visitor => Msg::CpuVisitor,
         }
     }
 
@@ -247,6 +259,8 @@ impl CpuReason {
             CpuReason::NoWebGpu => "cpu_no_webgpu",
             CpuReason::GpuFailed => "cpu_gpu_failed",
             CpuReason::DeviceLost => "cpu_device_lost",
+            CpuReason::Faster => "cpu_faster",
+            CpuReason::Visitor => "cpu_visitor",
         }
     }
 }
@@ -260,6 +274,49 @@ fn cpu(reason: CpuReason, detail: impl Into<String>) -> BackendInfo {
 pub struct Engine {
     pub inner: unmask::engine::Engine,
     pub backend: BackendInfo,
+    /// The WebGPU adapter this engine may switch to (`None`: no WebGPU, or it failed
+    /// to open), and the key its choice is remembered under.
+    gpu: Option<(String, String)>,
+    /// The two backends timed on a couplet, when the choice was measured.
+    pub measured: Option<Measured>,
+}
+
+/// A couplet's generation timed on each backend (ms, the better of two on the CPU,
+/// the second on the GPU, after one that compiles its pipelines).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Measured {
+    pub cpu_ms: f64,
+    pub gpu_ms: f64,
+}
+
+/// The backend choice remembered for one adapter and model version (localStorage):
+/// measured on the first load, or the visitor's switch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Remembered {
+    cpu: bool,
+    visitor: bool,
+    measured: Option<Measured>,
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+fn recall(key: &str) -> Option<Remembered> {
+    storage().and_then(|s| s.get_item(key).ok().flatten()).and_then(|v| serde_json::from_str(&v).ok())
+}
+
+fn remember(key: &str, r: &Remembered) {
+    if let (Some(s), Ok(v)) = (storage(), serde_json::to_string(r)) {
+        let _ = s.set_item(key, &v);
+    }
+}
+
+fn adapter_name(e: &unmask::engine::Engine) -> String {
+    match e.runner() {
+        Runner::Gpu(m) => m.context().adapter_name(),
+        Runner::Cpu(_) => String::new(),
+    }
 }
 
 fn has_webgpu() -> bool {
@@ -276,29 +333,123 @@ impl std::ops::Deref for Engine {
 }
 
 impl Engine {
-    /// Picks WebGPU unless `force_cpu` or it is unavailable; says why in `backend`.
-    pub async fn new(tokenizer: PoemTokenizer, weights: ModelWeights, force_cpu: bool) -> Engine {
-        if force_cpu {
-            let backend = cpu(CpuReason::Chosen, "backend=cpu in the URL");
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
+    /// The backend `choice` asks for; by default the faster of WebGPU and the CPU on
+    /// a couplet, measured once per adapter and model `version` (a software adapter
+    /// such as SwiftShader is many times slower than the CPU path) and remembered, as
+    /// is the visitor's switch ([`Engine::switch`]). Says why in `backend`.
+    pub async fn new(tokenizer: PoemTokenizer, weights: ModelWeights, choice: Choice, version: &str) -> Engine {
+        let on_cpu = |tokenizer, weights, backend| Engine {
+            inner: unmask::engine::Engine::cpu(tokenizer, weights),
+            backend,
+            gpu: None,
+            measured: None,
+        };
+        if choice == Choice::Cpu {
+            return on_cpu(tokenizer, weights, cpu(CpuReason::Chosen, "backend=cpu in the URL"));
         }
         if !has_webgpu() {
-            let backend = cpu(CpuReason::NoWebGpu, "navigator.gpu is missing");
-            return Engine { inner: unmask::engine::Engine::cpu(tokenizer, weights), backend };
+            return on_cpu(tokenizer, weights, cpu(CpuReason::NoWebGpu, "navigator.gpu is missing"));
         }
-        match unmask::engine::Engine::gpu(tokenizer, weights).await {
-            Ok(inner) => {
-                let name = match inner.runner() {
-                    Runner::Gpu(m) => m.context().adapter_name(),
-                    Runner::Cpu(_) => unreachable!("opened on the GPU"),
-                };
-                Engine { inner, backend: BackendInfo::WebGpu(name) }
+        let inner = match unmask::engine::Engine::gpu(tokenizer, weights).await {
+            Ok(inner) => inner,
+            Err((e, tokenizer, weights)) => {
+                return on_cpu(tokenizer, weights, cpu(CpuReason::GpuFailed, e.to_string()))
             }
-            Err((e, tokenizer, weights)) => Engine {
-                inner: unmask::engine::Engine::cpu(tokenizer, weights),
-                backend: cpu(CpuReason::GpuFailed, e.to_string()),
-            },
+        };
+        let name = adapter_name(&inner);
+        let key = format!("unmask.backend.{version}.{name}");
+        let mut engine = Engine {
+            inner,
+            backend: BackendInfo::WebGpu(name.clone()),
+            gpu: Some((name, key.clone())),
+            measured: None,
+        };
+        if choice == Choice::Gpu {
+            return engine;
         }
+        let chosen = match recall(&key) {
+            Some(r) => r,
+            None => match engine.measure().await {
+                Ok(m) => {
+                    let r = Remembered { cpu: m.cpu_ms < m.gpu_ms, visitor: false, measured: Some(m) };
+                    remember(&key, &r);
+                    r
+                }
+                // A GPU that fails on a couplet is no choice (not remembered: the next
+                // load tries again).
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("WebGPU failed on a couplet: {e}").into());
+                    Remembered { cpu: true, visitor: false, measured: None }
+                }
+            },
+        };
+        engine.measured = chosen.measured;
+        if chosen.cpu {
+            engine.inner.use_cpu();
+            engine.backend = engine.cpu_backend(chosen.visitor);
+        }
+        engine
+    }
+
+    /// Why the CPU runs when WebGPU is there: the visitor's switch, or measured faster.
+    fn cpu_backend(&self, visitor: bool) -> BackendInfo {
+        let adapter = self.gpu.as_ref().map(|(n, _)| n.as_str()).unwrap_or("");
+        match (visitor, self.measured) {
+            (true, _) => cpu(CpuReason::Visitor, format!("WebGPU ({adapter}) is there; the visitor chose the CPU")),
+            (false, Some(m)) => cpu(
+                CpuReason::Faster,
+                format!("a couplet: {:.0} ms on the CPU, {:.0} ms on WebGPU ({adapter})", m.cpu_ms, m.gpu_ms),
+            ),
+            (false, None) => cpu(CpuReason::GpuFailed, format!("WebGPU ({adapter}) failed on a couplet")),
+        }
+    }
+
+    /// Times a couplet (the next line of 床前明月光, greedy, with the per-step history
+    /// the page shows) on the CPU and on the GPU.
+    async fn measure(&self) -> Result<Measured, String> {
+        let req = Request::default();
+        let prepared = self.inner.prepare(&req).map_err(|e| e.to_string())?;
+        let (tokens, p) = (&prepared.prompt.tokens, &prepared.params);
+        // Built before it is timed (what the first CPU run would otherwise include).
+        let model = self.inner.cpu_model();
+        let mut cpu_ms = f64::INFINITY;
+        for _ in 0..2 {
+            let t0 = now_ms();
+            let mut s = CpuSampler::new(model, tokens, p).map_err(|e| e.to_string())?;
+            while s.step().map_err(|e| e.to_string())?.is_some() {}
+            cpu_ms = cpu_ms.min(now_ms() - t0);
+            yield_now().await;
+        }
+        // The first GPU run compiles the pipelines (once per page); the second is timed.
+        self.inner.generate(tokens, p, true).await.map_err(|e| e.to_string())?;
+        let t0 = now_ms();
+        self.inner.generate(tokens, p, true).await.map_err(|e| e.to_string())?;
+        Ok(Measured { cpu_ms, gpu_ms: now_ms() - t0 })
+    }
+
+    /// Whether [`Engine::switch`] has another backend to go to.
+    pub fn can_switch(&self) -> bool {
+        self.gpu.is_some()
+    }
+
+    /// Moves to the other backend at the visitor's request, and remembers it for this
+    /// adapter and model.
+    pub async fn switch(&mut self) {
+        let Some((name, key)) = self.gpu.clone() else { return };
+        let to_cpu = self.inner.on_gpu();
+        if to_cpu {
+            self.inner.use_cpu();
+            self.backend = self.cpu_backend(true);
+        } else {
+            match self.inner.reopen_gpu().await {
+                Ok(()) => self.backend = BackendInfo::WebGpu(adapter_name(&self.inner)),
+                Err(e) => {
+                    self.backend = cpu(CpuReason::GpuFailed, format!("{name}: {e}"));
+                    return;
+                }
+            }
+        }
+        remember(&key, &Remembered { cpu: to_cpu, visitor: true, measured: self.measured });
     }
 
     /// A request as the pipeline prepares it (`pipeline::Engine::prepare`), with its
@@ -307,6 +458,9 @@ impl Engine {
         self.inner.prepare(req).map_err(|e| match e {
             EngineError::Task(e) => task_error(lang, &e),
             EngineError::Verse(e) => verse_error(lang, &e),
+            EngineError::Ignored(s) if lang == Lang::Zh => {
+                format!("`{s}` 只用于整首诗（task=poem，开启格律）：请去掉它")
+            }
             e => e.to_string(),
         })
     }
@@ -318,7 +472,7 @@ impl Engine {
     }
 
     /// Generates `prepared` with per-step history and reads the result. On the CPU,
-    /// yields to the page between steps and reports progress; on a lost GPU device,
+    /// yields to the page once steps have run 40 ms and reports progress; on a lost GPU device,
     /// opens a new one and tries again, then falls back to the CPU.
     pub async fn run(&mut self, prepared: &Prepared, on_cpu_step: &dyn Fn(usize, usize)) -> Result<Outcome, String> {
         let g = self.generate(&prepared.prompt.tokens, &prepared.params, on_cpu_step).await?;
@@ -353,10 +507,16 @@ impl Engine {
         let mut s = CpuSampler::new(self.inner.cpu_model(), tokens, p).map_err(|e| e.to_string())?;
         let mut history = Vec::new();
         let total = s.max_steps();
+        let mut since = now_ms();
         while let Some(rec) = s.step().map_err(|e| e.to_string())? {
             history.push(rec);
             on_cpu_step(s.steps_run(), total);
-            yield_now().await;
+            // The page gets a frame once the steps have held it for a long task's
+            // worth (a couplet's few steps run through; a 七律 shows its progress).
+            if now_ms() - since > YIELD_AFTER_MS {
+                yield_now().await;
+                since = now_ms();
+            }
         }
         Ok(Generation { tokens: s.tokens().to_vec(), steps_run: s.steps_run(), history })
     }

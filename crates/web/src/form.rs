@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use unmask::prosody::Pattern;
 use unmask::tasks::PoemForm;
 
-use crate::i18n::{t, task_hint, task_label, text_set_aside, Msg};
+use crate::i18n::{link_rejected, link_unused, t, task_hint, task_label, text_set_aside, Msg};
 use crate::page::{Page, CANDIDATES};
 use crate::shared::ENGINE;
 use crate::state::{bounds, Request, Task};
@@ -121,6 +121,21 @@ pub fn Input(p: Page) -> impl IntoView {
                     {move || format!("{} ×{CANDIDATES}", t(lang.get(), Msg::Candidates))}
                 </button>
             </div>
+            {move || {
+                let bad = p.link_bad.get();
+                let r = p.form.get();
+                let ignored = r.ignored();
+                let unused: Vec<&str> = p.link_unused.get().into_iter().filter(|k| ignored.contains(k)).collect();
+                (!bad.is_empty() || !unused.is_empty()).then(|| view! {
+                    <p id="link-note" class="note" role="status">
+                        {(!bad.is_empty()).then(|| link_rejected(lang.get(), &bad))}
+                        {(!bad.is_empty() && !unused.is_empty()).then_some(" ")}
+                        {(!unused.is_empty()).then(|| link_unused(lang.get(), &r, &unused))}
+                        <button class="dismiss" aria-label=move || t(lang.get(), Msg::Dismiss)
+                            on:click=move |_| { p.link_bad.set(Vec::new()); p.link_unused.set(Vec::new()); }>"×"</button>
+                    </p>
+                })
+            }}
             {move || p.set_aside.get().filter(|(from, _)| *from != task.get()).map(|(from, text)| view! {
                 <p id="text-note" class="note" role="status">{text_set_aside(lang.get(), &text, from, task.get())}</p>
             })}

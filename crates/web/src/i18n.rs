@@ -2,6 +2,7 @@
 
 use unmask::prosody::VerseError;
 use unmask::prosody::{Conflict, Why};
+use unmask::request::{Refusal, Rejected, Request};
 use unmask::tasks::{invisible, shown, Task, TaskError};
 use unmask::tokenizer::TokenizerError;
 
@@ -42,6 +43,79 @@ pub fn text_set_aside(lang: Lang, text: &str, from: Task, to: Task) -> String {
         }
         (Lang::En, _) => format!("“{short}{more}” is kept for {f}: {tl} takes a line without _. Back in {f}, it returns."),
         (Lang::Zh, _) => format!("「{short}{more}」留给「{f}」：「{tl}」要的是不带 _ 的一句。回到「{f}」即可取回。"),
+    }
+}
+
+/// Link values the page could not take ([`Request::parse_query`]), in one sentence:
+/// each with what its key takes; defaults stand in for them.
+pub fn link_rejected(lang: Lang, bad: &[Rejected]) -> String {
+    let items = rejected_items(lang, bad, false);
+    match lang {
+        Lang::En => {
+            format!("This link has values the page cannot use: {}. Defaults stand in for them.", items.join("; "))
+        }
+        Lang::Zh => format!("链接里有页面用不了的值：{}。已改用默认值。", items.join("；")),
+    }
+}
+
+/// The widget's refusal of attribute values its request cannot take.
+pub fn widget_rejected(lang: Lang, bad: &[Rejected]) -> String {
+    let items = rejected_items(lang, bad, true);
+    match lang {
+        Lang::En => format!("not generated: {}", items.join("; ")),
+        Lang::Zh => format!("未生成：{}", items.join("；")),
+    }
+}
+
+/// Each rejected value with what its key takes (`refused`: nothing was cut).
+fn rejected_items(lang: Lang, bad: &[Rejected], refused: bool) -> Vec<String> {
+    bad.iter()
+        .map(|b| match (&b.why, lang) {
+            (Refusal::Takes(t), Lang::En) => format!("{}={} ({} takes {t})", b.key, b.value, b.key),
+            (Refusal::Takes(t), Lang::Zh) => format!("{}={}（{} 可取 {t}）", b.key, b.value, b.key),
+            (Refusal::TooLong { chars, max }, Lang::En) if refused => {
+                format!("{} has {chars} characters (at most {max})", b.key)
+            }
+            (Refusal::TooLong { chars, max }, Lang::En) => format!("{} has {chars} characters (cut to {max})", b.key),
+            (Refusal::TooLong { chars, max }, Lang::Zh) if refused => {
+                format!("{} 有 {chars} 个字（最多 {max} 个）", b.key)
+            }
+            (Refusal::TooLong { chars, max }, Lang::Zh) => format!("{} 有 {chars} 个字（只保留前 {max} 个）", b.key),
+        })
+        .collect()
+}
+
+/// Link settings the link's task does not use ([`Request::ignored`]): kept in the
+/// form for a whole poem, not used by `task`.
+pub fn link_unused(lang: Lang, req: &Request, unused: &[&str]) -> String {
+    let items: Vec<String> = unused
+        .iter()
+        .map(|&k| match k {
+            "rhyme" => format!("rhyme={}", req.rhyme),
+            _ => format!("pattern={}", req.pattern),
+        })
+        .collect();
+    let (task, poem) = (task_label(lang, req.task), task_label(lang, Task::Poem));
+    match (lang, req.task == Task::Poem) {
+        (Lang::En, true) => {
+            format!("{} applies only with metre on: turn metre on to use it.", items.join(", "))
+        }
+        (Lang::Zh, true) => format!("{} 只在开启格律时有效：开启格律即可用上。", items.join("、")),
+        (Lang::En, false) => format!(
+            "{} applies only to a whole poem with metre: {task} does not use it. It is kept for {poem}.",
+            items.join(", ")
+        ),
+        (Lang::Zh, false) => {
+            format!("{} 只用于整首诗（开启格律）：「{task}」用不到它，已留给「{poem}」。", items.join("、"))
+        }
+    }
+}
+
+/// The two backends' times on a couplet, as the status bar shows them.
+pub fn measured(lang: Lang, cpu_ms: f64, gpu_ms: f64) -> String {
+    match lang {
+        Lang::En => format!("a couplet: CPU {cpu_ms:.0} ms, WebGPU {gpu_ms:.0} ms"),
+        Lang::Zh => format!("写一联：CPU {cpu_ms:.0} 毫秒，WebGPU {gpu_ms:.0} 毫秒"),
     }
 }
 
@@ -116,6 +190,11 @@ pub enum Msg {
     RhymeGiven,
     RhymePinned,
     TypedMetre,
+    Dismiss,
+    CpuFaster,
+    CpuVisitor,
+    UseCpu,
+    UseGpu,
     Candidates,
     CandidatesHint,
     CandidatesExplain,
@@ -190,19 +269,19 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
         Msg::Seed => ("Seed (0 = a new one each time)", "随机种子（0 = 每次不同）"),
         Msg::Loading => ("Loading the model…", "正在加载模型…"),
         Msg::ReadyGpu => ("Running on WebGPU", "运行于 WebGPU"),
-        Msg::ReadyCpu => ("Running on the CPU (slower)", "运行于 CPU（较慢）"),
+        Msg::ReadyCpu => ("Running on the CPU", "运行于 CPU"),
         Msg::SubtitleCpu => (
             "A masked-diffusion language model (LLaDA-style) running in your browser. It fills masks anywhere, so it can write the line before as easily as the line after.",
             "掩码扩散语言模型（LLaDA 式），在你的浏览器中运行。它能在任何位置填补，所以写上一句和写下一句一样容易。",
         ),
         Msg::CpuChosen => ("The CPU was chosen in the link (backend=cpu).", "链接中选择了 CPU（backend=cpu）。"),
         Msg::CpuNoWebgpu => (
-            "This browser does not offer WebGPU (or it is turned off), so the model runs on the CPU: slower, same results.",
-            "此浏览器不支持 WebGPU（或已关闭），模型改在 CPU 上运行：较慢，结果相同。",
+            "This browser does not offer WebGPU (or it is turned off), so the model runs on the CPU (same results).",
+            "此浏览器不支持 WebGPU（或已关闭），模型改在 CPU 上运行（结果相同）。",
         ),
         Msg::CpuGpuFailed => (
-            "WebGPU is there, but no usable GPU came of it, so the model runs on the CPU: slower, same results.",
-            "浏览器支持 WebGPU，但没有可用的 GPU，模型改在 CPU 上运行：较慢，结果相同。",
+            "WebGPU is there, but no usable GPU came of it, so the model runs on the CPU (same results).",
+            "浏览器支持 WebGPU，但没有可用的 GPU，模型改在 CPU 上运行（结果相同）。",
         ),
         Msg::CpuDeviceLost => (
             "The GPU stopped responding and could not be restarted, so the model now runs on the CPU.",
@@ -222,6 +301,14 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
         Msg::RhymeGiven => ("as asked", "按所给"),
         Msg::RhymePinned => ("from a pinned character", "取自所定的字"),
         Msg::TypedMetre => ("Metre of the text above", "上面文字的格律"),
+        Msg::Dismiss => ("Dismiss", "关闭"),
+        Msg::CpuFaster => (
+            "On this device the CPU writes a couplet sooner than WebGPU, so the page uses it (same results).",
+            "在这台设备上，CPU 写一联比 WebGPU 快，所以页面用 CPU（结果相同）。",
+        ),
+        Msg::CpuVisitor => ("You chose the CPU (same results).", "你选择了 CPU（结果相同）。"),
+        Msg::UseCpu => ("Use the CPU", "改用 CPU"),
+        Msg::UseGpu => ("Use WebGPU", "改用 WebGPU"),
         Msg::Candidates => ("Candidates", "候选"),
         Msg::CandidatesHint => ("Several samples of the same request, side by side", "同一请求的几个样本，并排比较"),
         Msg::CandidatesExplain => (

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::engine::{BackendInfo, Engine, Source};
+use crate::engine::{BackendInfo, Engine, Measured, Source};
 use crate::i18n::Lang;
 use crate::shared::{fresh_seed, now_ms, query, sleep_ms, ENGINE};
 use crate::state::{best_first, bounds, cells, Cell, History, Request, Task};
@@ -15,9 +15,44 @@ use unmask::pipeline::Prepared;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Load {
-    Loading { got: u64, total: Option<u64> },
-    Ready { backend: BackendInfo, source: Source, ms: f64 },
+    Loading {
+        got: u64,
+        total: Option<u64>,
+    },
+    /// `measured`: the two backends timed on a couplet when the page chose by them;
+    /// `switchable`: the visitor may move to the other backend.
+    Ready {
+        backend: BackendInfo,
+        measured: Option<Measured>,
+        switchable: bool,
+        source: Source,
+        ms: f64,
+    },
     Failed(String),
+}
+
+impl Load {
+    /// Ready with `engine`'s backend.
+    fn ready(engine: &Engine, source: Source, ms: f64) -> Load {
+        Load::Ready {
+            backend: engine.backend.clone(),
+            measured: engine.measured,
+            switchable: engine.can_switch(),
+            source,
+            ms,
+        }
+    }
+}
+
+/// Moves the page's engine to its other backend (the status bar's switch), unless a
+/// generation holds it.
+pub(crate) async fn switch_backend(load: RwSignal<Load>) {
+    let Some(mut engine) = ENGINE.with(|e| e.borrow_mut().take()) else { return };
+    engine.switch().await;
+    if let Load::Ready { source, ms, .. } = load.get_untracked() {
+        load.set(Load::ready(&engine, source, ms));
+    }
+    ENGINE.with(|e| *e.borrow_mut() = Some(engine));
 }
 
 /// One finished generation as the page shows it.
@@ -82,7 +117,13 @@ pub(crate) struct Page {
     /// take it (`Request::text_fits`), with the task it was written for: it comes back
     /// there.
     pub set_aside: RwSignal<Option<(Task, String)>>,
-    pub force_cpu: bool,
+    /// What the page's link gave that it could not take, and the settings it gave
+    /// that its task does not use (`Request::ignored`): shown until dismissed (the
+    /// unused ones while the form still does not use them).
+    pub link_bad: RwSignal<Vec<unmask::request::Rejected>>,
+    pub link_unused: RwSignal<Vec<&'static str>>,
+    /// The backend the link asks for (`backend=cpu|webgpu`; else the faster).
+    pub backend: crate::state::Choice,
 }
 
 /// The browser's languages, preferred first (`navigator.languages`).
@@ -112,10 +153,12 @@ impl Page {
         let lang = RwSignal::new(crate::state::choose_lang(&q, saved_lang().as_deref(), &browser_langs()));
         let cpu_progress = RwSignal::new(None);
         let history = RwSignal::new(History::default());
+        let (request, link_bad) = Request::parse_query(&q);
+        let link_unused = request.ignored();
         Page {
             lang,
             load: RwSignal::new(Load::Loading { got: 0, total: None }),
-            form: RwSignal::new(Request::from_query(&q)),
+            form: RwSignal::new(request),
             error: RwSignal::new(None),
             run: Action::new_local(move |reqs: &Vec<Request>| run_all(reqs.clone(), lang, cpu_progress)),
             cpu_progress,
@@ -130,7 +173,9 @@ impl Page {
             marked: RwSignal::new(Vec::new()),
             shared: RwSignal::new(crate::state::shared_request(&q)),
             set_aside: RwSignal::new(None),
-            force_cpu: q.contains("backend=cpu"),
+            link_bad: RwSignal::new(link_bad),
+            link_unused: RwSignal::new(link_unused),
+            backend: crate::state::Choice::from_query(&q),
         }
     }
 
@@ -156,7 +201,7 @@ impl Page {
             // Always: a link opens in the language it was made in.
             Some(crate::state::lang_key(self.lang.get_untracked())),
             self.show_compare.get_untracked(),
-            self.force_cpu,
+            self.backend,
         );
         if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
             let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&q));
@@ -210,9 +255,10 @@ impl Page {
                     self.show(o);
                 }
                 // The backend may have changed (a lost GPU device falls back to the CPU).
-                let backend = ENGINE.with(|e| e.borrow().as_ref().map(|e| e.backend.clone()));
-                if let (Some(backend), Load::Ready { source, ms, .. }) = (backend, self.load.get_untracked()) {
-                    self.load.set(Load::Ready { backend, source, ms });
+                if let Load::Ready { source, ms, .. } = self.load.get_untracked() {
+                    if let Some(l) = ENGINE.with(|e| e.borrow().as_ref().map(|e| Load::ready(e, source, ms))) {
+                        self.load.set(l);
+                    }
                 }
                 self.replay();
             }
@@ -335,14 +381,14 @@ async fn run_one(
     })
 }
 
-pub(crate) async fn load_model(load: RwSignal<Load>, force_cpu: bool) {
+pub(crate) async fn load_model(load: RwSignal<Load>, choice: crate::state::Choice) {
     let t0 = now_ms();
     let progress = move |got, total| load.set(Load::Loading { got, total });
-    match crate::engine::load_engine("", force_cpu, &progress).await {
+    match crate::engine::load_engine("", choice, &progress).await {
         Ok((engine, source)) => {
-            let backend = engine.backend.clone();
+            let ready = Load::ready(&engine, source, now_ms() - t0);
             ENGINE.with(|e| *e.borrow_mut() = Some(engine));
-            load.set(Load::Ready { backend, source, ms: now_ms() - t0 });
+            load.set(ready);
         }
         Err(e) => load.set(Load::Failed(e)),
     }

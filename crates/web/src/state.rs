@@ -41,15 +41,45 @@ pub fn cells(
         .collect()
 }
 
-/// The page's URL query: the request (when there is one to share), then the page's own
-/// settings a link must keep — the compare view, a forced CPU backend, the language
-/// (`lang`: the value to write, if any).
-pub fn page_query(req: Option<&Request>, lang: Option<&str>, compare: bool, cpu: bool) -> String {
-    let mut q: Vec<String> = req.map(|r| r.to_query()).into_iter().collect();
-    for (on, kv) in [(compare, "view=compare"), (cpu, "backend=cpu")] {
-        if on {
-            q.push(kv.to_string());
+/// Which backend a page asks for: `?backend=cpu`, `?backend=webgpu`, else the faster
+/// one as measured ([`Engine::new`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+impl Choice {
+    /// The link's `backend`.
+    pub fn from_query(query: &str) -> Choice {
+        match query.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("backend=")) {
+            Some("cpu") => Choice::Cpu,
+            Some("webgpu") => Choice::Gpu,
+            _ => Choice::Auto,
         }
+    }
+
+    /// The link's value for it (none for the default).
+    pub fn key(self) -> Option<&'static str> {
+        match self {
+            Choice::Auto => None,
+            Choice::Cpu => Some("cpu"),
+            Choice::Gpu => Some("webgpu"),
+        }
+    }
+}
+
+/// The page's URL query: the request (when there is one to share), then the page's own
+/// settings a link must keep — the compare view, a backend the link chose, the language
+/// (`lang`: the value to write, if any).
+pub fn page_query(req: Option<&Request>, lang: Option<&str>, compare: bool, backend: Choice) -> String {
+    let mut q: Vec<String> = req.map(|r| r.to_query()).into_iter().collect();
+    if compare {
+        q.push("view=compare".into());
+    }
+    if let Some(b) = backend.key() {
+        q.push(format!("backend={b}"));
     }
     if let Some(l) = lang {
         q.push(format!("lang={l}"));
@@ -107,13 +137,17 @@ mod query_tests {
     #[test]
     fn the_page_query_keeps_view_backend_and_language() {
         let r = Request::from_query("?task=prev&text=%E7%96%91%E6%98%AF%E5%9C%B0%E4%B8%8A%E9%9C%9C&seed=7");
-        let q = page_query(Some(&r), Some("en"), true, true);
+        let q = page_query(Some(&r), Some("en"), true, Choice::Cpu);
         assert!(q.starts_with("?task=prev&text="), "{q}");
         assert!(q.ends_with("&seed=7&view=compare&backend=cpu&lang=en"), "{q}");
         assert_eq!(Request::from_query(&q), r);
-        assert_eq!(page_query(None, None, false, false), "?");
-        assert_eq!(page_query(None, Some("en"), false, false), "?lang=en");
-        assert_eq!(page_query(None, Some("zh"), false, false), "?lang=zh");
+        assert_eq!(page_query(None, None, false, Choice::Auto), "?");
+        assert_eq!(page_query(None, Some("en"), false, Choice::Auto), "?lang=en");
+        assert_eq!(page_query(None, Some("zh"), false, Choice::Auto), "?lang=zh");
+        for c in [Choice::Auto, Choice::Cpu, Choice::Gpu] {
+            assert_eq!(Choice::from_query(&page_query(None, None, false, c)), c);
+        }
+        assert_eq!(Choice::from_query("?backend=tpu"), Choice::Auto);
         assert_eq!(shared_request(&q), Some(r));
         assert_eq!(shared_request("?lang=en&task=next&temperature=1.5"), None);
         assert_eq!(shared_request("?task=next&text=%20"), None);

@@ -30,7 +30,9 @@ pub async fn widget_load(base: String, progress: js_sys::Function) -> Result<Str
         let report = move |got: u64, total: Option<u64>| {
             let _ = progress.call2(&JsValue::NULL, &(got as f64).into(), &total.map(|t| t as f64).into());
         };
-        let (engine, _) = load_engine(&base, false, &report).await.map_err(|e| JsValue::from_str(&e))?;
+        // The faster backend, as the page measures and remembers it.
+        let (engine, _) =
+            load_engine(&base, crate::state::Choice::Auto, &report).await.map_err(|e| JsValue::from_str(&e))?;
         put(&base, engine);
     }
     ENGINES.with(|m| match m.borrow().get(&base) {
@@ -63,12 +65,17 @@ fn describe(b: &BackendInfo) -> String {
 /// checker's count, or null); rejects with a readable message for bad input.
 #[wasm_bindgen]
 pub async fn widget_generate(base: String, query: String) -> Result<String, JsValue> {
+    // The element's `lang` travels in the query: errors in the widget's language.
+    let lang = if query.split('&').any(|kv| kv == "lang=en") { Lang::En } else { Lang::Zh };
+    // An attribute the request cannot take is refused, not replaced by a default.
+    let (req, bad) = Request::parse_query(&query);
+    if !bad.is_empty() {
+        return Err(JsValue::from_str(&crate::i18n::widget_rejected(lang, &bad)));
+    }
     let Some(mut engine) = ENGINES.with(|m| m.borrow_mut().get_mut(&base).and_then(Option::take)) else {
         return Err(JsValue::from_str("the model is not loaded yet"));
     };
-    let req = Request::from_query(&query).with_fresh_seed(crate::shared::fresh_seed);
-    // The element's `lang` travels in the query: errors in the widget's language.
-    let lang = if query.split('&').any(|kv| kv == "lang=en") { Lang::En } else { Lang::Zh };
+    let req = req.with_fresh_seed(crate::shared::fresh_seed);
     let out = match engine.prepare(&req, lang) {
         Err(e) => Err(e),
         Ok(prepared) => {
