@@ -48,6 +48,22 @@ def time_unmask(binary, model, reps):
     return rep["cpu_kernel"], {(r["positions"], r["backend"]): r["forward_ms"] for r in rep["results"]}
 
 
+def label(backend, kernel):
+    """The table's name for an `unmask bench` backend (cpu, cpu-<kernel>, cpu-ref)."""
+    if backend == "cpu":
+        return f"unmask fast CPU ({kernel})"
+    if backend == "cpu-ref":
+        return "unmask CPU reference"
+    return f"unmask fast CPU ({backend.removeprefix('cpu-')})"
+
+
+def quiet(limit):
+    """The 1-minute load average, and whether it is under `limit` (another job on the
+    machine slows the contestants unequally: the ratios are not to be trusted)."""
+    load = os.getloadavg()[0]
+    return load, load < limit
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ref", required=True, help="folder of reference dumps (unmask bench --dump)")
@@ -57,7 +73,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=10, help="timed forwards per contestant and case in a round")
     ap.add_argument("--json-out", metavar="FILE")
+    ap.add_argument("--max-load", type=float, default=0.7,
+                    help="refuse to start when the 1-minute load average is at or above this")
+    ap.add_argument("--busy", action="store_true",
+                    help="run on a busy machine anyway; the results are marked busy")
     args = ap.parse_args()
+    load, ok = quiet(args.max_load)
+    if not ok and not args.busy:
+        sys.exit(f"load average {load:.2f} ≥ {args.max_load}: another job is running (a trainer?). "
+                 "Stop it, or pass --busy to time anyway with the results marked busy.")
+    loads = [load]
 
     cases = [(name, d["tokens"]) for name, d in load_cases(args.ref)]
     graphs = [(spec.split("=", 1)[0], session(spec.split("=", 1)[1], threads=1)) for spec in args.onnx]
@@ -73,9 +98,10 @@ def main():
                 rounds.setdefault((len(tokens), f"onnxruntime {gname}"), []).append(time_ort(sess, tokens, args.reps))
         kernel, got = time_unmask(args.unmask, args.model, args.reps)
         for (positions, backend), ms in got.items():
-            label = {"cpu": f"unmask fast CPU ({kernel})", "cpu-ref": "unmask CPU reference"}[backend]
-            rounds.setdefault((positions, label), []).append(ms)
-        print(f"round {r + 1} of {args.rounds} done", file=sys.stderr)
+            rounds.setdefault((positions, label(backend, kernel)), []).append(ms)
+        loads.append(os.getloadavg()[0])
+        print(f"round {r + 1} of {args.rounds} done (load {loads[-1]:.2f})", file=sys.stderr)
+    busy = max(loads) >= args.max_load + 1.0  # one contestant runs at a time: ~1 is its own
 
     contestants = sorted({k[1] for k in rounds})
     lengths = sorted({k[0] for k in rounds})
@@ -92,8 +118,19 @@ def main():
             results.append({"contestant": c, "positions": t, "median_ms": ms, "rounds_ms": rounds[(t, c)]})
         print(f"| {c} | " + " | ".join(cells) + " |")
     print("(in brackets: time relative to Unmask's fast CPU path)")
+    # ORT's fastest graph at each length: what Unmask is held to.
+    fastest = {}
+    for t in lengths:
+        ort_ms = {c: float(np.median(rounds[(t, c)])) for c in contestants if c.startswith("onnxruntime")}
+        best = min(ort_ms, key=ort_ms.get)
+        fastest[str(t)] = {"graph": best, "median_ms": ort_ms[best],
+                           "unmask_ratio": float(np.median(rounds[(t, fast)])) / ort_ms[best]}
+        print(f"T={t}: ORT's fastest graph is {best} ({ort_ms[best]:.2f} ms); "
+              f"Unmask takes {fastest[str(t)]['unmask_ratio']:.2f}× its time")
+    print(f"load average: {min(loads):.2f}–{max(loads):.2f}" + (" — BUSY: not a quiet machine" if busy else ""))
     summary = {"bench": "unmask vs onnxruntime, native CPU, interleaved", "ort_version": ort.__version__,
-               "rounds": args.rounds, "reps": args.reps, "results": results}
+               "rounds": args.rounds, "reps": args.reps, "load_average": loads, "busy": busy or not ok,
+               "fastest_ort": fastest, "results": results}
     if args.json_out:
         with open(args.json_out, "w") as fh:
             json.dump(summary, fh, indent=1)
