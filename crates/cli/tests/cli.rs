@@ -239,8 +239,14 @@ fn bench_prints_every_backend_and_the_gpu_counters() {
         unmask(&["bench", "--reps", "1", "--steps", "2", "--no-gpu", "--json-out", json.to_str().unwrap()], &m, &t);
     assert!(ok, "{err}");
     assert!(out.contains("fast path with the") && row(&out, "cpu") == 2 && row(&out, "cpu-ref") == 2, "{out}");
+    // The best kernel's other SIMD kernels are timed beside it (AVX2 beside AVX-512).
+    use unmask::fast::Isa;
+    let others: Vec<Isa> = Isa::available().into_iter().filter(|&i| i != Isa::Scalar && i != Isa::detect()).collect();
+    for i in &others {
+        assert_eq!(row(&out, &format!("cpu-{}", i.name())), 2, "{out}");
+    }
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["results"].as_array().unwrap().len(), 4, "{report}");
+    assert_eq!(report["results"].as_array().unwrap().len(), 2 * (2 + others.len()), "{report}");
     assert!(report["results"].as_array().unwrap().iter().all(|r| r["forward_ms"].as_f64().unwrap() > 0.0));
     // Absurd counts are refused before anything runs.
     let (ok, _, err) = unmask(&["bench", "--reps", "100000"], &m, &t);
