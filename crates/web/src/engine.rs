@@ -10,7 +10,7 @@ use unmask::request::Request;
 use unmask::sampler::{CpuSampler, Generation, SamplerParams};
 use unmask::{ModelWeights, PoemTokenizer};
 
-use crate::i18n::{task_error, verse_error, Lang, Msg};
+use crate::i18n::{ignored_error, task_error, verse_error, Lang, Msg};
 use crate::shared::now_ms;
 pub use crate::state::Choice;
 
@@ -458,9 +458,7 @@ impl Engine {
         self.inner.prepare(req).map_err(|e| match e {
             EngineError::Task(e) => task_error(lang, &e),
             EngineError::Verse(e) => verse_error(lang, &e),
-            EngineError::Ignored(s) if lang == Lang::Zh => {
-                format!("`{s}` 只用于整首诗（task=poem，开启格律）：请去掉它")
-            }
+            EngineError::Ignored(s) => ignored_error(lang, s),
             e => e.to_string(),
         })
     }

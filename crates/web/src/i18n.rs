@@ -368,6 +368,14 @@ pub fn t(lang: Lang, key: Msg) -> &'static str {
     pick(lang, pair)
 }
 
+/// A setting the request's task would not use (`EngineError::Ignored`), in `lang`.
+pub fn ignored_error(lang: Lang, setting: &'static str) -> String {
+    match lang {
+        Lang::En => unmask::engine::EngineError::Ignored(setting).to_string(),
+        Lang::Zh => format!("`{setting}` 只用于整首诗（task=poem，开启格律）：请去掉它"),
+    }
+}
+
 /// Why a request's verse rules could not be made, in `lang`.
 pub fn verse_error(lang: Lang, e: &VerseError) -> String {
     match (lang, e) {
